@@ -1,0 +1,27 @@
+"""Our BERT: the model, its WordPiece tokenizer, the checkpoint format and the `Encoder` seam.
+
+Imports only torch, tokenizers, safetensors, numpy and tqdm, so it runs and trains on a machine that
+has nothing else (the GPU machine).
+"""
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .config import BertConfig
+from .hf_import import import_hf
+from .model import BertForPreTraining, BertModel
+from .text_encoder import Encoder
+from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
+
+__all__ = [
+    "BertConfig",
+    "BertForPreTraining",
+    "BertModel",
+    "Checkpoint",
+    "CheckpointError",
+    "Encoder",
+    "TextTokenizer",
+    "import_hf",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train_wordpiece",
+    "wordpiece_from_vocab",
+]

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import torch
+
+from encoder import Encoder
+from encoder.text_encoder import as_text, resolve_precision
+
+
+@pytest.fixture
+def encoder(tiny_checkpoint) -> Encoder:
+    return Encoder.load(tiny_checkpoint, precision="float32")
+
+
+TEXTS = ["the pen is red", "a cat sat on the mat while the dog slept by the door", "proteins fold", "search engines rank documents"]
+
+
+def test_unit_vectors_in_input_order(encoder):
+    vectors = encoder.encode(TEXTS, batch_size=2)
+    assert vectors.dtype == np.float32 and vectors.shape == (4, encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    one_by_one = np.vstack([encoder.encode([t]) for t in TEXTS])  # no padding at all
+    np.testing.assert_allclose(vectors, one_by_one, atol=1e-5)
+
+
+def test_batches_are_padded_only_to_their_longest(encoder, monkeypatch):
+    widths = []
+    pad = encoder.tokenizer.pad
+    monkeypatch.setattr(encoder.tokenizer, "pad", lambda encodings: widths.append(max(len(e.ids) for e in encodings)) or pad(encodings))
+    encoder.encode(["a"] * 3 + ["the cat sat on the mat while the dog slept"], batch_size=2)
+    assert widths == [sorted(widths, reverse=True)[0], 3] and widths[0] > 3
+
+
+def test_empty_and_whitespace_texts_share_a_defined_vector(encoder):
+    empty, blank, tab = encoder.encode(["", "   ", "\t\n"])
+    assert np.isfinite(empty).all() and abs(np.linalg.norm(empty) - 1) < 1e-6
+    np.testing.assert_array_equal(empty, blank)
+    np.testing.assert_array_equal(empty, tab)
+    assert encoder.encode([]).shape == (0, encoder.dim)
+
+
+def test_long_text_is_truncated_not_an_error(encoder):
+    long = "the pen is red " * 50_000
+    assert encoder.max_length == 32
+    np.testing.assert_allclose(encoder.encode([long]), encoder.encode(["the pen is red " * 10]), atol=1e-6)
+
+
+def test_clipping_long_texts_never_changes_the_result(encoder):
+    # A huge gap of whitespace after the first word: the cheap clipped tokenisation comes out short,
+    # so the full text must be tokenised and the words after the gap must count.
+    gappy = "the" + " " * 100_000 + "pen is red"
+    np.testing.assert_allclose(encoder.encode([gappy]), encoder.encode(["the pen is red"]), atol=1e-6)
+
+
+def test_bytes_and_odd_strings_have_defined_meaning(encoder):
+    np.testing.assert_array_equal(encoder.encode([b"caf\xc3\xa9"]), encoder.encode(["café"]))
+    np.testing.assert_array_equal(encoder.encode([b"\xff\xfe pen"]), encoder.encode(["\ufffd\ufffd pen"]))
+    assert np.isfinite(encoder.encode(["lone surrogate \udcff here"])).all()
+    assert as_text(bytearray(b"pen"), 0) == "pen"
+    assert encoder.encode("the pen").shape == (1, encoder.dim)
+
+
+def test_wrong_types_are_named(encoder):
+    with pytest.raises(TypeError, match=r"texts\[1\] is NoneType"):
+        encoder.encode(["ok", None])
+    with pytest.raises(ValueError, match="batch_size"):
+        encoder.encode(["ok"], batch_size=0)
+
+
+def test_cls_pooling_is_selectable(tiny_checkpoint):
+    mean = Encoder.load(tiny_checkpoint, precision="float32")
+    cls = Encoder.load(tiny_checkpoint, precision="float32", pooling="cls")
+    batch = cls.tokenizer.pad(cls.tokenizer.encode(["the pen is red"]))
+    with torch.inference_mode():
+        state = cls.model(batch.input_ids, batch.token_type_ids, batch.attention_mask)[:, 0]
+    expected = torch.nn.functional.normalize(state, dim=-1).numpy()
+    np.testing.assert_allclose(cls.encode(["the pen is red"]), expected, atol=1e-6)
+    assert not np.allclose(cls.encode(["the pen is red"]), mean.encode(["the pen is red"]))
+
+
+def test_bfloat16_is_close_to_float32(tiny_checkpoint):
+    exact = Encoder.load(tiny_checkpoint, precision="float32").encode(TEXTS)
+    fast = Encoder.load(tiny_checkpoint, precision="bfloat16").encode(TEXTS)
+    assert (exact * fast).sum(1).min() > 0.99
+
+
+def test_precision_names():
+    cpu = torch.device("cpu")
+    assert resolve_precision("float32", cpu) == torch.float32
+    assert resolve_precision("bfloat16", cpu) == torch.bfloat16
+    assert resolve_precision("auto", cpu) in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp8", cpu)

