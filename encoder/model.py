@@ -114,9 +114,10 @@ class BertPooler(nn.Module):
 def attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
     """Turn a (batch, length) 1/0 padding mask into SDPA's boolean (batch, 1, 1, length) mask.
 
-    Returns None when nothing is padded, so the kernel can take its mask-free (faster) path.
+    Callers pass None when nothing is padded so the kernel takes its mask-free path; the check is
+    theirs because inspecting a GPU tensor here would stall the device on every step.
     """
-    if attention_mask is None or bool(attention_mask.all()):
+    if attention_mask is None:
         return None
     return attention_mask.bool()[:, None, None, :]
 

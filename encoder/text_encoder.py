@@ -147,8 +147,10 @@ class Encoder:
         return out
 
     def _encode_batch(self, encodings: Sequence[Encoding]) -> np.ndarray:
-        batch = self.tokenizer.pad(encodings).to(self.device)
-        hidden = self.model(batch.input_ids, batch.token_type_ids, batch.attention_mask)
+        batch = self.tokenizer.pad(encodings)
+        unpadded = bool(batch.attention_mask.all())  # checked on the CPU, before the copy to the device
+        batch = batch.to(self.device)
+        hidden = self.model(batch.input_ids, batch.token_type_ids, None if unpadded else batch.attention_mask)
         vectors = pool(hidden.float(), batch.attention_mask, self.pooling)
         return F.normalize(vectors, dim=-1).cpu().numpy()
 

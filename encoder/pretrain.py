@@ -1,0 +1,231 @@
+"""Pretraining: masked language model + next sentence prediction, on a wall-clock budget.
+
+The whole prepared data set is moved to the device once and batches are gathered there, masks drawn
+there: the CPU does no per-step work, so a GPU never waits on it. Shapes are static (full-width
+rows, a fixed number of predicted positions per row), so `torch.compile` traces one graph.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, load_weights, save_checkpoint
+from .config import BertConfig
+from .model import BertForPreTraining
+from .pretraining_data import load_examples
+from .tokenizer import TextTokenizer
+from .training import (
+    Budget, MetricsLog, autocast, compute_dtype, learning_rate, load_state, make_optimizer,
+    measure_matmul_flops, mfu, pick_device, restore_rng, rng_state, save_state, seed_everything,
+    transformer_flops_per_token,
+)
+
+IGNORE = -100
+
+
+@dataclass
+class MaskingConfig:
+    """BERT's masking: 15% of tokens are predicted; of those 80% become [MASK], 10% a random token, 10% stay."""
+
+    mask_fraction: float = 0.15
+    replace_with_mask: float = 0.8
+    replace_with_random: float = 0.1
+
+
+@dataclass
+class PretrainConfig:
+    """One pretraining run. `model` sizes the network; the vocabulary comes from the tokenizer."""
+
+    data_dir: str
+    tokenizer: str
+    output_dir: str
+    model: BertConfig = field(default_factory=lambda: BertConfig(hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024))
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    time_budget_s: float = 600.0
+    max_steps: int | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    grad_clip: float = 1.0
+    nsp_weight: float = 1.0
+    log_every: int = 50
+    checkpoint_every_s: float = 600.0
+    device: str = "auto"
+    precision: str = "auto"
+    compile: bool | None = None  # None: on CUDA only (on the CPU its compile time outweighs the gain)
+    seed: int = 0
+    init_checkpoint: str | None = None  # continue from a checkpoint folder's weights (e.g. an imported BERT)
+
+
+def mask_tokens(
+    input_ids: torch.Tensor, lengths: torch.Tensor, special_ids: torch.Tensor, vocab_size: int,
+    mask_id: int, config: MaskingConfig, generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Choose and corrupt positions on the device. Returns (corrupted ids, positions (B, P), labels (B, P)).
+
+    Each row predicts round(15% of its real, non-special tokens); P is fixed from the row width so the
+    shapes never change, and the unused slots of shorter rows carry the label IGNORE.
+    """
+    batch, width = input_ids.shape
+    device = input_ids.device
+    slots = max(1, math.ceil(width * config.mask_fraction))
+    in_row = torch.arange(width, device=device)[None, :] < lengths[:, None]
+    candidate = in_row & ~torch.isin(input_ids, special_ids)
+    wanted = (candidate.sum(1).float() * config.mask_fraction).round().clamp(min=1).long()
+    scores = torch.rand(batch, width, device=device, generator=generator).masked_fill(~candidate, -1.0)
+    positions = scores.topk(slots, dim=1).indices
+    valid = (torch.arange(slots, device=device)[None, :] < wanted[:, None]) & candidate.gather(1, positions)
+    original = input_ids.gather(1, positions)
+    labels = original.masked_fill(~valid, IGNORE)
+    roll = torch.rand(batch, slots, device=device, generator=generator)
+    random_tokens = torch.randint(0, vocab_size, (batch, slots), device=device, generator=generator)
+    to_mask = valid & (roll < config.replace_with_mask)
+    to_random = valid & (roll >= config.replace_with_mask) & (roll < config.replace_with_mask + config.replace_with_random)
+    replacement = torch.where(to_mask, torch.full_like(original, mask_id), torch.where(to_random, random_tokens, original))
+    return input_ids.scatter(1, positions, replacement), positions, labels
+
+
+class DeviceData:
+    """The prepared examples as device tensors, served in a seeded random order, one epoch at a time."""
+
+    def __init__(self, folder: str | Path, device: torch.device, seed: int) -> None:
+        examples = load_examples(folder)
+        self.input_ids = torch.from_numpy(examples.input_ids.astype("int64")).to(device)
+        self.token_type_ids = torch.from_numpy(examples.token_type_ids()).to(device)
+        self.lengths = torch.from_numpy(examples.lengths.astype("int64")).to(device)
+        self.nsp_labels = torch.from_numpy(examples.nsp_labels.astype("int64")).to(device)
+        self.seed = seed
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        return torch.randperm(len(self), generator=generator).to(self.device)
+
+    def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.input_ids[rows], self.token_type_ids[rows], self.lengths[rows], self.nsp_labels[rows]
+
+
+def pretraining_loss(model: BertForPreTraining, batch: tuple[torch.Tensor, ...], tokenizer_ids: dict[str, int],
+                     special_ids: torch.Tensor, config: PretrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(total loss, MLM loss, NSP accuracy) of one batch, with fresh masks."""
+    input_ids, token_type_ids, lengths, nsp_labels = batch
+    corrupted, positions, labels = mask_tokens(
+        input_ids, lengths, special_ids, model.bert.config.vocab_size, tokenizer_ids["mask"], config.masking
+    )
+    attention_mask = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]
+    mlm_logits, nsp_logits = model(corrupted, token_type_ids, attention_mask, mlm_positions=positions)
+    mlm_loss = F.cross_entropy(mlm_logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
+    nsp_loss = F.cross_entropy(nsp_logits.float(), nsp_labels)
+    accuracy = (nsp_logits.argmax(-1) == nsp_labels).float().mean()
+    return mlm_loss + config.nsp_weight * nsp_loss, mlm_loss.detach(), accuracy.detach()
+
+
+def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
+    """Run (or resume) pretraining in config.output_dir; return the checkpoint folder it wrote."""
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(config.device)
+    dtype = compute_dtype(config.precision, device)
+    seed_everything(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    meta = json.loads((Path(config.data_dir) / "meta.json").read_text())
+    max_length = meta["config"]["max_length"]
+    tokenizer = TextTokenizer.from_file(config.tokenizer, max_length=max_length)
+    model_config = BertConfig(**{**asdict(config.model), "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_id})
+    model = BertForPreTraining(model_config)
+    if config.init_checkpoint:
+        load_weights(model, load_checkpoint(config.init_checkpoint).weights)
+    state = load_state(out)
+    if state:  # resume: weights from the run's own last checkpoint
+        load_weights(model, load_checkpoint(out / "checkpoint").weights)
+    model.to(device).train()
+    optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, config.eps, device)
+    step, epoch, cursor, spent = 0, 0, 0, 0.0
+    if state:
+        optimizer.load_state_dict(state["optimizer"])
+        step, epoch, cursor, spent = state["step"], state["epoch"], state["cursor"], state["elapsed"]
+        restore_rng(state["rng"])
+
+    data = DeviceData(config.data_dir, device, config.seed)
+    if len(data) < config.batch_size:
+        raise ValueError(f"{config.data_dir}: {len(data)} examples, fewer than one batch of {config.batch_size}")
+    special_ids = torch.tensor([tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.unk_id], device=device)
+    ids = {"mask": tokenizer.mask_id}
+    compiled = config.compile if config.compile is not None else device.type == "cuda"
+    loss_fn = torch.compile(pretraining_loss) if compiled else pretraining_loss
+
+    peak = measure_matmul_flops(device, dtype)
+    flops_per_token = transformer_flops_per_token(model_config, max_length, config.masking.mask_fraction)
+    log = MetricsLog(out / "train_log.jsonl")
+    log.write({"event": "start", "step": step, "device": str(device), "dtype": str(dtype), "params": sum(p.numel() for p in model.parameters()),
+               "examples": len(data), "peak_tflops": peak / 1e12, "compiled": compiled})
+    budget = Budget(config.time_budget_s, config.max_steps, already_spent=spent)
+    order = data.order(epoch)
+    last_save = time.perf_counter()
+    window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
+    mlm_sum = torch.zeros((), device=device)
+    acc_sum = torch.zeros((), device=device)
+
+    with tqdm(total=round(config.time_budget_s), unit="s", desc="pretrain", disable=not show_progress, initial=round(spent)) as bar:
+        while not budget.done(step):
+            if cursor + config.batch_size > len(order):
+                epoch, cursor = epoch + 1, 0
+                order = data.order(epoch)
+            batch = data.batch(order[cursor:cursor + config.batch_size])
+            cursor += config.batch_size
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
+            with autocast(device, dtype):
+                loss, mlm_loss, accuracy = loss_fn(model, batch, ids, special_ids, config)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            budget.tick()
+            mlm_sum += mlm_loss
+            acc_sum += accuracy
+            window_steps += 1
+            window_tokens += config.batch_size * max_length
+            if step % config.log_every == 0 or budget.done(step):
+                seconds = time.perf_counter() - window_start
+                rate = window_tokens / seconds
+                log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "lr": optimizer.param_groups[0]["lr"],
+                           "mlm_loss": (mlm_sum / window_steps).item(), "nsp_acc": (acc_sum / window_steps).item(),
+                           "tokens_per_s": rate, "mfu": mfu(rate, flops_per_token, peak), "epoch": epoch})
+                window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
+                mlm_sum.zero_()
+                acc_sum.zero_()
+                bar.n = min(round(budget.elapsed), bar.total)
+                bar.refresh()
+            if time.perf_counter() - last_save >= config.checkpoint_every_s:
+                _save(out, model, tokenizer, optimizer, step, epoch, cursor, budget.elapsed)
+                last_save = time.perf_counter()
+
+    _save(out, model, tokenizer, optimizer, step, epoch, cursor, budget.elapsed)
+    log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2)})
+    return out / "checkpoint"
+
+
+def _save(out: Path, model: BertForPreTraining, tokenizer: TextTokenizer, optimizer: torch.optim.Optimizer,
+          step: int, epoch: int, cursor: int, elapsed: float) -> None:
+    """Checkpoint first, trainer state second: a state file always points at weights that exist."""
+    save_checkpoint(out / "checkpoint", model, tokenizer, max_length=tokenizer.max_length)
+    save_state(out, {"optimizer": optimizer.state_dict(), "step": step, "epoch": epoch, "cursor": cursor,
+                     "elapsed": elapsed, "rng": rng_state()})
