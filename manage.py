@@ -87,7 +87,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
                             wikipedia_files=tuple(args.wikipedia), max_wikipedia_pairs=args.wikipedia_pairs,
                             time_budget_s=args.budget, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                             max_length=args.max_length, output_max_length=args.output_max_length,
-                            learn_temperature=args.learn_temperature, device=args.device, seed=args.seed)
+                            learn_temperature=args.learn_temperature, save_dtype=args.save_dtype, device=args.device, seed=args.seed)
     print(f"wrote {finetune(config)}")
 
 
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--max-length", type=int, default=128, help="tokens per text while training")
     tune.add_argument("--output-max-length", type=int, default=None, help="max length stored in the checkpoint")
     tune.add_argument("--learn-temperature", action="store_true")
+    tune.add_argument("--save-dtype", choices=("float32", "float16"), default="float32")
     tune.add_argument("--device", default="auto")
     tune.add_argument("--seed", type=int, default=0)
     tune.set_defaults(run=cmd_finetune)

@@ -25,7 +25,7 @@ from .model import BertModel
 from .pairs import Pair, load_pairs, read_pairs
 from .text_encoder import pool
 from .tokenizer import TextTokenizer
-from .training import Budget, MetricsLog, autocast, compute_dtype, learning_rate, make_optimizer, pick_device, seed_everything
+from .training import Budget, MetricsLog, autocast, learning_rate, make_optimizer, optimizer_step, start_run
 
 DEFAULT_SOURCES = ("stsb", "sick", "msrp", "trecqa", "scifact", "climate_fever")
 
@@ -53,6 +53,7 @@ class FinetuneConfig:
     max_length: int = 128  # per text during training
     output_max_length: int | None = None  # max length written into the checkpoint (default: the init one's)
     pooling: str = "mean"
+    save_dtype: str = "float32"  # "float16" halves the checkpoint (the shipped model is stored so)
     log_every: int = 20
     device: str = "auto"
     precision: str = "auto"
@@ -118,11 +119,7 @@ def _pair_key(a: str, b: str) -> frozenset[str]:
 
 def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
     """Fine-tune, write `output_dir/checkpoint` (the encoder only, no pretraining heads), return its path."""
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = pick_device(config.device)
-    dtype = compute_dtype(config.precision, device)
-    seed_everything(config.seed)
+    out, device, dtype = start_run(config.output_dir, config.device, config.precision, config.seed)
     checkpoint = load_checkpoint(config.init_checkpoint)
     model = checkpoint.build(BertModel).to(device).train()
     tokenizer = checkpoint.tokenizer
@@ -150,14 +147,10 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
                 if budget.done(step):
                     break
                 batch = [pairs[i] for i in order[start:start + config.batch_size]]
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
+                lr = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
                 with autocast(device, dtype):
                     loss = _batch_loss(model, tokenizer, loss_fn, batch, config, device)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                optimizer_step(model, optimizer, loss, lr, grad_clip=1.0)
                 step += 1
                 budget.tick()
                 loss_sum += loss.item()
@@ -170,7 +163,8 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
             epoch += 1
     log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2)})
     tokenizer.set_max_length(output_max_length)
-    return save_checkpoint(out / "checkpoint", model.cpu(), tokenizer, pooling=config.pooling, max_length=output_max_length)
+    return save_checkpoint(out / "checkpoint", model.cpu(), tokenizer, pooling=config.pooling, max_length=output_max_length,
+                           dtype=getattr(torch, config.save_dtype))
 
 
 def _batch_loss(model: BertModel, tokenizer: TextTokenizer, loss_fn: ContrastiveLoss, batch: list[Pair],

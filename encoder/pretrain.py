@@ -23,9 +23,8 @@ from .model import BertForPreTraining
 from .pretraining_data import load_examples
 from .tokenizer import TextTokenizer
 from .training import (
-    Budget, MetricsLog, autocast, compute_dtype, learning_rate, load_state, make_optimizer,
-    measure_matmul_flops, mfu, pick_device, restore_rng, rng_state, save_state, seed_everything,
-    transformer_flops_per_token,
+    Budget, MetricsLog, autocast, learning_rate, load_state, make_optimizer, measure_matmul_flops, mfu,
+    optimizer_step, restore_rng, rng_state, save_state, start_run, transformer_flops_per_token,
 )
 
 IGNORE = -100
@@ -136,13 +135,7 @@ def pretraining_loss(model: BertForPreTraining, batch: tuple[torch.Tensor, ...],
 
 def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
     """Run (or resume) pretraining in config.output_dir; return the checkpoint folder it wrote."""
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = pick_device(config.device)
-    dtype = compute_dtype(config.precision, device)
-    seed_everything(config.seed)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
+    out, device, dtype = start_run(config.output_dir, config.device, config.precision, config.seed)
 
     meta = json.loads((Path(config.data_dir) / "meta.json").read_text())
     max_length = meta["config"]["max_length"]
@@ -189,14 +182,10 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
                 order = data.order(epoch)
             batch = data.batch(order[cursor:cursor + config.batch_size])
             cursor += config.batch_size
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
+            lr = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
             with autocast(device, dtype):
                 loss, mlm_loss, accuracy = loss_fn(model, batch, ids, special_ids, config)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(model, optimizer, loss, lr, config.grad_clip)
             step += 1
             budget.tick()
             mlm_sum += mlm_loss

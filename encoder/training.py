@@ -43,6 +43,27 @@ def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
     return resolve_precision(precision, device)
 
 
+def start_run(output_dir: str | Path, device_name: str, precision: str, seed: int) -> tuple[Path, torch.device, torch.dtype]:
+    """Create the run folder, pick the device and compute dtype, seed every generator."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(device_name)
+    seed_everything(seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # float32 leftovers (optimizer maths) on tensor cores
+    return out, device, compute_dtype(precision, device)
+
+
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, grad_clip: float) -> None:
+    """Backward, clip the gradient norm, update at learning rate `lr`, clear the gradients."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

@@ -44,3 +44,29 @@ def test_import_hf_converts_and_refuses_to_overwrite(tmp_path):
 def test_model_from_environment(tiny_checkpoint):
     result = run("encode", "pen", env={**os.environ, "SEARCHAPP_MODEL": str(tiny_checkpoint)})
     assert result.returncode == 0 and "dim 32" in result.stdout
+
+
+def test_training_commands_chain_from_corpus_to_vectors(tmp_path):
+    from conftest import SENTENCES
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(" ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8]) for i in range(60)) + "\n")
+    steps = [
+        ("train-tokenizer", "--corpus", str(corpus), "--out", str(tmp_path / "tok.json"), "--vocab-size", "200"),
+        ("prepare-pretraining", "--corpus", str(corpus), "--tokenizer", str(tmp_path / "tok.json"), "--out", str(tmp_path / "shards"), "--max-length", "32"),
+        ("pretrain", "--data", str(tmp_path / "shards"), "--tokenizer", str(tmp_path / "tok.json"), "--out", str(tmp_path / "pt"),
+         "--budget", "60", "--max-steps", "3", "--layers", "1", "--hidden", "16", "--heads", "2", "--max-positions", "32", "--batch-size", "8"),
+    ]
+    for step in steps:
+        result = run(*step)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "wrote" in result.stdout
+    encoded = run("encode", "--model", str(tmp_path / "pt" / "checkpoint"), "the pen is red")
+    assert encoded.returncode == 0 and "dim 16" in encoded.stdout
+
+
+def test_evaluation_commands_report_user_errors(tmp_path, tiny_checkpoint):
+    missing = run("eval-sts", "--model", str(tiny_checkpoint), "--data-dir", str(tmp_path))
+    assert missing.returncode == 2 and "sts-test.csv" in missing.stderr and "Traceback" not in missing.stderr
+    lexical = run("eval-retrieval", str(tmp_path), "--model", str(tiny_checkpoint), "--mode", "lexical")
+    assert lexical.returncode == 2 and "dense" in lexical.stderr
