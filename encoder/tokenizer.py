@@ -78,6 +78,7 @@ class TextTokenizer:
         if missing:
             raise ValueError(f"tokenizer lacks the special tokens {', '.join(missing)}")
         self.tokenizer = tokenizer
+        self._untruncated: Tokenizer | None = None
         self.tokenizer.no_padding()
         self.set_max_length(max_length)
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
@@ -123,6 +124,15 @@ class TextTokenizer:
             types[row, :n] = e.type_ids
             mask[row, :n] = 1
         return TokenBatch(torch.from_numpy(ids), torch.from_numpy(types), torch.from_numpy(mask))
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of every word piece of each text, untruncated and without special tokens:
+        what a chunker needs to cut long documents into passages that fit max_length."""
+        if self._untruncated is None:
+            self._untruncated = Tokenizer.from_str(self.tokenizer.to_str())
+            self._untruncated.no_truncation()
+            self._untruncated.no_padding()
+        return [e.offsets for e in self._untruncated.encode_batch(list(texts), add_special_tokens=False)]
 
     def tokens(self, text: str, pair: str | None = None) -> list[str]:
         """The word pieces of one input, special tokens included (for inspection and tests)."""

@@ -62,3 +62,12 @@ def test_trained_tokenizer_has_special_tokens_first(tiny_tokenizer):
     assert [tiny_tokenizer.tokenizer.id_to_token(i) for i in range(5)] == list(SPECIAL_TOKENS)
     assert isinstance(tiny_tokenizer.tokenizer, Tokenizer)
     assert "[UNK]" not in tiny_tokenizer.tokens("the pen is red")
+
+
+def test_token_offsets_are_untruncated_character_spans():
+    tokenizer = make(max_length=4)
+    text = "I have a pen. The pen is red."
+    spans = tokenizer.token_offsets([text])[0]
+    assert len(spans) == 10  # every piece, although max_length is 4
+    assert [text[a:b] for a, b in spans[:4]] == ["I", "have", "a", "pen"]
+    assert len(tokenizer.encode([text])[0].ids) == 4  # encoding still truncates
