@@ -24,15 +24,21 @@ from encoder.evaluation import STS_SETS, evaluate_retrieval, evaluate_sts, forma
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
+from indexer.ingest import IndexConfig, index_paths
+from indexer.readers import FieldMap, InputError
+from indexer.search_index import SearchIndex
+from indexer.store import StoreError
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_MODEL = ROOT / "models" / "default"
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
+# Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
+USER_ERRORS = (CheckpointError, InputError, StoreError, ValueError, OSError)
 
 
 def model_path(args: argparse.Namespace) -> Path:
     """--model, else SEARCHAPP_MODEL, else the shipped checkpoint."""
-    return Path(args.model or os.environ.get("SEARCHAPP_MODEL") or DEFAULT_MODEL)
+    return Path(getattr(args, "model", None) or os.environ.get("SEARCHAPP_MODEL") or DEFAULT_MODEL)
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
@@ -113,10 +119,59 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
+def open_index(args: argparse.Namespace, model: Path | None = None) -> SearchIndex:
+    """The instance's index; its model is the one given, else the one the instance was built with,
+    else $SEARCHAPP_MODEL or the shipped one."""
+    return SearchIndex.open(args.instance, database_url=args.database or os.environ.get("SEARCHAPP_DATABASE_URL"),
+                            model=model, default_model=model_path(args).resolve())
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    index = open_index(args, model=Path(args.model).resolve() if args.model else None)
+    config = IndexConfig(collection=args.collection, format=args.format, strict=args.strict, batch_docs=args.batch_size,
+                         fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field))
+    report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
+    for message in report.bad_examples:
+        print(f"skipped {message}", file=sys.stderr)
+    rate = report.read / report.seconds if report.seconds else 0.0
+    print(f"read {report.read}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+          f"{report.bad} bad; {report.chunks} chunks; {report.seconds:.1f}s ({rate:,.0f} docs/s)")
+
+
+def cmd_delete(args: argparse.Namespace) -> None:
+    ids = list(args.ids)
+    if args.ids_file:
+        ids += [line.strip() for line in Path(args.ids_file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not ids:
+        raise ValueError("give document ids or --ids-file")
+    removed = open_index(args).delete(ids, args.collection)
+    print(f"deleted {removed} of {len(ids)} documents from {args.collection!r}")
+
+
+def cmd_reindex(args: argparse.Namespace) -> None:
+    index = open_index(args)
+    vectors = index.reindex(args.index_type)
+    print(f"rebuilt a {vectors.index_type} index of {len(vectors)} vectors (version {index.version})")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    report = open_index(args).check()
+    print(f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    print("ok" if report.ok else "store and index disagree (run `manage.py index` or `reindex` to repair)")
+    return 0 if report.ok else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    print(json.dumps(open_index(args).stats(), indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Semantic search on our own BERT.")
     parser.add_argument("--instance", default=os.environ.get("SEARCHAPP_INSTANCE", "instance"),
                         help="instance folder (default: $SEARCHAPP_INSTANCE or ./instance)")
+    parser.add_argument("--database", help="SQLAlchemy URL (default: $SEARCHAPP_DATABASE_URL or SQLite in the instance folder)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     encode = commands.add_parser("encode", help="print the vectors of some texts and their cosine similarities")
@@ -200,17 +255,45 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
+
+    ingest = commands.add_parser("index", help="add or update documents from files (JSONL, CSV, TSV, a folder, BEIR)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--collection", default="default")
+    ingest.add_argument("--format", choices=("auto", "jsonl", "csv", "tsv", "dir", "beir"), default="auto")
+    ingest.add_argument("--strict", action="store_true", help="stop at the first bad record instead of skipping it")
+    ingest.add_argument("--batch-size", type=int, default=2000, help="documents per transaction")
+    ingest.add_argument("--model", help="checkpoint for a new instance (default: the instance's own, else the shipped one)")
+    ingest.add_argument("--id-field", default="id")
+    ingest.add_argument("--title-field", default="title")
+    ingest.add_argument("--text-field", default="text")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(run=cmd_index)
+
+    remove = commands.add_parser("delete", help="delete documents by id")
+    remove.add_argument("ids", nargs="*", metavar="ID")
+    remove.add_argument("--ids-file", help="a file with one id per line")
+    remove.add_argument("--collection", default="default")
+    remove.set_defaults(run=cmd_delete)
+
+    rebuild = commands.add_parser("reindex", help="rebuild the vector index from the store")
+    rebuild.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None, help="default: chosen by size")
+    rebuild.set_defaults(run=cmd_reindex)
+
+    verify = commands.add_parser("check", help="exit status 0 if and only if store and index agree")
+    verify.set_defaults(run=cmd_check)
+
+    summary = commands.add_parser("stats", help="counts, index type and sizes")
+    summary.set_defaults(run=cmd_stats)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
-    except (CheckpointError, ValueError, OSError) as exc:
+        return args.run(args) or 0
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

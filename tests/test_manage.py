@@ -47,7 +47,7 @@ def test_model_from_environment(tiny_checkpoint):
 
 
 def test_training_commands_chain_from_corpus_to_vectors(tmp_path):
-    from conftest import SENTENCES
+    from samples import SENTENCES
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n\n".join(" ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8]) for i in range(60)) + "\n")

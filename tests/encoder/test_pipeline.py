@@ -5,7 +5,7 @@ import lzma
 import subprocess
 from pathlib import Path
 
-from conftest import SENTENCES
+from samples import SENTENCES
 from encoder import Encoder
 from encoder.pairs import Pair, write_pairs
 from encoder.pipeline import PART_BYTES, SMALL_FILES_ARCHIVE, assemble

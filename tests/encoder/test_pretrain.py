@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import SENTENCES
+from samples import SENTENCES
 from encoder import BertConfig, BertForPreTraining, load_checkpoint
 from encoder.corpus import Document
 from encoder.pretrain import IGNORE, MaskingConfig, PretrainConfig, mask_tokens, pretrain

@@ -27,7 +27,7 @@ def test_segments_follow_the_bert_recipe():
 
 
 def test_prepared_shards_hold_cls_a_sep_b_sep(tmp_path, tiny_tokenizer):
-    from conftest import SENTENCES
+    from samples import SENTENCES
 
     documents = [Document(f"doc {i}", [" ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])] * 2) for i in range(60)]
     prepare_pretraining(documents, tiny_tokenizer, tmp_path / "shards", PrepareConfig(max_length=24, shard_examples=50), show_progress=False)

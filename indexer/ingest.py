@@ -1,0 +1,148 @@
+"""Bulk ingestion: files -> records -> upserted documents -> chunks -> vectors -> store + vector index.
+
+Work goes in batches of documents, each committed in one transaction with its chunks and their
+vectors. A document whose content hash is unchanged is skipped before any encoding, so running the
+same input again changes nothing, and a run killed at any moment resumes where its last commit
+ended: `SearchIndex.sync` first restores the vector index from what the store committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+from tqdm.auto import tqdm
+
+from .chunking import Chunk as Passage, chunk_texts
+from .readers import FieldMap, Record, read_records
+from .search_index import SearchIndex, vector_bytes
+from .store import Chunk, Document
+
+TITLE_TOKENS = 24  # room left in each passage for the title, which is encoded with it
+MAX_BAD_SHOWN = 20
+
+
+@dataclass
+class IndexConfig:
+    """How `manage.py index` reads and cuts its input."""
+
+    collection: str = "default"
+    format: str = "auto"
+    fields: FieldMap = field(default_factory=FieldMap)
+    strict: bool = False
+    batch_docs: int = 2000  # documents per transaction
+    encode_batch_size: int = 64
+    overlap_tokens: int = 32
+
+
+@dataclass
+class IndexReport:
+    read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    bad_examples: list[str] = field(default_factory=list)
+
+    def note_bad(self, message: str) -> None:
+        self.bad += 1
+        if len(self.bad_examples) < MAX_BAD_SHOWN:
+            self.bad_examples.append(message)
+
+
+def content_hash(record: Record) -> str:
+    """What decides "changed": title, text and metadata, not where the record was read from."""
+    payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def passage_text(title: str, passage: str) -> str:
+    return f"{title}\n{passage}" if title else passage
+
+
+def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, show_progress: bool = True) -> IndexReport:
+    """Index every record of `paths` into `config.collection`; returns the counts."""
+    started = time.perf_counter()
+    report = IndexReport()
+    index.sync()
+    collection_id = index.collection_id(config.collection)
+    records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad)
+    with tqdm(unit="doc", desc="index", disable=not show_progress) as bar:
+        for batch in _batched(records, config.batch_docs):
+            _index_batch(index, collection_id, batch, config, report)
+            bar.update(len(batch))
+            bar.set_postfix(new=report.added, updated=report.updated, same=report.unchanged, bad=report.bad)
+    index.save()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport) -> None:
+    report.read += len(records)
+    latest = {r.external_id: r for r in records}  # a repeated id within the input: the last one wins
+    hashes = {eid: content_hash(r) for eid, r in latest.items()}
+    with index.store.session() as session:
+        existing = {eid: (doc_id, digest) for doc_id, eid, digest in session.execute(
+            select(Document.id, Document.external_id, Document.content_hash)
+            .where(Document.collection_id == collection_id, Document.external_id.in_(list(latest))))}
+    todo = [r for eid, r in latest.items() if existing.get(eid, (None, None))[1] != hashes[eid]]
+    report.unchanged += len(latest) - len(todo)
+    if not todo:
+        return
+    encoder = index.encoder
+    max_tokens = max(8, encoder.max_length - 2 - TITLE_TOKENS)
+    passages = chunk_texts([r.text for r in todo], encoder.tokenizer, max_tokens, min(config.overlap_tokens, max_tokens // 2))
+    texts = [passage_text(r.title, p.text) for r, ps in zip(todo, passages) for p in ps]
+    vectors = encoder.encode(texts, batch_size=config.encode_batch_size)
+    old_chunks, new_chunks = _write(index, collection_id, todo, hashes, existing, passages, vectors)
+    if len(old_chunks):
+        index.vectors.remove(old_chunks)
+    index.vectors.add(new_chunks, vectors)
+    updated = sum(1 for r in todo if r.external_id in existing)
+    report.updated += updated
+    report.added += len(todo) - updated
+    report.chunks += len(new_chunks)
+
+
+def _write(index: SearchIndex, collection_id: int, todo: list[Record], hashes: dict[str, str],
+           existing: dict[str, tuple[int, str]], passages: list[list[Passage]], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One transaction: replace changed documents' chunks, insert new documents, insert all chunks.
+    Returns (ids of the chunks replaced, ids of the chunks written, in `vectors` order)."""
+    changed = [existing[r.external_id][0] for r in todo if r.external_id in existing]
+    fresh = [r for r in todo if r.external_id not in existing]
+    with index.store.session.begin() as session:
+        old = np.fromiter(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(changed))), dtype=np.int64) if changed else np.empty(0, np.int64)
+        if changed:
+            session.execute(delete(Chunk).where(Chunk.document_id.in_(changed)))
+            session.execute(update(Document), [
+                {"id": existing[r.external_id][0], "title": r.title, "text": r.text, "meta": r.metadata, "content_hash": hashes[r.external_id]}
+                for r in todo if r.external_id in existing
+            ])
+        document_ids = {r.external_id: existing[r.external_id][0] for r in todo if r.external_id in existing}
+        if fresh:
+            inserted = session.execute(
+                insert(Document).returning(Document.id, sort_by_parameter_order=True),
+                [{"collection_id": collection_id, "external_id": r.external_id, "title": r.title, "text": r.text,
+                  "meta": r.metadata, "content_hash": hashes[r.external_id]} for r in fresh],
+            ).scalars().all()
+            document_ids.update(zip((r.external_id for r in fresh), inserted))
+        blobs = iter(vector_bytes(vectors))
+        rows = [{"document_id": document_ids[r.external_id], "ordinal": p.ordinal, "text": p.text, "start_char": p.start,
+                 "end_char": p.end, "vector": next(blobs)} for r, ps in zip(todo, passages) for p in ps]
+        new = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), rows).scalars().all() if rows else []
+    return old, np.array(new, dtype=np.int64)
+
+
+def _batched(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

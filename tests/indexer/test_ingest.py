@@ -1,0 +1,96 @@
+"""Indexing through SearchIndex on both databases, with a tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from samples import SENTENCES
+from indexer.ingest import IndexConfig, index_paths
+from indexer.search_index import VECTORS_FILE, SearchIndex
+
+
+def write_jsonl(path, docs):
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return path
+
+
+def corpus(count: int, long_every: int = 7) -> list[dict]:
+    docs = []
+    for i in range(count):
+        text = " ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])
+        if i % long_every == 0:
+            text = " ".join([text] * 4)  # longer than the tiny model's 32 tokens: several chunks
+        docs.append({"id": f"doc-{i}", "title": f"Title {i}", "text": text, "lang": "en"})
+    return docs
+
+
+@pytest.fixture
+def index(tmp_path, database_url, tiny_checkpoint):
+    return SearchIndex.open(tmp_path / "instance", database_url=database_url, model=tiny_checkpoint)
+
+
+def test_index_then_rerun_changes_nothing(tmp_path, index):
+    source = write_jsonl(tmp_path / "docs.jsonl", corpus(40))
+    first = index_paths(index, [source], IndexConfig(batch_docs=16), show_progress=False)
+    assert (first.read, first.added, first.unchanged, first.bad) == (40, 40, 0, 0)
+    assert first.chunks > 40  # long documents were cut
+    report = index.check()
+    assert report.ok, report.problems
+    assert report.documents == 40 and report.chunks == report.vectors == first.chunks
+    version = index.version
+    calls = []
+    original = index.encoder.encode
+    index.encoder.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
+    again = index_paths(index, [source], IndexConfig(batch_docs=16), show_progress=False)
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 40, 0)
+    assert calls == [] and index.check().ok and index.version == version + 1
+
+
+def test_changed_documents_are_re_encoded_and_their_old_vectors_removed(tmp_path, index):
+    docs = corpus(10)
+    index_paths(index, [write_jsonl(tmp_path / "a.jsonl", docs)], IndexConfig(), show_progress=False)
+    before = set(index.vectors.ids().tolist())
+    docs[3]["text"] = "A completely new text about rivers and valleys."
+    docs[4]["lang"] = "fr"  # metadata counts as content
+    report = index_paths(index, [write_jsonl(tmp_path / "b.jsonl", docs)], IndexConfig(), show_progress=False)
+    assert (report.updated, report.unchanged, report.added) == (2, 8, 0)
+    after = set(index.vectors.ids().tolist())
+    assert len(after - before) == report.chunks and len(before - after) >= 2
+    assert index.check().ok
+
+
+def test_delete_reindex_and_sync_keep_store_and_index_agreeing(tmp_path, index, database_url):
+    index_paths(index, [write_jsonl(tmp_path / "a.jsonl", corpus(30))], IndexConfig(), show_progress=False)
+    assert index.delete(["doc-1", "doc-2", "missing"], "default") == 2
+    assert index.check().ok and index.check().documents == 28
+    assert index.delete(["doc-3"], "no-such-collection") == 0
+    index.reindex("hnsw")
+    assert index.vectors.index_type == "hnsw" and index.check().ok
+    query = index.encoder.encode(["Title 5\n" + corpus(6)[5]["text"]])
+    scores, ids = index.vectors.search(query, 3)
+    assert ids[0, 0] != -1 and scores[0, 0] > 0.9
+    (tmp_path / "instance" / VECTORS_FILE).unlink()  # as if a crash lost the index file
+    assert not index.check().ok
+    reopened = SearchIndex.open(tmp_path / "instance", database_url=database_url)
+    added, removed = reopened.sync()
+    assert added == reopened.check().chunks and removed == 0 and reopened.check().ok
+
+
+def test_collections_are_separate(tmp_path, index):
+    source = write_jsonl(tmp_path / "a.jsonl", corpus(5))
+    index_paths(index, [source], IndexConfig(collection="one"), show_progress=False)
+    report = index_paths(index, [source], IndexConfig(collection="two"), show_progress=False)
+    assert report.added == 5
+    assert index.stats()["collections"] == {"one": 5, "two": 5}
+
+
+def test_a_model_of_another_dimension_is_refused(tmp_path, index, database_url, tiny_config, tiny_tokenizer):
+    from encoder import BertConfig, BertModel, save_checkpoint
+    from indexer.store import StoreError
+
+    index_paths(index, [write_jsonl(tmp_path / "a.jsonl", corpus(2))], IndexConfig(), show_progress=False)
+    wider = save_checkpoint(tmp_path / "wide", BertModel(BertConfig(**{**tiny_config.to_dict(), "hidden_size": 48})), tiny_tokenizer, max_length=32)
+    with pytest.raises(StoreError, match="dim"):
+        SearchIndex.open(tmp_path / "instance", database_url=database_url, model=wider)
+    np.testing.assert_equal(len(index.vectors), index.check().vectors)
