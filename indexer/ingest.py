@@ -101,6 +101,9 @@ def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], 
     encoder = index.encoder
     max_tokens = max(8, encoder.max_length - 2 - TITLE_TOKENS)
     passages = chunk_texts([r.text for r in todo], encoder.tokenizer, max_tokens, min(config.overlap_tokens, max_tokens // 2))
+    # Text the tokenizer drops whole (control characters, say) still gets one passage, so that every
+    # stored document is findable and `check` holds.
+    passages = [ps or [Passage(0, r.text, 0, len(r.text))] for r, ps in zip(todo, passages)]
     texts = [passage_text(r.title, p.text) for r, ps in zip(todo, passages) for p in ps]
     vectors = encoder.encode(texts, batch_size=config.encode_batch_size)
     old_chunks, new_chunks = _write(index, collection_id, todo, hashes, existing, passages, vectors)
