@@ -23,9 +23,17 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .evaluation import STS_SETS
 from .model import BertModel
 from .pairs import Pair, load_pairs, read_pairs
+from .precision import autocast
 from .text_encoder import pool
 from .tokenizer import TextTokenizer
-from .training import Budget, MetricsLog, autocast, learning_rate, make_optimizer, optimizer_step, start_run
+from .training import (
+    Budget,
+    MetricsLog,
+    learning_rate,
+    make_optimizer,
+    optimizer_step,
+    start_run,
+)
 
 DEFAULT_SOURCES = ("stsb", "sick", "msrp", "trecqa", "scifact", "climate_fever")
 

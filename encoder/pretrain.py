@@ -20,11 +20,23 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .config import BertConfig
 from .model import BertForPreTraining
+from .precision import autocast
 from .pretraining_data import load_examples
 from .tokenizer import TextTokenizer
 from .training import (
-    Budget, MetricsLog, autocast, learning_rate, load_state, make_optimizer, measure_matmul_flops, mfu,
-    optimizer_step, restore_rng, rng_state, save_state, start_run, transformer_flops_per_token,
+    Budget,
+    MetricsLog,
+    learning_rate,
+    load_state,
+    make_optimizer,
+    measure_matmul_flops,
+    mfu,
+    optimizer_step,
+    restore_rng,
+    rng_state,
+    save_state,
+    start_run,
+    transformer_flops_per_token,
 )
 
 IGNORE = -100

@@ -7,10 +7,8 @@ longest member, and `torch.inference_mode` (no autograd bookkeeping).
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,39 +20,14 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import POOLING_MODES
 from .model import BertModel
+from .precision import autocast, resolve_precision
 from .tokenizer import TextTokenizer
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 # Tokenising a whole book to keep its first 256 tokens wastes seconds, so texts are first cut, at a
 # whitespace, to this many characters per token of max_length; the cut is undone for a text whose
 # clipped form came out short (see `_tokenize`), so the result is always that of the full text.
 _CHARS_PER_TOKEN_CLIP = 16
 _LAST_WHITESPACE = re.compile(r"\s\S*\Z")
-
-
-@lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True where the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated
-    and slower than float32, so "auto" precision must not pick it."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """Map "auto" / "float32" / "bfloat16" to the compute dtype on this device."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if precision == "float32":
-        return torch.float32
-    if precision == "bfloat16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else torch.float32
 
 
 def as_text(value: object, position: int) -> str:
@@ -139,7 +112,7 @@ class Encoder:
         # Longest first: batches of similar length waste little on padding, and the first batch
         # (the most memory-hungry) shows at once whether the batch size fits.
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        with torch.inference_mode(), self._autocast(), tqdm(total=len(clean), unit="doc", disable=not show_progress) as bar:
+        with torch.inference_mode(), autocast(self.device, self.compute_dtype), tqdm(total=len(clean), unit="doc", disable=not show_progress) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
                 out[rows] = self._encode_batch([encodings[i] for i in rows])
@@ -153,11 +126,6 @@ class Encoder:
         hidden = self.model(batch.input_ids, batch.token_type_ids, None if unpadded else batch.attention_mask)
         vectors = pool(hidden.float(), batch.attention_mask, self.pooling)
         return F.normalize(vectors, dim=-1).cpu().numpy()
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.compute_dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.compute_dtype)
 
     def _tokenize(self, texts: list[str]) -> list[Encoding]:
         limit = self.max_length * _CHARS_PER_TOKEN_CLIP

@@ -8,7 +8,6 @@ decayed to zero exactly then.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -23,24 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .text_encoder import resolve_precision
+from .precision import resolve_precision
 
 STATE_FILE = "trainer_state.pt"
 
 
 def pick_device(name: str = "auto") -> torch.device:
     return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
-
-
-def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
-    """bf16 autocast keeps LayerNorm, softmax and the losses in float32 while matrix products run in bf16."""
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
-    return resolve_precision(precision, device)
 
 
 def start_run(output_dir: str | Path, device_name: str, precision: str, seed: int) -> tuple[Path, torch.device, torch.dtype]:
@@ -51,7 +39,7 @@ def start_run(output_dir: str | Path, device_name: str, precision: str, seed: in
     seed_everything(seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True  # float32 leftovers (optimizer maths) on tensor cores
-    return out, device, compute_dtype(precision, device)
+    return out, device, resolve_precision(precision, device)
 
 
 def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, grad_clip: float) -> None:

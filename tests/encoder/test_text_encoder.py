@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from encoder import Encoder
-from encoder.text_encoder import as_text, resolve_precision
+from encoder.precision import resolve_precision
+from encoder.text_encoder import as_text
 
 
 @pytest.fixture
