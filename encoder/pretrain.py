@@ -186,6 +186,7 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
     window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
     mlm_sum = torch.zeros((), device=device)
     acc_sum = torch.zeros((), device=device)
+    real_tokens = torch.zeros((), device=device, dtype=torch.long)  # summed on the device: no sync per step
 
     with tqdm(total=round(config.time_budget_s), unit="s", desc="pretrain", disable=not show_progress, initial=round(spent)) as bar:
         while not budget.done(step):
@@ -204,12 +205,17 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
             acc_sum += accuracy
             window_steps += 1
             window_tokens += config.batch_size * max_length
+            real_tokens += batch[2].sum()
             if step % config.log_every == 0 or budget.done(step):
                 seconds = time.perf_counter() - window_start
                 rate = window_tokens / seconds
+                # Positions (padding included) are what the device computes, so MFU counts them;
+                # tokens_per_s counts only real tokens, the data actually learnt from.
                 log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "lr": optimizer.param_groups[0]["lr"],
                            "mlm_loss": (mlm_sum / window_steps).item(), "nsp_acc": (acc_sum / window_steps).item(),
-                           "tokens_per_s": rate, "mfu": mfu(rate, flops_per_token, peak), "epoch": epoch})
+                           "tokens_per_s": real_tokens.item() / seconds, "positions_per_s": rate,
+                           "mfu": mfu(rate, flops_per_token, peak), "epoch": epoch})
+                real_tokens.zero_()
                 window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
                 mlm_sum.zero_()
                 acc_sum.zero_()
