@@ -4,6 +4,7 @@ Imports only torch, tokenizers, safetensors, numpy and tqdm, so it runs and trai
 has nothing else (the GPU machine).
 """
 
+from .atomic import atomic_write
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import BertConfig
 from .hf_import import import_hf
@@ -12,6 +13,7 @@ from .text_encoder import Encoder
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
 
 __all__ = [
+    "atomic_write",
     "BertConfig",
     "BertForPreTraining",
     "BertModel",

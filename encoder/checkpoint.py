@@ -9,8 +9,6 @@ decoder's weight is the word-embedding matrix and is not stored twice.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .atomic import atomic_write
 from .config import POOLING_MODES, BertConfig
 from .model import BertForPreTraining, BertModel
 from .tokenizer import TextTokenizer
@@ -125,23 +124,10 @@ def save_checkpoint(
         "dtype": str(dtype).removeprefix("torch."),
         **(extra or {}),
     }
-    _write_atomically(folder / WEIGHTS_FILE, lambda tmp: save_file(weights, tmp, metadata={"format": "pt"}))
-    _write_atomically(folder / TOKENIZER_FILE, tokenizer.save)
-    _write_atomically(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(weights, str(tmp), metadata={"format": "pt"}))
+    atomic_write(folder / TOKENIZER_FILE, tokenizer.save)
+    atomic_write(folder / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
     return folder
-
-
-def _write_atomically(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

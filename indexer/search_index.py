@@ -9,8 +9,6 @@ is written beside it and recorded in the store. After a crash the two can disagr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, func, select
 
-from encoder import Encoder
+from encoder import Encoder, atomic_write
 
 from .store import Chunk, Collection, Document, Store, StoreError, open_store
 from .vector_index import VectorIndex, choose_index_type
@@ -111,7 +109,7 @@ class SearchIndex:
         the next save put right."""
         version = self.version + 1
         self.vectors.save(self.folder / VECTORS_FILE)
-        _write_json_atomically(self.folder / VERSION_FILE, {"version": version, "type": self.vectors.index_type, "vectors": len(self.vectors)})
+        atomic_write(self.folder / VERSION_FILE, lambda tmp: tmp.write_text(json.dumps({"version": version, "type": self.vectors.index_type, "vectors": len(self.vectors)})))
         self.store.put({"index_version": str(version)})
         return version
 
@@ -209,15 +207,6 @@ class SearchIndex:
         return {"database": self.store.url, "model": str(self.model), "dim": self.vectors.dim, "collections": per_collection,
                 "documents": sum(per_collection.values()), "chunks": chunks, "vectors": len(self.vectors),
                 "index_type": self.vectors.index_type, "index_version": self.version, "index_bytes": size}
-
-
-def _write_json_atomically(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict:

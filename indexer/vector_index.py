@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from encoder import atomic_write
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 
@@ -166,9 +165,9 @@ class VectorIndex:
         longer matches, which `load` reports instead of applying stale tombstones.
         """
         path = Path(path)
-        _atomic_write(path, lambda target: faiss.write_index(self._index, str(target)))
+        atomic_write(path, lambda target: faiss.write_index(self._index, str(target)))
         meta = {"ntotal": self._index.ntotal, "removed_positions": self._removed.tolist()}
-        _atomic_write(_sidecar(path), lambda target: target.write_text(json.dumps(meta), encoding="utf-8"))
+        atomic_write(_sidecar(path), lambda target: target.write_text(json.dumps(meta), encoding="utf-8"))
 
     @classmethod
     def load(cls, path: Path, mmap: bool = True) -> VectorIndex:
@@ -270,26 +269,3 @@ def _check_new_ids(ids: np.ndarray, existing: np.ndarray) -> None:
 
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, fsync, then rename over `path`.
-
-    A crash at any point leaves either the old file or the new one, never a mix, and processes that
-    mapped the old file keep their inode. The temporary name is made here rather than by `mkstemp`, so
-    the file gets the usual permissions (umask) rather than owner-only ones.
-    """
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temp)
-        with temp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # make the rename itself durable
-    finally:
-        os.close(folder)
