@@ -67,6 +67,8 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         return "beir" if (path / _BEIR_CORPUS).is_file() else "dir"
     name = path.name.lower()
+    if name == _BEIR_CORPUS:  # a BEIR corpus file given on its own
+        return "beir"
     for ending, format in _FORMAT_BY_ENDING.items():
         if name.endswith(ending):
             return format

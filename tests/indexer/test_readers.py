@@ -222,3 +222,10 @@ def test_format_that_does_not_fit_the_path(tmp_path):
         next(read_records([tmp_path], format="beir"))
     with pytest.raises(ValueError, match="unknown format 'xml'"):
         next(read_records([path], format="xml"))
+
+
+def test_a_beir_corpus_file_on_its_own_is_read_as_beir(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "title": "T", "text": "Body.", "metadata": {"year": 2020}}\n')
+    (record,) = read_records([corpus])
+    assert (record.external_id, record.title, record.text, record.metadata) == ("d1", "T", "Body.", {"year": 2020})
