@@ -31,8 +31,8 @@ CORPUS_QUERIES = 1000  # corpus vectors reused as queries: many more queries tha
 # are scored against. IVF's nlist is left to `build` (about 4·√n).
 SETTINGS = {
     "flat": {},
-    "hnsw": {"hnsw_m": 32, "ef_search": 64, "ef_construction": 80},
-    "ivf": {"nprobe": 16},
+    "hnsw": {"hnsw_m": 32, "ef_search": 128, "ef_construction": 200},
+    "ivf": {"nprobe": 32},
 }
 
 
