@@ -20,17 +20,20 @@ import numpy as np
 
 from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, import_hf, train_wordpiece
 from encoder.corpus import read_corpus
-from encoder.evaluation import STS_SETS, evaluate_retrieval, evaluate_sts, format_table
+from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
 from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import FieldMap, InputError
-from indexer.search_index import SearchIndex
+from indexer.search_index import SearchIndex, write_lock
 from indexer.store import StoreError
+from searchapp import create_app
+from searchapp.config import DEFAULT_MODEL, ROOT
+from searchapp.demo import build_demo
+from searchapp.evaluate import evaluate_beir
+from searchapp.search import MODES
 
-ROOT = Path(__file__).resolve().parent
-DEFAULT_MODEL = ROOT / "models" / "default"
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
 USER_ERRORS = (CheckpointError, InputError, StoreError, ValueError, OSError)
@@ -105,12 +108,10 @@ def cmd_eval_sts(args: argparse.Namespace) -> None:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
-    if args.mode != "dense":
-        raise ValueError(f"--mode {args.mode} needs the search service; this build evaluates dense retrieval only")
-    encoder = Encoder.load(model_path(args), precision=args.precision)
-    results = {Path(args.beir_dir).name: evaluate_retrieval(encoder, Path(args.beir_dir), show_progress=True)}
-    print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "queries", "documents"]))
-    write_json(args.json, {"model": str(model_path(args)), "mode": args.mode, "results": results})
+    results = evaluate_beir(Path(args.beir_dir), model_path(args).resolve(), modes=args.mode,
+                            work=Path(args.work) if args.work else None, show_progress=True)
+    print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
+    write_json(args.json, {"model": str(model_path(args)), "dataset": Path(args.beir_dir).name, "results": results})
 
 
 def write_json(path: str | None, payload: dict) -> None:
@@ -122,15 +123,19 @@ def write_json(path: str | None, payload: dict) -> None:
 def open_index(args: argparse.Namespace, model: Path | None = None) -> SearchIndex:
     """The instance's index; its model is the one given, else the one the instance was built with,
     else $SEARCHAPP_MODEL or the shipped one."""
-    return SearchIndex.open(args.instance, database_url=args.database or os.environ.get("SEARCHAPP_DATABASE_URL"),
-                            model=model, default_model=model_path(args).resolve())
+    return SearchIndex.open(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
+
+
+def database_url(args: argparse.Namespace) -> str | None:
+    return args.database or os.environ.get("SEARCHAPP_DATABASE_URL")
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    index = open_index(args, model=Path(args.model).resolve() if args.model else None)
     config = IndexConfig(collection=args.collection, format=args.format, strict=args.strict, batch_docs=args.batch_size,
                          fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field))
-    report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
+    with write_lock(args.instance):
+        index = open_index(args, model=Path(args.model).resolve() if args.model else None)
+        report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
     for message in report.bad_examples:
         print(f"skipped {message}", file=sys.stderr)
     rate = report.read / report.seconds if report.seconds else 0.0
@@ -144,13 +149,15 @@ def cmd_delete(args: argparse.Namespace) -> None:
         ids += [line.strip() for line in Path(args.ids_file).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not ids:
         raise ValueError("give document ids or --ids-file")
-    removed = open_index(args).delete(ids, args.collection)
+    with write_lock(args.instance):
+        removed = open_index(args).delete(ids, args.collection)
     print(f"deleted {removed} of {len(ids)} documents from {args.collection!r}")
 
 
 def cmd_reindex(args: argparse.Namespace) -> None:
-    index = open_index(args)
-    vectors = index.reindex(args.index_type)
+    with write_lock(args.instance):
+        index = open_index(args)
+        vectors = index.reindex(args.index_type)
     print(f"rebuilt a {vectors.index_type} index of {len(vectors)} vectors (version {index.version})")
 
 
@@ -165,6 +172,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> None:
     print(json.dumps(open_index(args).stats(), indent=2))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """The development server (one process, threads); production runs gunicorn (see the README)."""
+    app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
+    print(f"serving {args.instance} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    app.run(host=args.host, port=args.port, threaded=True)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    reports = build_demo(args.instance, database_url(args), model_path(args).resolve(), show_progress=not args.quiet)
+    for collection, report in reports.items():
+        print(f"indexed {report.added} documents ({report.chunks} passages) into {collection!r} in {report.seconds:.0f}s")
+    if not reports:
+        print(f"{args.instance} already holds documents: serving them as they are")
+    if not args.no_serve:
+        cmd_serve(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,11 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--json", help="also write the results to this JSON file")
     sts.set_defaults(run=cmd_eval_sts)
 
-    retrieval = commands.add_parser("eval-retrieval", help="nDCG@10, Recall@100, MRR@10 on a BEIR-format folder (exact search)")
+    retrieval = commands.add_parser("eval-retrieval", help="nDCG@10, Recall@100, MRR@10 and latency on a BEIR folder, through the search service")
     retrieval.add_argument("beir_dir", metavar="BEIR_DIR")
-    retrieval.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="dense")
+    retrieval.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to evaluate (default: all)")
     retrieval.add_argument("--model")
-    retrieval.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
+    retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
 
@@ -284,6 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("stats", help="counts, index type and sizes")
     summary.set_defaults(run=cmd_stats)
+
+    server = commands.add_parser("serve", help="the web UI and /api over the instance (development server)")
+    demo = commands.add_parser("demo", help="index the bundled demo corpus into the instance if it is empty, then serve it")
+    for command in (server, demo):
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=5000)
+        command.add_argument("--model", help="checkpoint for a new instance (default: $SEARCHAPP_MODEL or the shipped model)")
+    demo.add_argument("--no-serve", action="store_true", help="index only")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    server.set_defaults(run=cmd_serve)
+    demo.set_defaults(run=cmd_demo)
     return parser
 
 

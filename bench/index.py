@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from encoder import BertConfig, BertModel, Encoder, TextTokenizer, save_checkpoint, train_wordpiece
-from indexer.chunking import chunk_texts
-from indexer.ingest import TITLE_TOKENS, IndexConfig, index_paths, passage_text
+from indexer.chunking import chunk_texts, passage_text
+from indexer.ingest import TITLE_TOKENS, IndexConfig, index_paths
 from indexer.readers import read_records
 from indexer.search_index import SearchIndex
 

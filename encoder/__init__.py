@@ -9,7 +9,7 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_check
 from .config import BertConfig
 from .hf_import import import_hf
 from .model import BertForPreTraining, BertModel
-from .text_encoder import Encoder
+from .text_encoder import Encoder, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "import_hf",
     "load_checkpoint",
     "save_checkpoint",
+    "set_threads",
     "train_wordpiece",
     "wordpiece_from_vocab",
 ]

@@ -30,6 +30,12 @@ _CHARS_PER_TOKEN_CLIP = 16
 _LAST_WHITESPACE = re.compile(r"\s\S*\Z")
 
 
+def set_threads(count: int) -> None:
+    """Threads torch uses in this process. A server runs one process per core, each encoding one short
+    query at a time, where extra threads only contend with the other processes."""
+    torch.set_num_threads(max(1, count))
+
+
 def as_text(value: object, position: int) -> str:
     """Give every caller-supplied value a defined meaning: str as is (lone surrogates replaced, since
     the Rust tokenizer cannot take them), bytes decoded as UTF-8 with undecodable bytes replaced by

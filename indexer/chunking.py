@@ -26,6 +26,11 @@ _SENTENCE_PUNCTUATION = np.array([ord(char) for char in ".!?"], dtype=np.uint32)
 _NEWLINE = ord("\n")
 
 
+def passage_text(title: str, passage: str) -> str:
+    """What is encoded and BM25-indexed for a passage: the document's title gives it context."""
+    return f"{title}\n{passage}" if title else passage
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document; `text == document[start:end]`, in characters."""

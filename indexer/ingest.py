@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 from tqdm.auto import tqdm
 
-from .chunking import Chunk as Passage, chunk_texts
+from .chunking import Chunk as Passage, chunk_texts, passage_text
 from .readers import FieldMap, Record, read_records
 from .search_index import SearchIndex, vector_bytes
 from .store import Chunk, Document
@@ -65,17 +65,21 @@ def content_hash(record: Record) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def passage_text(title: str, passage: str) -> str:
-    return f"{title}\n{passage}" if title else passage
-
-
 def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, show_progress: bool = True) -> IndexReport:
     """Index every record of `paths` into `config.collection`; returns the counts."""
-    started = time.perf_counter()
     report = IndexReport()
+    records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad)
+    return index_records(index, records, config, report, show_progress)
+
+
+def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
+                  show_progress: bool = False) -> IndexReport:
+    """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
+    the instance's `write_lock`."""
+    started = time.perf_counter()
+    report = report or IndexReport()
     index.sync()
     collection_id = index.collection_id(config.collection)
-    records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad)
     with tqdm(unit="doc", desc="index", disable=not show_progress) as bar:
         for batch in _batched(records, config.batch_docs):
             _index_batch(index, collection_id, batch, config, report)

@@ -172,7 +172,7 @@ def _parse_json(line: str, fields: FieldMap, origin: str) -> Record | InputError
         return _bad(origin, f"invalid JSON: {error.msg} at column {error.colno}")
     if not isinstance(value, dict):
         return _bad(origin, f"not a JSON object but {_json_type(value)}")
-    return _record(value, fields, origin)
+    return parse_record(value, fields, origin)
 
 
 _Rows = Iterator[tuple[str, "list[str] | InputError"]]  # (path:line, the row or what spoiled it)
@@ -190,7 +190,7 @@ def _read_delimited(path: Path, fields: FieldMap, delimiter: str) -> Iterator[Re
         elif len(row) != len(header):
             yield _bad(origin, f"expected {len(header)} columns, found {len(row)}")
         else:
-            yield _record(dict(zip(header, row)), fields, origin)
+            yield parse_record(dict(zip(header, row)), fields, origin)
 
 
 def _csv_rows(path: Path, delimiter: str) -> _Rows:
@@ -253,7 +253,7 @@ def _file_record(file: Path, external_id: str) -> Record | InputError:
     return Record(external_id, heading.group(1) if heading else file.stem, text, {}, origin)
 
 
-def _record(value: dict[str, Any], fields: FieldMap, origin: str) -> Record | InputError:
+def parse_record(value: dict[str, Any], fields: FieldMap, origin: str) -> Record | InputError:
     """A validated record from a parsed JSON object or CSV row, so that both report the same reasons.
     A null counts as absent, as data-frame exports write missing values. A nested `metadata` object
     (BEIR's) is merged into the other fields rather than kept as one opaque field."""

@@ -1,15 +1,20 @@
-"""`SearchIndex`: the store and the vector index of one instance folder, kept in agreement.
+"""`SearchIndex`: the store, the vector index and the lexical index of one instance folder, kept in agreement.
 
-The store is the truth; the FAISS index is derived from it and saved atomically, with a version that
-is written beside it and recorded in the store. After a crash the two can disagree only in one way
+The store is the truth; the FAISS index and the BM25 index are derived from it and saved atomically,
+with a version that is written beside them and recorded in the store. Readers (the app's processes)
+open them memory-mapped and `refresh` when the version file changes; writers (the command line, the
+API's upserts) take `write_lock` first, so one instance has one writer at a time. After a crash the two can disagree only in one way
 (chunks committed whose vectors the saved index lacks, or vectors of chunks deleted since), and
 `sync` repairs exactly that from the vectors the store keeps; `check` only reports it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +23,31 @@ from sqlalchemy import delete, func, select
 
 from encoder import Encoder, atomic_write
 
+from .chunking import passage_text
+from .lexical import LexicalIndex
 from .store import Chunk, Collection, Document, Store, StoreError, open_store
 from .vector_index import VectorIndex, choose_index_type
 
 DATABASE_FILE = "search.sqlite3"
 VECTORS_FILE = "vectors.faiss"
 VERSION_FILE = "vectors.json"
+LOCK_FILE = "write.lock"
+LEXICAL_PREFIX = "lexical-"
 READ_BATCH = 50_000
+
+
+@contextmanager
+def write_lock(folder: str | Path) -> Iterator[None]:
+    """Hold the instance's writer lock (an OS file lock, so it dies with its process). Writers open
+    the index inside it, so each starts from the last writer's saved state."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def vector_bytes(vectors: np.ndarray) -> list[bytes]:
@@ -42,6 +65,7 @@ class CheckReport:
     orphans: int  # vectors without a chunk
     empty_documents: int  # documents without any chunk
     version_matches: bool
+    lexical_matches: bool  # the BM25 index holds exactly the store's chunks
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -52,19 +76,24 @@ class CheckReport:
 class SearchIndex:
     """One instance folder: its store, its vector index and the encoder that made the vectors."""
 
-    def __init__(self, folder: Path, store: Store, vectors: VectorIndex, model: Path) -> None:
+    def __init__(self, folder: Path, store: Store, dim: int, model: Path, mmap: bool = False) -> None:
         self.folder = folder
         self.store = store
-        self.vectors = vectors
         self.model = model
+        self.vectors = VectorIndex(dim, "flat")
+        self.lexical = LexicalIndex(np.empty(0, np.int64), None)
+        self.loaded_version = 0
+        self._mmap = mmap
         self._encoder: Encoder | None = None
+        self.refresh()
 
     @classmethod
     def open(cls, folder: str | Path, database_url: str | None = None, model: str | Path | None = None,
-             default_model: str | Path | None = None) -> "SearchIndex":
+             default_model: str | Path | None = None, mmap: bool = False) -> "SearchIndex":
         """Open (or create) an instance with `model`, else the model it was built with, else
         `default_model`. The store remembers the model; one of another dimension is refused, since
-        its vectors could not be compared with those already stored."""
+        its vectors could not be compared with those already stored. `mmap` maps the saved indexes
+        read-only, for processes that only search."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         store = open_store(database_url or f"sqlite:///{folder / DATABASE_FILE}")
@@ -79,9 +108,23 @@ class SearchIndex:
                 raise StoreError(f"{folder}: built with {known} (dim {dim}); {chosen} has dim {encoder_dim}: use another instance")
             store.put({"model": str(chosen), "dim": str(encoder_dim)})
             dim = encoder_dim
-        path = folder / VECTORS_FILE
-        vectors = VectorIndex.load(path, mmap=False) if path.exists() else VectorIndex(int(dim), "flat")
-        return cls(folder, store, vectors, chosen)
+        return cls(folder, store, int(dim), chosen, mmap=mmap)
+
+    def refresh(self) -> bool:
+        """Load the saved indexes if a newer version was saved since they were loaded (by this
+        process or another); returns whether it did. A version whose files a later save has already
+        replaced is skipped: the next call loads the newest."""
+        saved = _read_json(self.folder / VERSION_FILE)
+        version = saved.get("version", 0)
+        if version == self.loaded_version or not (self.folder / VECTORS_FILE).exists():
+            return False
+        try:
+            vectors = VectorIndex.load(self.folder / VECTORS_FILE, mmap=self._mmap)
+            lexical = LexicalIndex.load(self.folder / saved["lexical"], mmap=self._mmap) if "lexical" in saved else self.lexical
+        except (OSError, KeyError):
+            return False
+        self.vectors, self.lexical, self.loaded_version = vectors, lexical, version
+        return True
 
     @property
     def encoder(self) -> Encoder:
@@ -104,14 +147,30 @@ class SearchIndex:
             return found
 
     def save(self) -> int:
-        """Write the vector index (atomically), then its version file, then record the version in the
-        store; returns the new version. A crash before the last step leaves an index that `sync` and
-        the next save put right."""
-        version = self.version + 1
+        """Write the vector index (atomically) and a BM25 index of the store's chunks (in a folder of
+        this version's own), then the version file, then record the version in the store; returns
+        the new version. A crash before the last step leaves indexes that `sync` and the next save
+        put right. The previous BM25 folder is kept, for readers still loading it."""
+        version = max(self.version, self.loaded_version) + 1
         self.vectors.save(self.folder / VECTORS_FILE)
-        atomic_write(self.folder / VERSION_FILE, lambda tmp: tmp.write_text(json.dumps({"version": version, "type": self.vectors.index_type, "vectors": len(self.vectors)})))
+        lexical_name = f"{LEXICAL_PREFIX}{version}"
+        shutil.rmtree(self.folder / lexical_name, ignore_errors=True)  # left by a crashed save
+        self.lexical = self._build_lexical()
+        self.lexical.save(self.folder / lexical_name)
+        atomic_write(self.folder / VERSION_FILE, lambda tmp: tmp.write_text(json.dumps(
+            {"version": version, "type": self.vectors.index_type, "vectors": len(self.vectors), "lexical": lexical_name})))
         self.store.put({"index_version": str(version)})
+        self.loaded_version = version
+        for old in self.folder.glob(f"{LEXICAL_PREFIX}*"):
+            if old.name not in (lexical_name, f"{LEXICAL_PREFIX}{version - 1}"):
+                shutil.rmtree(old, ignore_errors=True)
         return version
+
+    def _build_lexical(self) -> LexicalIndex:
+        with self.store.session() as session:
+            rows = session.execute(select(Chunk.id, Document.title, Chunk.text).join(Document, Chunk.document_id == Document.id)
+                                   .order_by(Chunk.id).execution_options(yield_per=READ_BATCH)).all()
+        return LexicalIndex.build(np.array([r[0] for r in rows], dtype=np.int64), [passage_text(r[1], r[2]) for r in rows])
 
     def chunk_ids(self) -> np.ndarray:
         with self.store.session() as session:
@@ -137,7 +196,8 @@ class SearchIndex:
             self.vectors.remove(orphans)
         for ids, vectors in self.stored_vectors(missing):
             self.vectors.add(ids, vectors)
-        if len(missing) or len(orphans) or not (self.folder / VECTORS_FILE).exists():
+        saved = _read_json(self.folder / VERSION_FILE)
+        if len(missing) or len(orphans) or not (self.folder / VECTORS_FILE).exists() or "lexical" not in saved:
             self.save()
         return len(missing), len(orphans)
 
@@ -186,6 +246,7 @@ class SearchIndex:
             documents=documents, chunks=len(in_store), vectors=len(in_index),
             missing=len(np.setdiff1d(in_store, in_index)), orphans=len(np.setdiff1d(in_index, in_store)),
             empty_documents=empty, version_matches=file_version == self.version,
+            lexical_matches=np.array_equal(np.sort(self.lexical.ids), np.sort(in_store)),
         )
         if report.missing:
             report.problems.append(f"{report.missing} chunks have no vector in the saved index")
@@ -193,6 +254,8 @@ class SearchIndex:
             report.problems.append(f"{report.orphans} vectors in the saved index have no chunk")
         if empty:
             report.problems.append(f"{empty} documents have no chunk")
+        if not report.lexical_matches:
+            report.problems.append(f"the BM25 index holds {len(self.lexical)} chunks, the store {len(in_store)}")
         if not report.version_matches:
             report.problems.append(f"index file version {file_version} differs from the store's {self.version}")
         return report

@@ -48,6 +48,11 @@ FLAT_MAX_VECTORS = 200_000
 _SHOWN_IDS = 5
 
 
+def set_search_threads(count: int) -> None:
+    """OpenMP threads FAISS uses in this process (see `encoder.set_threads` for why a server wants one)."""
+    faiss.omp_set_num_threads(max(1, count))
+
+
 def choose_index_type(count: int) -> str:
     """Exact search while it is fast enough per query; a graph index beyond."""
     return "flat" if count <= FLAT_MAX_VECTORS else "hnsw"

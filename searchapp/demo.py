@@ -1,0 +1,34 @@
+"""The bundled demo: real documents (demo/SOURCES.md), one collection per file, indexed with the
+shipped model so that a fresh checkout has a working search engine in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.ingest import IndexConfig, IndexReport, index_paths
+from indexer.search_index import SearchIndex, write_lock
+
+from .config import ROOT
+
+DEMO_FOLDER = ROOT / "demo"
+SUFFIX = ".jsonl.gz"
+
+
+def demo_files(folder: Path = DEMO_FOLDER) -> dict[str, Path]:
+    """Collection name -> file."""
+    return {path.name.removesuffix(SUFFIX): path for path in sorted(folder.glob(f"*{SUFFIX}"))}
+
+
+def build_demo(instance: str | Path, database_url: str | None, model: str | Path, folder: Path = DEMO_FOLDER,
+               show_progress: bool = True) -> dict[str, IndexReport]:
+    """Index the demo collections into `instance` unless it already holds documents; returns what
+    was indexed (nothing for an instance in use, whose documents are left alone)."""
+    with write_lock(instance):
+        index = SearchIndex.open(instance, database_url=database_url, default_model=model)
+        try:
+            if index.stats()["documents"]:
+                return {}
+            return {name: index_paths(index, [path], IndexConfig(collection=name), show_progress=show_progress)
+                    for name, path in demo_files(folder).items()}
+        finally:
+            index.store.engine.dispose()

@@ -1,0 +1,50 @@
+"""Retrieval quality measured through the app's own query path.
+
+`manage.py eval-retrieval` indexes a BEIR folder with the indexer, exactly as `manage.py index`
+would, then sends every judged query through `SearchService.search`, the function behind the UI and
+`/api/search`: chunking, grouping by document, BM25 and fusion are all part of what is measured.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from encoder.evaluation import read_beir, retrieval_metrics
+from indexer.ingest import IndexConfig, index_paths
+from indexer.search_index import SearchIndex, write_lock
+
+from .search import MODES, SearchService
+
+RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
+
+
+def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,
+                  show_progress: bool = False) -> dict[str, dict[str, float]]:
+    """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode.
+    `work` keeps the instance for the next run (indexing is skipped for unchanged documents);
+    without it, a temporary folder is used and removed."""
+    beir = read_beir(folder)
+    with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
+        instance = Path(work) if work else Path(scratch)
+        with write_lock(instance):
+            index = SearchIndex.open(instance, model=model)
+            index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
+        service = SearchService(index)
+        results = {}
+        for mode in modes:
+            rankings, latencies = {}, []
+            for query_id, text in tqdm(beir.queries.items(), desc=mode, unit="query", disable=not show_progress):
+                found = service.search(text, mode=mode, k=RANKING_DEPTH)
+                rankings[query_id] = [hit.id for hit in found.hits]
+                latencies.append(found.took_ms)
+            p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+            results[mode] = retrieval_metrics(rankings, beir.qrels) | {
+                "p50 ms": float(p50), "p95 ms": float(p95), "p99 ms": float(p99),
+                "queries": len(beir.queries), "documents": len(beir.corpus)}
+        index.store.engine.dispose()
+    return results

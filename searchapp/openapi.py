@@ -1,0 +1,99 @@
+"""The OpenAPI 3 description of /api, built from the same limits the handlers enforce; the tests
+check real responses against its schemas, so the two cannot drift apart silently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .search import MODES
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(schema: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "the document's own id"}
+_COLLECTION = {"name": "collection", "in": "query", "schema": {"type": "string"},
+               "description": "the document's collection; needed only when the id exists in several"}
+_BEARER = [{"bearer": []}]
+_WRITE_ERRORS = {"401": _error("no bearer token"), "403": _error("wrong token, or writes disabled (no token configured)")}
+
+_SCHEMAS: dict = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+    "Result": {"type": "object", "required": ["id", "collection", "title", "snippet", "score", "metadata"], "properties": {
+        "id": {"type": "string", "description": "the document's own id"},
+        "collection": {"type": "string"},
+        "title": {"type": "string"},
+        "snippet": {"type": "string", "description": "plain text around the best-matching passage"},
+        "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                       "description": "[start, end) character spans of the snippet that match query words"},
+        "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or reciprocal-rank fusion (hybrid)"},
+        "metadata": {"type": "object"},
+        "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"}}},
+    "SearchResponse": {"type": "object", "required": ["query", "mode", "took_ms", "total", "results"], "properties": {
+        "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
+        "took_ms": {"type": "number"}, "total": {"type": "integer", "description": "documents found for the query after filters"},
+        "k": {"type": "integer"}, "offset": {"type": "integer"},
+        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}}},
+    "Document": {"type": "object", "required": ["id", "collection", "title", "text", "metadata"], "properties": {
+        "id": {"type": "string"}, "collection": {"type": "string"}, "title": {"type": "string"},
+        "text": {"type": "string"}, "metadata": {"type": "object"}}},
+    "DocumentInput": {"type": "object", "required": ["id", "text"], "additionalProperties": True, "properties": {
+        "id": {"type": ["string", "integer"]}, "title": {"type": "string"}, "text": {"type": "string", "minLength": 1},
+        "metadata": {"type": "object", "description": "merged with any other fields into the document's metadata"}}},
+    "UpsertResponse": {"type": "object", "required": ["collection", "added", "updated", "unchanged", "chunks", "index_version"],
+                       "properties": {"collection": {"type": "string"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
+                                      "unchanged": {"type": "integer"}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"}}},
+    "DeleteResponse": {"type": "object", "required": ["deleted", "collection", "index_version"], "properties": {
+        "deleted": {"type": "string"}, "collection": {"type": "string"}, "index_version": {"type": "integer"}}},
+    "Health": {"type": "object", "required": ["status", "chunks", "index_version"], "properties": {
+        "status": {"type": "string", "enum": ["ok"]}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"},
+        "index_type": {"type": "string"}, "model": {"type": "string"}, "dim": {"type": "integer"}}},
+}
+
+
+def openapi_document(config: Mapping) -> dict:
+    search_parameters = [
+        {"name": "q", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": config["MAX_QUERY_CHARS"]}},
+        {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": config["MAX_K"], "default": 10}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": config["MAX_OFFSET"], "default": 0}},
+        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
+        {"name": "collection", "in": "query", "schema": {"type": "string"}},
+        {"name": "filter", "in": "query", "style": "form", "explode": True,
+         "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+         "description": "metadata filters written filter.FIELD=VALUE; repeat a field to accept any of several values"},
+    ]
+    upsert_body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["documents"], "properties": {
+            "collection": {"type": "string", "default": "default", "maxLength": 200},
+            "documents": {"type": "array", "minItems": 1, "maxItems": config["MAX_BATCH_DOCUMENTS"],
+                          "items": {"$ref": "#/components/schemas/DocumentInput"}}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "bertsearch", "version": "1",
+                 "description": "Semantic search over documents, on our own BERT. Errors are {\"error\": {\"code\", \"message\"}}."},
+        "paths": {
+            "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
+                "200": _ok("SearchResponse"), "400": _error("a bad parameter")}}},
+            "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id)", "security": _BEARER,
+                                        "requestBody": upsert_body, "responses": {
+                "200": _ok("UpsertResponse"), "400": _error("malformed JSON or an invalid document"),
+                "413": _error(f"a body over {config['MAX_CONTENT_LENGTH']:,} bytes"), **_WRITE_ERRORS}}},
+            "/api/documents/{id}": {
+                "get": {"summary": "One document", "parameters": [_ID, _COLLECTION], "responses": {
+                    "200": _ok("Document"), "404": _error("no such document"), "409": _error("the id exists in several collections")}},
+                "delete": {"summary": "Delete one document", "security": _BEARER, "parameters": [_ID, _COLLECTION], "responses": {
+                    "200": _ok("DeleteResponse"), "404": _error("no such document"),
+                    "409": _error("the id exists in several collections"), **_WRITE_ERRORS}}},
+            "/api/health": {"get": {"summary": "Liveness and index version", "responses": {"200": _ok("Health")}}},
+            "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+        },
+        "components": {"schemas": _SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

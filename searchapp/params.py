@@ -1,0 +1,63 @@
+"""The search parameters of a request, checked once for the UI and the API alike.
+
+    q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  collection=…  filter.FIELD=VALUE (repeatable)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+from .errors import ApiError
+from .search import MODES, Filters
+
+FILTER_PREFIX = "filter."
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    query: str
+    mode: str
+    k: int
+    offset: int
+    filters: Filters
+
+
+def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -> SearchParams:
+    query = args.get("q", "").strip()
+    if not query:
+        raise ApiError(400, "empty_query", "the query is empty: pass it as q=…")
+    if len(query) > config["MAX_QUERY_CHARS"]:
+        raise ApiError(400, "query_too_long", f"the query has {len(query):,} characters; the limit is {config['MAX_QUERY_CHARS']:,}")
+    mode = args.get("mode", "dense")
+    if mode not in MODES:
+        raise ApiError(400, "invalid_parameter", f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    metadata: dict[str, tuple[str, ...]] = {}
+    for key in args:
+        if key.startswith(FILTER_PREFIX):
+            name = key[len(FILTER_PREFIX):]
+            if not name:
+                raise ApiError(400, "invalid_parameter", "a filter needs a field name: filter.FIELD=VALUE")
+            metadata[name] = tuple(args.getlist(key))
+    return SearchParams(
+        query=query,
+        mode=mode,
+        k=_integer(args, "k", default_k, 1, config["MAX_K"]),
+        offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
+        filters=Filters(collection=args.get("collection") or None, metadata=metadata),
+    )
+
+
+def _integer(args: MultiDict, name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return value

@@ -1,0 +1,284 @@
+"""The search service: a query in, ranked documents with highlighted snippets out.
+
+The web UI, the JSON API and `manage.py eval-retrieval` all call `SearchService.search`, so what is
+evaluated is exactly what users get. The flow (DESIGN.md, "Query"): encode the query, take the top
+chunks from FAISS (dense), from BM25 (lexical) or both fused by reciprocal rank (hybrid), group them
+by document (a document ranks by its best chunk), filter on collection and metadata, then cut a
+snippet around the best chunk's matching words.
+
+Filters are applied to the retrieved candidates, whose number grows (×4 a round) until the page is
+full or the whole index has been ranked, so a selective filter costs more rounds, never wrong pages.
+`total` is the number of documents among the candidates that pass the filters: an exact count for
+a lexical query (every chunk sharing a term is a candidate), a lower bound where a page could not
+be filled otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from indexer.lexical import term_spans, terms
+from indexer.search_index import SearchIndex
+from indexer.store import Chunk, Collection, Document
+
+MODES = ("dense", "lexical", "hybrid")
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
+MIN_CANDIDATES = 100
+SNIPPET_CHARS = 280
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which documents may be returned: one collection, and metadata fields each equal to one of
+    the given values (compared as text, so `year=2014` matches the number 2014)."""
+
+    collection: str | None = None
+    metadata: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def accept(self, collection: str, metadata: dict) -> bool:
+        if self.collection is not None and collection != self.collection:
+            return False
+        return all(_as_text(metadata.get(name)) in values for name, values in self.metadata.items())
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass
+class Snippet:
+    text: str
+    highlights: list[tuple[int, int]]  # character spans of `text` that match query terms
+
+    def parts(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, highlighted) pieces, for templates that escape each piece."""
+        pieces, position = [], 0
+        for start, end in self.highlights:
+            pieces += [(self.text[position:start], False), (self.text[start:end], True)]
+            position = end
+        pieces.append((self.text[position:], False))
+        return [p for p in pieces if p[0]]
+
+
+@dataclass
+class Hit:
+    key: int  # the store's primary key of the document
+    id: str  # the document's own id
+    collection: str
+    title: str
+    snippet: Snippet
+    score: float
+    metadata: dict
+    passage: tuple[int, int]  # the best chunk's character span in the document's text
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "collection": self.collection, "title": self.title, "snippet": self.snippet.text,
+                "highlights": [list(h) for h in self.snippet.highlights], "score": round(float(self.score), 6),
+                "metadata": self.metadata, "passage": list(self.passage)}
+
+
+@dataclass
+class Results:
+    query: str
+    mode: str
+    took_ms: float
+    total: int
+    hits: list[Hit]
+
+    def as_json(self) -> dict:
+        return {"query": self.query, "mode": self.mode, "took_ms": round(self.took_ms, 2), "total": self.total,
+                "results": [hit.as_json() for hit in self.hits]}
+
+
+@dataclass
+class StoredDocument:
+    key: int
+    id: str
+    collection: str
+    title: str
+    text: str
+    metadata: dict
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "collection": self.collection, "title": self.title, "text": self.text, "metadata": self.metadata}
+
+
+@dataclass
+class _Passage:
+    chunk: int
+    document: int
+    text: str
+    span: tuple[int, int]
+    external_id: str
+    title: str
+    metadata: dict
+    collection: str
+
+
+class AmbiguousDocument(LookupError):
+    """An id that names documents in several collections, asked for without a collection."""
+
+
+class SearchService:
+    """Searches one instance; safe to share between the threads of a process."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self._refresh_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
+        """The instance's indexes memory-mapped, and the model loaded now, so the first query pays nothing extra."""
+        index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True)
+        index.encoder.encode(["warm up"])
+        return cls(index)
+
+    def refresh(self) -> None:
+        """Pick up a newer saved index (written by `manage.py index` or an API upsert)."""
+        with self._refresh_lock:
+            self.index.refresh()
+
+    def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None) -> Results:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        started = time.perf_counter()
+        self.refresh()
+        filters = filters or Filters()
+        wanted = offset + k
+        available = max(len(self.index.vectors), len(self.index.lexical))
+        candidates = max(MIN_CANDIDATES, 2 * wanted)
+        query_vector = self.index.encoder.encode([query]) if mode != "lexical" else None
+        while True:
+            ranked = self._rank(query, query_vector, mode, candidates, filters)
+            if len(ranked) >= wanted or candidates >= available:
+                break
+            candidates *= 4
+        query_terms = set(terms(query))
+        hits = [_hit(passage, score, query_terms) for passage, score in ranked[offset:wanted]]
+        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits)
+
+    def _rank(self, query: str, query_vector: np.ndarray | None, mode: str, candidates: int,
+              filters: Filters) -> list[tuple[_Passage, float]]:
+        """Documents (by their best passage) and their scores, best first."""
+        lists = []
+        if mode in ("dense", "hybrid"):
+            scores, ids = self.index.vectors.search(query_vector, candidates)
+            live = ids[0] >= 0
+            lists.append((ids[0][live], scores[0][live]))
+        if mode in ("lexical", "hybrid"):
+            ids, scores = self.index.lexical.search(query, candidates)
+            lists.append((ids, scores))
+        passages = self._passages(np.concatenate([ids for ids, _ in lists]))
+        rankings = [_best_per_document(ids, scores, passages, filters) for ids, scores in lists]
+        if mode != "hybrid":
+            return rankings[0]
+        return _fuse(rankings)
+
+    def _passages(self, chunk_ids: np.ndarray) -> dict[int, _Passage]:
+        wanted = sorted({int(i) for i in chunk_ids})
+        if not wanted:
+            return {}
+        with self.index.store.session() as session:
+            rows = session.execute(
+                select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.start_char, Chunk.end_char,
+                       Document.external_id, Document.title, Document.meta, Collection.name)
+                .join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
+                .where(Chunk.id.in_(wanted))
+            ).all()
+        return {row[0]: _Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8]) for row in rows}
+
+    def document(self, external_id: str, collection: str | None = None) -> StoredDocument | None:
+        """The document with this id (in `collection`, if given); None if there is none."""
+        statement = (select(Document.id, Document.external_id, Collection.name, Document.title, Document.text, Document.meta)
+                     .join(Collection, Document.collection_id == Collection.id).where(Document.external_id == external_id))
+        if collection is not None:
+            statement = statement.where(Collection.name == collection)
+        with self.index.store.session() as session:
+            rows = session.execute(statement.limit(2)).all()
+        if len(rows) > 1:
+            raise AmbiguousDocument(f"id {external_id!r} exists in several collections; name one")
+        return StoredDocument(*rows[0][:5], rows[0][5] or {}) if rows else None
+
+    def similar(self, document: StoredDocument, k: int = 5) -> list[Hit]:
+        """Documents nearest to this one: its chunks' mean vector, searched like a query."""
+        self.refresh()
+        with self.index.store.session() as session:
+            blobs = session.scalars(select(Chunk.vector).where(Chunk.document_id == document.key)).all()
+        if not blobs:
+            return []
+        centroid = np.mean([np.frombuffer(b, dtype="<f4") for b in blobs], axis=0, keepdims=True)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        ranked = self._rank("", centroid, "dense", MIN_CANDIDATES + 4 * len(blobs), Filters())
+        return [_hit(p, s, set()) for p, s in ranked if p.document != document.key][:k]
+
+    def collections(self) -> list[str]:
+        with self.index.store.session() as session:
+            return list(session.scalars(select(Collection.name).order_by(Collection.name)))
+
+
+def _best_per_document(ids: np.ndarray, scores: np.ndarray, passages: dict[int, _Passage],
+                       filters: Filters) -> list[tuple[_Passage, float]]:
+    """Chunks (best first) -> documents ranked by their first, hence best, chunk."""
+    seen: set[int] = set()
+    ranked = []
+    for chunk_id, score in zip(ids.tolist(), scores.tolist()):
+        passage = passages.get(chunk_id)  # None: deleted since the index was saved
+        if passage is None or passage.document in seen:
+            continue
+        seen.add(passage.document)
+        if filters.accept(passage.collection, passage.metadata):
+            ranked.append((passage, score))
+    return ranked
+
+
+def _fuse(rankings: Sequence[list[tuple[_Passage, float]]]) -> list[tuple[_Passage, float]]:
+    """Reciprocal-rank fusion: each list adds 1/(RRF_K + rank) to a document's score. The passage
+    shown is the one from the first list (dense) that has the document."""
+    scores: dict[int, float] = {}
+    passages: dict[int, _Passage] = {}
+    for ranking in rankings:
+        for rank, (passage, _) in enumerate(ranking, start=1):
+            scores[passage.document] = scores.get(passage.document, 0.0) + 1.0 / (RRF_K + rank)
+            passages.setdefault(passage.document, passage)
+    order = sorted(scores, key=lambda doc: -scores[doc])
+    return [(passages[doc], scores[doc]) for doc in order]
+
+
+def _hit(passage: _Passage, score: float, query_terms: set[str]) -> Hit:
+    return Hit(passage.document, passage.external_id, passage.collection, passage.title,
+               make_snippet(passage.text, query_terms), score, passage.metadata, passage.span)
+
+
+def make_snippet(text: str, query_terms: set[str], width: int = SNIPPET_CHARS) -> Snippet:
+    """The `width` characters of `text` that hold the most query terms, cut at word boundaries, with
+    those terms' spans; the start of the text where no term occurs."""
+    matches = [(s, e) for s, e, term in term_spans(text) if term in query_terms]
+    start = 0
+    if matches and len(text) > width:
+        starts = np.array([s for s, _ in matches])
+        counts = [np.count_nonzero((starts >= s - width // 4) & (starts < s - width // 4 + width)) for s in starts]
+        start = max(0, int(starts[int(np.argmax(counts))]) - width // 4)
+    end = min(len(text), start + width)
+    if start > 0:
+        space = text.find(" ", start, end)
+        start = space + 1 if space != -1 else start
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(text) else ""
+    shift = len(prefix) - start
+    highlights = [(s + shift, e + shift) for s, e in matches if s >= start and e <= end]
+    return Snippet(prefix + text[start:end] + suffix, highlights)
