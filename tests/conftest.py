@@ -1,11 +1,16 @@
-"""Shared fixtures: a tiny WordPiece tokenizer and a tiny BERT, trained/built inside the test run."""
+"""Shared fixtures: a tiny WordPiece tokenizer and a tiny BERT, trained/built inside the test run, and
+`database_url`, which runs a store test on SQLite and on PostgreSQL (skipped, with the reason shown,
+only where no server answers at 127.0.0.1:5432)."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 import torch
+from sqlalchemy import create_engine, text
 
 from encoder import BertConfig, BertModel, TextTokenizer, save_checkpoint, train_wordpiece
 from samples import SENTENCES
@@ -34,3 +39,33 @@ def tiny_checkpoint(tmp_path: Path, tiny_config: BertConfig, tiny_tokenizer: Tex
     """A randomly initialised tiny BERT saved as a checkpoint folder."""
     torch.manual_seed(0)
     return save_checkpoint(tmp_path / "tiny", BertModel(tiny_config), tiny_tokenizer, pooling="mean", max_length=32)
+
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_schema_url() -> str:
+    """A fresh schema in the test database for this test, so concurrent runs never collide."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # no server, no database, no rights: all mean "cannot test here"
+        pytest.skip(f"PostgreSQL not available at {POSTGRES}: {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    url, schema = _postgres_schema_url()
+    yield url
+    engine = create_engine(POSTGRES)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()

@@ -1,0 +1,178 @@
+"""The JSON API: every route, every refusal, and responses that match the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from searchapp import create_app
+
+from conftest import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def check_schema(client, payload: dict, schema: str) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    Draft202012Validator({"$ref": f"#/components/schemas/{schema}", "components": spec["components"]}).validate(payload)
+
+
+def assert_error(response, status: int, code: str, words: str) -> None:
+    assert response.status_code == status, response.data
+    assert response.is_json and response.get_json()["error"]["code"] == code
+    assert words in response.get_json()["error"]["message"]
+    assert b"Traceback" not in response.data
+
+
+def test_search_returns_the_contract_shape(client):
+    response = client.get("/api/search", query_string={"q": "cattle", "mode": "lexical", "k": 5})
+    assert response.status_code == 200
+    body = response.get_json()
+    check_schema(client, body, "SearchResponse")
+    assert body["query"] == "cattle" and body["mode"] == "lexical" and body["total"] == 2
+    assert {r["id"] for r in body["results"]} == {"n6", "long"}
+    first = body["results"][0]
+    assert first["snippet"][first["highlights"][0][0]:first["highlights"][0][1]].lower() == "cattle"
+
+
+def test_search_filters_and_pages(client):
+    books = client.get("/api/search?q=cat&mode=dense&k=20&filter.kind=book").get_json()
+    assert books["results"] and {r["collection"] for r in books["results"]} == {"library"}
+    notes = client.get("/api/search?q=cat&k=3&offset=3&collection=notes").get_json()
+    everything = client.get("/api/search?q=cat&k=20&collection=notes").get_json()
+    assert [r["id"] for r in notes["results"]] == [r["id"] for r in everything["results"][3:6]]
+    assert notes["offset"] == 3 and notes["k"] == 3
+
+
+@pytest.mark.parametrize("query, code, words", [
+    ("", "empty_query", "empty"),
+    ("q=%20%20", "empty_query", "empty"),
+    ("q=" + "a" * 1001, "query_too_long", "1,001 characters"),
+    ("q=cat&k=0", "invalid_parameter", "k must be a whole number from 1 to 100"),
+    ("q=cat&k=101", "invalid_parameter", "k must be"),
+    ("q=cat&k=ten", "invalid_parameter", "'ten'"),
+    ("q=cat&offset=-1", "invalid_parameter", "offset must be"),
+    ("q=cat&offset=1001", "invalid_parameter", "offset must be"),
+    ("q=cat&mode=fuzzy", "invalid_parameter", "unknown mode 'fuzzy'"),
+    ("q=cat&filter.=x", "invalid_parameter", "field name"),
+])
+def test_bad_search_parameters_are_400_json(client, query, code, words):
+    assert_error(client.get(f"/api/search?{query}"), 400, code, words)
+
+
+def test_unknown_routes_and_methods_are_json_under_api(client):
+    assert_error(client.get("/api/nothing"), 404, "not_found", "no such page")
+    assert_error(client.put("/api/search"), 405, "method_not_allowed", "PUT")
+
+
+def test_get_document(client):
+    body = client.get("/api/documents/long").get_json()
+    check_schema(client, body, "Document")
+    assert body["title"] == "Floods" and body["metadata"] == {"kind": "book", "year": 2014}
+    assert client.get("/api/documents/n0?collection=library").get_json()["title"] == "Same id, other collection"
+    assert_error(client.get("/api/documents/n0"), 409, "ambiguous_id", "?collection=")
+    assert_error(client.get("/api/documents/nope"), 404, "not_found", "'nope'")
+    assert_error(client.get("/api/documents/long?collection=notes"), 404, "not_found", "in collection 'notes'")
+
+
+def test_upsert_then_search_then_delete(client):
+    payload = {"collection": "notes", "documents": [
+        {"id": "z1", "title": "Zebras", "text": "Zebras graze on the savanna.", "metadata": {"kind": "animal"}},
+        {"id": 7, "text": "Giraffes browse the tall trees.", "habitat": "savanna"}]}
+    response = client.post("/api/documents", json=payload, headers=AUTH)
+    assert response.status_code == 200, response.data
+    body = response.get_json()
+    check_schema(client, body, "UpsertResponse")
+    assert body["added"] == 2 and body["updated"] == 0 and body["chunks"] >= 2
+    found = client.get("/api/search?q=zebras&mode=lexical").get_json()["results"]
+    assert [r["id"] for r in found] == ["z1"] and found[0]["metadata"] == {"kind": "animal"}
+    assert client.get("/api/documents/7").get_json()["metadata"] == {"habitat": "savanna"}
+
+    again = client.post("/api/documents", json=payload, headers=AUTH).get_json()
+    assert again["unchanged"] == 2 and again["added"] == 0
+
+    deleted = client.delete("/api/documents/z1", headers=AUTH)
+    assert deleted.status_code == 200
+    check_schema(client, deleted.get_json(), "DeleteResponse")
+    assert client.get("/api/search?q=zebras&mode=lexical").get_json()["results"] == []
+    assert_error(client.delete("/api/documents/z1", headers=AUTH), 404, "not_found", "'z1'")
+    assert_error(client.delete("/api/documents/n0", headers=AUTH), 409, "ambiguous_id", "several collections")
+
+
+def test_writes_need_the_right_token(client):
+    body = {"documents": [{"id": "x", "text": "text"}]}
+    assert_error(client.post("/api/documents", json=body), 401, "unauthorized", "Bearer")
+    assert client.post("/api/documents", json=body).headers["WWW-Authenticate"].startswith("Bearer")
+    assert_error(client.post("/api/documents", json=body, headers={"Authorization": "Bearer wrong"}), 403, "forbidden", "not valid")
+    assert_error(client.post("/api/documents", json=body, headers={"Authorization": f"Basic {TOKEN}"}), 401, "unauthorized", "Bearer")
+    assert_error(client.delete("/api/documents/long"), 401, "unauthorized", "Bearer")
+    assert_error(client.delete("/api/documents/long", headers={"Authorization": "Bearer nope"}), 403, "forbidden", "not valid")
+    assert client.get("/api/documents/long").status_code == 200  # nothing was deleted
+
+
+def test_without_a_configured_token_writes_are_disabled(instance, tiny_checkpoint, database_url):
+    app = create_app({"INSTANCE": str(instance), "DATABASE_URL": database_url, "MODEL": str(tiny_checkpoint), "API_TOKEN": None})
+    client = app.test_client()
+    body = {"documents": [{"id": "x", "text": "text"}]}
+    assert_error(client.post("/api/documents", json=body, headers=AUTH), 403, "writes_disabled", "SEARCHAPP_API_TOKEN")
+    assert_error(client.delete("/api/documents/long", headers=AUTH), 403, "writes_disabled", "disabled")
+
+
+@pytest.mark.parametrize("body, code, words", [
+    (b"{not json", "invalid_json", "not valid JSON"),
+    (b"\xff\xfe", "invalid_json", "not valid JSON"),
+    (b"[1, 2]", "invalid_body", "JSON object"),
+    (b'{"documents": []}', "invalid_body", "non-empty list"),
+    (b'{"documents": {"id": 1}}', "invalid_body", "non-empty list"),
+    (b'{"collection": "", "documents": [{"id": "a", "text": "t"}]}', "invalid_body", "collection"),
+    (b'{"documents": [{"id": "a", "text": "fine"}, {"id": "b"}, 5, {"id": true, "text": "t"}]}', "invalid_document",
+     '3 invalid document(s): documents[1]: missing "text"; documents[2]: must be an object; documents[3]: "id" must be a string or integer, not boolean'),
+])
+def test_malformed_upserts_are_400_and_write_nothing(client, body, code, words):
+    response = client.post("/api/documents", data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert_error(response, 400, code, words)
+    assert_error(client.get("/api/documents/a"), 404, "not_found", "'a'")
+
+
+def test_too_many_documents_and_oversize_bodies(instance, tiny_checkpoint, database_url):
+    app = create_app({"INSTANCE": str(instance), "DATABASE_URL": database_url, "MODEL": str(tiny_checkpoint),
+                      "API_TOKEN": TOKEN, "MAX_BATCH_DOCUMENTS": 2, "MAX_CONTENT_LENGTH": 2000})
+    client = app.test_client()
+    three = {"documents": [{"id": str(i), "text": "t"} for i in range(3)]}
+    assert_error(client.post("/api/documents", json=three, headers=AUTH), 400, "too_many_documents", "the limit is 2")
+    big = {"documents": [{"id": "big", "text": "x" * 5000}]}
+    assert_error(client.post("/api/documents", data=json.dumps(big), headers=AUTH | {"Content-Type": "application/json"}),
+                 413, "request_entity_too_large", "2,000 bytes")
+
+
+def test_health(client):
+    body = client.get("/api/health").get_json()
+    check_schema(client, body, "Health")
+    assert body["status"] == "ok" and body["chunks"] > len(body) and body["index_version"] >= 1
+
+
+def test_openapi_describes_every_api_route(app, client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    routes = {(rule.rule.replace("<path:document_id>", "{id}"), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert routes == described
+    limits = {p["name"]: p["schema"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert limits["k"]["maximum"] == app.config["MAX_K"] and limits["q"]["maxLength"] == app.config["MAX_QUERY_CHARS"]
+
+
+def test_errors_inside_the_service_are_json_500_without_a_trace(app, client, monkeypatch):
+    from searchapp.search import SearchService
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(SearchService, "search", broken)
+    app.testing = False  # let the handler answer as in production
+    response = client.get("/api/search?q=cat")
+    assert_error(response, 500, "internal_error", "log")
+    assert b"disk on fire" not in response.data

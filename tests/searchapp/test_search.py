@@ -1,0 +1,134 @@
+"""The search service: modes, grouping, filters, pages, snippets, and picking up a newer index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from indexer.ingest import IndexConfig, index_records
+from indexer.readers import Record
+from indexer.search_index import SearchIndex
+from indexer.store import Chunk
+from samples import SENTENCES
+from searchapp.search import Filters, SearchService, make_snippet
+
+
+@pytest.fixture
+def service(instance, database_url):
+    service = SearchService.open(instance, database_url)
+    yield service
+    service.index.store.engine.dispose()
+
+
+def test_dense_finds_a_document_by_its_own_text(service):
+    found = service.search(SENTENCES[1], mode="dense", k=3, filters=Filters(collection="notes"))
+    assert found.hits[0].id == "n1" and found.hits[0].collection == "notes"
+    assert found.hits[0].score == pytest.approx(max(h.score for h in found.hits))
+    assert found.mode == "dense" and found.took_ms > 0
+
+
+def test_lexical_matches_words_and_highlights_them(service):
+    found = service.search("cattle", mode="lexical", k=10)
+    assert {h.id for h in found.hits} == {"n6", "long"}  # the only documents with the word
+    assert found.total == 2
+    for hit in found.hits:
+        assert [hit.snippet.text[s:e].lower() for s, e in hit.snippet.highlights] == ["cattle"] * len(hit.snippet.highlights)
+        assert hit.snippet.highlights
+
+
+def test_a_word_in_no_document_finds_nothing_lexically(service):
+    assert service.search("zyzzyva", mode="lexical").hits == []
+
+
+def test_hybrid_fuses_both_rankings(service):
+    dense = [h.key for h in service.search("cattle", mode="dense", k=100).hits]
+    lexical = [h.key for h in service.search("cattle", mode="lexical", k=100).hits]
+    hybrid = service.search("cattle", mode="hybrid", k=100)
+    assert set(lexical) <= {h.key for h in hybrid.hits}
+    # Reciprocal-rank fusion: a document's score is the sum of 1 / (60 + rank) over both lists.
+    for hit in hybrid.hits:
+        expected = sum(1 / (60 + ranking.index(hit.key) + 1) for ranking in (dense, lexical) if hit.key in ranking)
+        assert hit.score == pytest.approx(expected)
+
+
+def test_a_document_with_many_chunks_appears_once(service):
+    chunks = service.index.vectors.search(service.index.encoder.encode(["river valley flood"]), 50)[1][0]
+    assert len(chunks[chunks >= 0]) > 12  # several of them belong to the long document
+    ids = [h.id for h in service.search("river valley flood", mode="dense", k=50).hits]
+    assert ids.count("long") == 1 and len(ids) == len(set((h.collection, h.id) for h in service.search("river valley flood", k=50).hits))
+
+
+def test_filters_on_collection_and_metadata(service):
+    books = service.search("cat", mode="hybrid", k=50, filters=Filters(metadata={"kind": ("book",)}))
+    assert books.hits and {h.collection for h in books.hits} == {"library"}
+    year = service.search("cat", mode="dense", k=50, filters=Filters(metadata={"year": ("2020",)}))
+    assert [h.id for h in year.hits] == ["cats"]
+    either = service.search("cat", mode="dense", k=50, filters=Filters(metadata={"year": ("2020", "2014")}))
+    assert {h.id for h in either.hits} == {"cats", "long"}
+    notes = service.search("cat", mode="dense", k=50, filters=Filters(collection="notes"))
+    assert len(notes.hits) == len(SENTENCES) and {h.collection for h in notes.hits} == {"notes"}
+    assert service.search("cat", filters=Filters(collection="nope")).hits == []
+
+
+def test_pages_are_slices_of_one_ranking(service):
+    everything = [h.key for h in service.search("the", mode="dense", k=50).hits]
+    assert len(everything) == len(SENTENCES) + 3
+    pages = [h.key for offset in range(0, 12, 4) for h in service.search("the", mode="dense", k=4, offset=offset).hits]
+    assert pages == everything[:12]
+    assert service.search("the", mode="dense", k=4, offset=40).hits == []
+
+
+def test_unknown_mode_is_refused(service):
+    with pytest.raises(ValueError, match="unknown mode"):
+        service.search("x", mode="fuzzy")
+
+
+def test_documents_by_id_and_ambiguity(service):
+    assert service.document("long").title == "Floods"
+    assert service.document("n0", "library").title == "Same id, other collection"
+    assert service.document("missing") is None
+    with pytest.raises(LookupError, match="several collections"):
+        service.document("n0")
+
+
+def test_more_like_this_ranks_documents_by_their_best_chunk_against_the_centroid(service):
+    document = service.document("n6", "notes")
+    similar = service.similar(document, k=3)
+    assert len(similar) == 3 and all(h.key != document.key for h in similar)
+    with service.index.store.session() as session:
+        rows = session.execute(select(Chunk.document_id, Chunk.vector)).all()
+    vectors = {}
+    for key, blob in rows:
+        vectors.setdefault(key, []).append(np.frombuffer(blob, dtype="<f4"))
+    centroid = np.mean(vectors[document.key], axis=0)
+    centroid /= np.linalg.norm(centroid)
+    best = {key: max(float(v @ centroid) for v in vs) for key, vs in vectors.items() if key != document.key}
+    for hit in similar:
+        assert hit.score == pytest.approx(best[hit.key], abs=1e-5)
+    assert [h.score for h in similar] == sorted((h.score for h in similar), reverse=True)
+    assert sorted(best.values(), reverse=True)[2] == pytest.approx(similar[-1].score, abs=1e-5)
+
+
+def test_a_newer_index_saved_by_another_writer_is_picked_up(service, instance, database_url, tiny_checkpoint):
+    assert service.search("zebras graze", mode="lexical").hits == []
+    writer = SearchIndex.open(instance, database_url=database_url)
+    index_records(writer, [Record("z", "Zebras", "Zebras graze on the savanna.", {}, "test")], IndexConfig(collection="notes"))
+    writer.store.engine.dispose()
+    found = service.search("zebras graze", mode="lexical")
+    assert [h.id for h in found.hits] == ["z"]
+    assert service.index.loaded_version == writer.version
+
+
+def test_snippet_window_holds_the_matches_and_cuts_at_words():
+    text = " ".join(["filler words here"] * 40) + " the rare zebra appears here " + " ".join(["more filler"] * 40)
+    snippet = make_snippet(text, {"zebra"}, width=80)
+    assert snippet.text.startswith("…") and snippet.text.endswith("…") and len(snippet.text) <= 82
+    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["zebra"]
+    assert not snippet.text[1:].startswith(" ") and snippet.text[1:].split()[0] in ("filler", "words", "here", "the")
+
+
+def test_snippet_without_matches_is_the_start():
+    snippet = make_snippet("Short text. " * 50, set(), width=40)
+    assert snippet.text.startswith("Short text.") and snippet.text.endswith("…") and snippet.highlights == []
+    assert snippet.parts() == [(snippet.text, False)]
