@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench
+.PHONY: setup browser demo test bench
 
 setup: $(STAMP)
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # constraints.txt pins the local CPU build of torch: an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml constraints.txt
@@ -15,14 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-# Until the search app lands: encode a few sentences with the shipped model.
+# Index the bundled demo corpus with the shipped model (once), then serve the UI on http://127.0.0.1:5000/.
 demo: $(STAMP)
-	$(PY) manage.py encode \
-		"How do vaccines train the immune system?" \
-		"Vaccination teaches the body to recognise a pathogen before an infection." \
-		"The stock market fell sharply on Tuesday."
+	$(PY) manage.py demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -48,6 +48,20 @@ def terms(text: str) -> list[str]:
     return [term for _, _, term in term_spans(text)]
 
 
+def matching_spans(text: str, query_terms: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of the words of `text` whose term is one of `query_terms`. Stemming changes only
+    a word's ending, so only words that start like some term are stemmed: snippets are cut on every
+    query, and stemming every word of every passage shown would cost more than the search itself."""
+    if not query_terms:
+        return []
+    prefixes = sorted({re.escape(term[:4]) for term in query_terms}, key=len, reverse=True)
+    pattern = re.compile(r"\b(?:" + "|".join(prefixes) + r")\w*", re.IGNORECASE)
+    words = [(m.start(), m.end(), m.group().lower()) for m in pattern.finditer(text)]
+    words = [w for w in words if len(w[2]) > 1 and w[2] not in _STOPWORDS]
+    stems = _stemmer().stemWords([w[2] for w in words])
+    return [(start, end) for (start, end, _), stem in zip(words, stems) if stem in query_terms]
+
+
 class LexicalIndex:
     """BM25 scores of chunks by id; empty until built."""
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from indexer.lexical import term_spans, terms
+from indexer.lexical import matching_spans, terms
 from indexer.search_index import SearchIndex
 from indexer.store import Chunk, Collection, Document
 
@@ -115,6 +115,17 @@ class StoredDocument:
         return {"id": self.id, "collection": self.collection, "title": self.title, "text": self.text, "metadata": self.metadata}
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """A retrieved chunk and what ranking and filtering need of its document (metadata only when
+    a metadata filter asks for it: decoding it for every candidate would cost more than the search)."""
+
+    chunk: int
+    document: int
+    collection: str
+    metadata: dict | None
+
+
 @dataclass
 class _Passage:
     chunk: int
@@ -165,13 +176,16 @@ class SearchService:
             if len(ranked) >= wanted or candidates >= available:
                 break
             candidates *= 4
-        query_terms = set(terms(query))
-        hits = [_hit(passage, score, query_terms) for passage, score in ranked[offset:wanted]]
+        hits = self._hits(ranked[offset:wanted], set(terms(query)))
         return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits)
 
+    def _hits(self, ranked: list[tuple[_Candidate, float]], query_terms: set[str]) -> list[Hit]:
+        passages = self._passages([candidate.chunk for candidate, _ in ranked])
+        return [_hit(passages[candidate.chunk], score, query_terms) for candidate, score in ranked if candidate.chunk in passages]
+
     def _rank(self, query: str, query_vector: np.ndarray | None, mode: str, candidates: int,
-              filters: Filters) -> list[tuple[_Passage, float]]:
-        """Documents (by their best passage) and their scores, best first."""
+              filters: Filters) -> list[tuple[_Candidate, float]]:
+        """Documents (by their best chunk) and their scores, best first."""
         lists = []
         if mode in ("dense", "hybrid"):
             scores, ids = self.index.vectors.search(query_vector, candidates)
@@ -180,13 +194,25 @@ class SearchService:
         if mode in ("lexical", "hybrid"):
             ids, scores = self.index.lexical.search(query, candidates)
             lists.append((ids, scores))
-        passages = self._passages(np.concatenate([ids for ids, _ in lists]))
-        rankings = [_best_per_document(ids, scores, passages, filters) for ids, scores in lists]
+        candidates = self._candidates(np.concatenate([ids for ids, _ in lists]), with_metadata=bool(filters.metadata))
+        rankings = [_best_per_document(ids, scores, candidates, filters) for ids, scores in lists]
         if mode != "hybrid":
             return rankings[0]
         return _fuse(rankings)
 
-    def _passages(self, chunk_ids: np.ndarray) -> dict[int, _Passage]:
+    def _candidates(self, chunk_ids: np.ndarray, with_metadata: bool) -> dict[int, _Candidate]:
+        wanted = sorted({int(i) for i in chunk_ids})
+        if not wanted:
+            return {}
+        columns = [Chunk.id, Chunk.document_id, Collection.name] + ([Document.meta] if with_metadata else [])
+        with self.index.store.session() as session:
+            rows = session.execute(
+                select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
+                .where(Chunk.id.in_(wanted))
+            ).all()
+        return {row[0]: _Candidate(row[0], row[1], row[2], (row[3] or {}) if with_metadata else None) for row in rows}
+
+    def _passages(self, chunk_ids: Sequence[int]) -> dict[int, _Passage]:
         wanted = sorted({int(i) for i in chunk_ids})
         if not wanted:
             return {}
@@ -221,39 +247,39 @@ class SearchService:
         centroid = np.mean([np.frombuffer(b, dtype="<f4") for b in blobs], axis=0, keepdims=True)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         ranked = self._rank("", centroid, "dense", MIN_CANDIDATES + 4 * len(blobs), Filters())
-        return [_hit(p, s, set()) for p, s in ranked if p.document != document.key][:k]
+        return self._hits([(c, s) for c, s in ranked if c.document != document.key][:k], set())
 
     def collections(self) -> list[str]:
         with self.index.store.session() as session:
             return list(session.scalars(select(Collection.name).order_by(Collection.name)))
 
 
-def _best_per_document(ids: np.ndarray, scores: np.ndarray, passages: dict[int, _Passage],
-                       filters: Filters) -> list[tuple[_Passage, float]]:
+def _best_per_document(ids: np.ndarray, scores: np.ndarray, candidates: dict[int, _Candidate],
+                       filters: Filters) -> list[tuple[_Candidate, float]]:
     """Chunks (best first) -> documents ranked by their first, hence best, chunk."""
     seen: set[int] = set()
     ranked = []
     for chunk_id, score in zip(ids.tolist(), scores.tolist()):
-        passage = passages.get(chunk_id)  # None: deleted since the index was saved
-        if passage is None or passage.document in seen:
+        candidate = candidates.get(chunk_id)  # None: deleted since the index was saved
+        if candidate is None or candidate.document in seen:
             continue
-        seen.add(passage.document)
-        if filters.accept(passage.collection, passage.metadata):
-            ranked.append((passage, score))
+        seen.add(candidate.document)
+        if filters.accept(candidate.collection, candidate.metadata or {}):
+            ranked.append((candidate, score))
     return ranked
 
 
-def _fuse(rankings: Sequence[list[tuple[_Passage, float]]]) -> list[tuple[_Passage, float]]:
+def _fuse(rankings: Sequence[list[tuple[_Candidate, float]]]) -> list[tuple[_Candidate, float]]:
     """Reciprocal-rank fusion: each list adds 1/(RRF_K + rank) to a document's score. The passage
     shown is the one from the first list (dense) that has the document."""
     scores: dict[int, float] = {}
-    passages: dict[int, _Passage] = {}
+    best: dict[int, _Candidate] = {}
     for ranking in rankings:
-        for rank, (passage, _) in enumerate(ranking, start=1):
-            scores[passage.document] = scores.get(passage.document, 0.0) + 1.0 / (RRF_K + rank)
-            passages.setdefault(passage.document, passage)
+        for rank, (candidate, _) in enumerate(ranking, start=1):
+            scores[candidate.document] = scores.get(candidate.document, 0.0) + 1.0 / (RRF_K + rank)
+            best.setdefault(candidate.document, candidate)
     order = sorted(scores, key=lambda doc: -scores[doc])
-    return [(passages[doc], scores[doc]) for doc in order]
+    return [(best[doc], scores[doc]) for doc in order]
 
 
 def _hit(passage: _Passage, score: float, query_terms: set[str]) -> Hit:
@@ -264,7 +290,7 @@ def _hit(passage: _Passage, score: float, query_terms: set[str]) -> Hit:
 def make_snippet(text: str, query_terms: set[str], width: int = SNIPPET_CHARS) -> Snippet:
     """The `width` characters of `text` that hold the most query terms, cut at word boundaries, with
     those terms' spans; the start of the text where no term occurs."""
-    matches = [(s, e) for s, e, term in term_spans(text) if term in query_terms]
+    matches = matching_spans(text, query_terms)
     start = 0
     if matches and len(text) > width:
         starts = np.array([s for s, _ in matches])

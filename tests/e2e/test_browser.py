@@ -1,0 +1,152 @@
+"""The app as a person uses it: `manage.py serve` on 127.0.0.1, driven by Debian's Chromium through
+Playwright. The instance holds the first documents of the bundled demo corpus, indexed with the
+shipped model, so the screenshot (tests/e2e/artifacts/, not committed) shows real results."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from indexer.ingest import IndexConfig, index_records
+from indexer.readers import FieldMap, parse_record
+from indexer.search_index import SearchIndex
+from searchapp.config import DEFAULT_MODEL
+from searchapp.demo import demo_files
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+TOKEN = "e2e-token"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+DOCUMENTS_PER_COLLECTION = 40
+XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("e2e") / "instance"
+    index = SearchIndex.open(instance, model=DEFAULT_MODEL)
+    for collection, path in demo_files().items():
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            records = [parse_record(json.loads(line), FieldMap(), f"{path}:{n}")
+                       for n, line in enumerate(itertools.islice(lines, DOCUMENTS_PER_COLLECTION), start=1)]
+        index_records(index, records, IndexConfig(collection=collection))
+    index.store.engine.dispose()
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "--instance", str(instance), "serve", "--port", str(port)],
+                               env=os.environ | {"SEARCHAPP_API_TOKEN": TOKEN}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/health", timeout=5)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the server did not start: {process.stdout.read().decode(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed: `make test` installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Page:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def search(page: Page, query: str, mode: str | None = None) -> None:
+    page.fill('input[name="q"]', query)
+    if mode:
+        page.select_option('select[name="mode"]', mode)
+    page.click('button[type="submit"]')
+    page.wait_for_load_state()
+
+
+def test_search_highlight_page_open_and_switch_mode(server, page):
+    page.goto(server)
+    expect(page.locator("h1")).to_have_text("Search by meaning")
+    search(page, "virus infection of the immune system", mode="hybrid")
+    expect(page.locator("li.result")).to_have_count(10)
+    expect(page.locator(".summary")).to_contain_text("Results 1–10 of")
+    assert page.locator(".snippet mark").count() > 0
+    assert {m.lower() for m in page.locator(".snippet mark").all_inner_texts()} <= {"virus", "viruses", "infection", "infections",
+                                                                                    "immune", "system", "systems", "infected"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+
+    page.click('a[rel="next"]')
+    expect(page.locator(".summary")).to_contain_text("Results 11–20 of")
+    page.click('a[rel="prev"]')
+    expect(page.locator(".summary")).to_contain_text("Results 1–10 of")
+
+    search(page, "virus infection of the immune system", mode="lexical")
+    assert "mode=lexical" in page.url
+    expect(page.locator(".summary")).to_contain_text("lexical")
+    expect(page.locator('select[name="mode"]')).to_have_value("lexical")
+
+    title = page.locator("li.result h2 a").first.inner_text()
+    page.locator("li.result h2 a").first.click()
+    expect(page.locator("article h1")).to_have_text(title)
+    expect(page.locator("#passage")).to_be_visible()
+    assert page.locator("#passage mark").count() > 0
+    expect(page.locator(".similar li")).to_have_count(5)
+    page.screenshot(path=str(ARTIFACTS / "document.png"), full_page=True)
+
+
+def test_collection_filter_and_no_results(server, page):
+    page.goto(server)
+    page.select_option('select[name="collection"]', "wikipedia")
+    search(page, "the history of a town")
+    assert set(page.locator("li.result .collection").all_inner_texts()) == {"wikipedia"}
+    search(page, "qwxzv", mode="lexical")
+    expect(page.locator("h1")).to_have_text("No results")
+
+
+def test_a_document_with_markup_is_shown_as_text(server, page):
+    body = json.dumps({"collection": "wikipedia", "documents": [
+        {"id": "xss", "title": f"Markup {XSS}", "text": f"Zanzibar markup test {XSS}", "url": "javascript:window.pwned=3"}]}).encode()
+    request = urllib.request.Request(f"{server}/api/documents", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert json.load(urllib.request.urlopen(request))["added"] == 1
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(server)
+    search(page, "zanzibar markup", mode="lexical")
+    expect(page.locator("li.result h2 a").first).to_contain_text("<script>window.pwned = 1</script>")
+    page.locator("li.result h2 a").first.click()
+    expect(page.locator("article h1")).to_contain_text('<img src=x onerror="window.pwned = 2">')
+    assert page.locator("a[href^='javascript:']").count() == 0
+    assert page.evaluate("window.pwned") is None and dialogs == []

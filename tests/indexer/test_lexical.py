@@ -1,0 +1,34 @@
+"""The BM25 index and its analyzer."""
+
+import numpy as np
+
+from indexer.lexical import LexicalIndex, matching_spans, term_spans, terms
+
+
+def test_analyzer_lowercases_drops_stop_words_and_stems():
+    assert terms("The Vaccines are training immune systems") == ["vaccin", "train", "immun", "system"]
+    text = "Running runners run."
+    assert [(text[s:e], t) for s, e, t in term_spans(text)] == [("Running", "run"), ("runners", "runner"), ("run", "run")]
+
+
+def test_matching_spans_are_the_words_whose_term_matches():
+    text = "Vaccination trains the immune system; vaccines are trained, not the vacuum."
+    spans = matching_spans(text, set(terms("vaccine training")))
+    assert [text[s:e] for s, e in spans] == ["Vaccination", "trains", "vaccines", "trained"]
+    assert spans == [(s, e) for s, e, term in term_spans(text) if term in {"vaccin", "train"}]
+    assert matching_spans(text, set()) == []
+    assert matching_spans("a+b (c)", set(terms("c++"))) == []  # regex characters in terms are literal
+
+
+def test_search_ranks_by_bm25_and_keeps_ids(tmp_path):
+    texts = ["the cat sat", "dogs and cats and more cats", "a dog barked", "nothing here"]
+    index = LexicalIndex.build(np.array([10, 20, 30, 40]), texts)
+    ids, scores = index.search("cats", 10)
+    assert ids.tolist() == [20, 10] and scores[0] > scores[1] > 0
+    assert index.search("zebra", 10)[0].size == 0 and index.search("the", 10)[0].size == 0  # unknown word, stop word
+    index.save(tmp_path / "lexical-1")
+    loaded = LexicalIndex.load(tmp_path / "lexical-1")
+    assert loaded.search("cats", 1)[0].tolist() == [20] and len(loaded) == 4
+    empty = LexicalIndex.build(np.empty(0, np.int64), [])
+    empty.save(tmp_path / "lexical-2")
+    assert LexicalIndex.load(tmp_path / "lexical-2").search("cats", 5)[0].size == 0

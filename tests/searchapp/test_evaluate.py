@@ -1,0 +1,63 @@
+"""Retrieval evaluation through the search service, and the demo builder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samples import SENTENCES
+from searchapp.demo import build_demo
+from searchapp.evaluate import evaluate_beir
+
+ROOT = Path(__file__).resolve().parents[2]
+# One query per sample sentence, made of a word found in that sentence only.
+QUERIES = {"q0": "pen", "q1": "vaccines", "q2": "market", "q3": "cat", "q4": "proteins", "q5": "engines", "q6": "cattle", "q7": "neural"}
+
+
+def write_beir(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(SENTENCES)))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td{q[1:]}\t1\n" for q in QUERIES))
+    return folder
+
+
+def test_lexical_retrieval_of_unique_words_is_perfect(tmp_path, tiny_checkpoint):
+    results = evaluate_beir(write_beir(tmp_path / "beir"), tiny_checkpoint, work=tmp_path / "work")
+    assert set(results) == {"dense", "lexical", "hybrid"}
+    assert results["lexical"]["ndcg@10"] == pytest.approx(100) and results["lexical"]["mrr@10"] == pytest.approx(100)
+    for metrics in results.values():
+        assert metrics["recall@100"] == pytest.approx(100)  # 8 documents: every one is in the top 100
+        assert 0 < metrics["p50 ms"] <= metrics["p99 ms"] and metrics["queries"] == 8 and metrics["documents"] == 8
+    again = evaluate_beir(tmp_path / "beir", tiny_checkpoint, modes=["lexical"], work=tmp_path / "work")
+    assert again["lexical"]["ndcg@10"] == pytest.approx(100)  # the kept instance is reused
+
+
+def test_eval_retrieval_command(tmp_path, tiny_checkpoint):
+    out = tmp_path / "metrics.json"
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "eval-retrieval", str(write_beir(tmp_path / "beir")),
+                             "--model", str(tiny_checkpoint), "--mode", "lexical", "hybrid", "--json", str(out)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "| lexical |" in result.stdout and "p99 ms" in result.stdout and "| dense" not in result.stdout
+    saved = json.loads(out.read_text())
+    assert set(saved["results"]) == {"lexical", "hybrid"} and saved["results"]["lexical"]["ndcg@10"] == pytest.approx(100)
+    missing = subprocess.run([sys.executable, str(ROOT / "manage.py"), "eval-retrieval", str(tmp_path / "nope"), "--model", str(tiny_checkpoint)],
+                             capture_output=True, text=True, timeout=180)
+    assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+
+
+def test_demo_indexes_each_file_as_a_collection_once(tmp_path, tiny_checkpoint):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    for name, texts in {"notes": SENTENCES[:5], "more": SENTENCES[5:]}.items():
+        with gzip.open(folder / f"{name}.jsonl.gz", "wt") as out:
+            out.writelines(json.dumps({"id": str(i), "title": name, "text": t, "source": "test"}) + "\n" for i, t in enumerate(texts))
+    reports = build_demo(tmp_path / "instance", None, tiny_checkpoint, folder=folder, show_progress=False)
+    assert {name: r.added for name, r in reports.items()} == {"more": 3, "notes": 5}
+    assert build_demo(tmp_path / "instance", None, tiny_checkpoint, folder=folder, show_progress=False) == {}
