@@ -36,17 +36,23 @@ sys.path.insert(0, str(ROOT))
 from indexer.ingest import IndexConfig, index_records  # noqa: E402
 from indexer.readers import Record  # noqa: E402
 from indexer.search_index import SearchIndex, write_lock  # noqa: E402
+from indexer.vector_index import choose_index_type  # noqa: E402
 from searchapp.config import DEFAULT_MODEL  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-WIKIPEDIA = DATA / "wikipedia_en_2014" / "enwiki2014_AB.txt.xz"
+WIKIPEDIA = [DATA / "wikipedia_en_2014" / f"enwiki2014_{part}.txt.xz" for part in ("AB", "AC", "AD")]
 QUERY_FILES = (DATA / "scifact" / "queries.jsonl", DATA / "nfcorpus" / "beir_test" / "queries.jsonl")
 DOC_START = re.compile(r'<doc id="(\d+)"')
 MIN_PARAGRAPH = 200
 
 
-def paragraphs(path: Path) -> "itertools.Iterator[Record]":
+def paragraphs(paths: list[Path]) -> "itertools.Iterator[Record]":
     """Each paragraph of ≥ MIN_PARAGRAPH characters as a document, titled by its article."""
+    for path in paths:
+        yield from _paragraphs(path)
+
+
+def _paragraphs(path: Path) -> "itertools.Iterator[Record]":
     doc_id, title, number = None, "", 0
     with lzma.open(path, "rt", encoding="utf-8") as lines:
         for line in lines:
@@ -66,7 +72,7 @@ def paragraphs(path: Path) -> "itertools.Iterator[Record]":
 def build_instance(folder: Path, count: int) -> dict:
     with write_lock(folder):
         index = SearchIndex.open(folder, model=DEFAULT_MODEL)
-        if index.stats()["documents"] < count:
+        if index.stats()["chunks"] < count:
             index_records(index, itertools.islice(paragraphs(WIKIPEDIA), count), IndexConfig(collection="wikipedia"), show_progress=True)
         stats = index.stats()
         index.store.engine.dispose()
@@ -155,7 +161,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--queries", type=int, default=300, help="sequential queries per mode")
-    parser.add_argument("--index-type", choices=("flat", "hnsw"), default=None, help="rebuild as this type (default: as chosen by size)")
+    parser.add_argument("--index-type", choices=("flat", "hnsw"), default=None, help="rebuild as this type (default: what indexing chooses by size)")
     parser.add_argument("--work", default="/tmp/bench-http")
     args = parser.parse_args()
     texts = queries()
@@ -163,10 +169,11 @@ def main() -> None:
     for count in args.chunks:
         folder = Path(args.work) / f"wikipedia-{count}"
         stats = build_instance(folder, count)
-        if args.index_type and stats["index_type"] != args.index_type:
+        wanted = args.index_type or choose_index_type(stats["chunks"])
+        if stats["index_type"] != wanted:
             with write_lock(folder):
                 index = SearchIndex.open(folder)
-                index.reindex(args.index_type)
+                index.reindex(wanted)
                 stats = index.stats()
                 index.store.engine.dispose()
         process, port = serve(folder, args.workers)

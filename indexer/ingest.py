@@ -24,6 +24,7 @@ from .chunking import Chunk as Passage, chunk_texts, passage_text
 from .readers import FieldMap, Record, read_records
 from .search_index import SearchIndex, vector_bytes
 from .store import Chunk, Document
+from .vector_index import choose_index_type
 
 TITLE_TOKENS = 24  # room left in each passage for the title, which is encoded with it
 MAX_BAD_SHOWN = 20
@@ -85,7 +86,10 @@ def index_records(index: SearchIndex, records: Iterable[Record], config: IndexCo
             _index_batch(index, collection_id, batch, config, report)
             bar.update(len(batch))
             bar.set_postfix(new=report.added, updated=report.updated, same=report.unchanged, bad=report.bad)
-    index.save()
+    if index.vectors.index_type == "flat" and choose_index_type(len(index.vectors)) != "flat":
+        index.reindex()  # grown past exact search's size: rebuild as a graph index (it saves)
+    else:
+        index.save()
     report.seconds = time.perf_counter() - started
     return report
 

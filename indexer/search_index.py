@@ -76,8 +76,9 @@ class CheckReport:
 class SearchIndex:
     """One instance folder: its store, its vector index and the encoder that made the vectors."""
 
-    def __init__(self, folder: Path, store: Store, dim: int, model: Path, mmap: bool = False) -> None:
+    def __init__(self, folder: Path, store: Store, dim: int, model: Path, mmap: bool = False, precision: str = "auto") -> None:
         self.folder = folder
+        self.precision = precision
         self.store = store
         self.model = model
         self.vectors = VectorIndex(dim, "flat")
@@ -89,11 +90,11 @@ class SearchIndex:
 
     @classmethod
     def open(cls, folder: str | Path, database_url: str | None = None, model: str | Path | None = None,
-             default_model: str | Path | None = None, mmap: bool = False) -> "SearchIndex":
+             default_model: str | Path | None = None, mmap: bool = False, precision: str = "auto") -> "SearchIndex":
         """Open (or create) an instance with `model`, else the model it was built with, else
         `default_model`. The store remembers the model; one of another dimension is refused, since
         its vectors could not be compared with those already stored. `mmap` maps the saved indexes
-        read-only, for processes that only search."""
+        read-only, for processes that only search; `precision` is the encoder's (see `Encoder.load`)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         store = open_store(database_url or f"sqlite:///{folder / DATABASE_FILE}")
@@ -108,7 +109,7 @@ class SearchIndex:
                 raise StoreError(f"{folder}: built with {known} (dim {dim}); {chosen} has dim {encoder_dim}: use another instance")
             store.put({"model": str(chosen), "dim": str(encoder_dim)})
             dim = encoder_dim
-        return cls(folder, store, int(dim), chosen, mmap=mmap)
+        return cls(folder, store, int(dim), chosen, mmap=mmap, precision=precision)
 
     def refresh(self) -> bool:
         """Load the saved indexes if a newer version was saved since they were loaded (by this
@@ -129,7 +130,7 @@ class SearchIndex:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder.load(self.model)
+            self._encoder = Encoder.load(self.model, precision=self.precision)
         return self._encoder
 
     @property

@@ -40,9 +40,10 @@ from encoder import atomic_write
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 
-# Exact search costs ~15 ms per query at 100k 384-d vectors on 2 cores and grows linearly (FACTS.md);
-# past this size HNSW answers in about a millisecond at recall@10 near 0.99.
-FLAT_MAX_VECTORS = 200_000
+# Exact search grows linearly: 6.8 ms per query at 105k 256-d vectors on the one thread a server
+# process gives it (docs/benchmarks.md, "Serving"), most of a 15 ms budget; past this size HNSW
+# answers in well under a millisecond at recall@10 0.98 on real embeddings.
+FLAT_MAX_VECTORS = 50_000
 
 # How many ids an error message lists before it stops.
 _SHOWN_IDS = 5

@@ -100,3 +100,14 @@ def test_text_without_word_pieces_still_gets_a_passage(tmp_path, index):
     source = write_jsonl(tmp_path / "odd.jsonl", [{"id": "ctl", "text": "\u0001\u0002"}, {"id": "ok", "text": "the pen is red"}])
     report = index_paths(index, [source], IndexConfig(), show_progress=False)
     assert (report.added, report.chunks) == (2, 2) and index.check().ok
+
+
+def test_an_index_grown_past_exact_search_size_becomes_a_graph(tmp_path, index, monkeypatch):
+    index_paths(index, [write_jsonl(tmp_path / "few.jsonl", corpus(5))], IndexConfig(), show_progress=False)
+    monkeypatch.setattr("indexer.vector_index.FLAT_MAX_VECTORS", len(index.vectors) + 1)
+    index_paths(index, [write_jsonl(tmp_path / "same.jsonl", corpus(5))], IndexConfig(), show_progress=False)
+    assert index.vectors.index_type == "flat"
+    index_paths(index, [write_jsonl(tmp_path / "many.jsonl", corpus(40))], IndexConfig(), show_progress=False)
+    assert index.vectors.index_type == "hnsw" and index.check().ok
+    saved = json.loads((index.folder / "vectors.json").read_text())
+    assert saved["type"] == "hnsw" and saved["vectors"] == len(index.vectors)
