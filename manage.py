@@ -28,7 +28,7 @@ from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import FieldMap, InputError
 from indexer.search_index import SearchIndex, write_lock
 from indexer.store import StoreError
-from searchapp import create_app
+from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
 from searchapp.demo import build_demo
 from searchapp.evaluate import evaluate_beir
@@ -177,6 +177,8 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     """The development server (one process, threads); production runs gunicorn (see the README)."""
     app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
+    with app.app_context():
+        search_service()  # open the instance and load the model now: a bad folder or model fails here, not on a request
     print(f"serving {args.instance} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     app.run(host=args.host, port=args.port, threaded=True)
 

@@ -52,8 +52,8 @@ def synthetic(args: argparse.Namespace) -> None:
             for i in range(args.docs):
                 text = " ".join(rng.choices(WORDS, k=rng.randint(8, 24)))
                 handle.write(json.dumps({"id": f"d{i}", "title": f"doc {i}", "text": text, "n": i}) + "\n")
-        index = SearchIndex.open(folder / "instance", model=tiny_model(folder))
-        index._encoder = Encoder.load(index.model, precision="float32")  # bf16 casts cost more than 32-wide products
+        # float32: bf16 casts cost more than 32-wide products save
+        index = SearchIndex.open(folder / "instance", model=tiny_model(folder), precision="float32")
         report = index_paths(index, [source], IndexConfig(batch_docs=args.batch_docs, encode_batch_size=256), show_progress=True)
         check = index.check()
     print(f"| synthetic short documents | {report.read:,} | {report.chunks:,} | {report.seconds:.0f} | {report.read / report.seconds:,.0f} | {peak_rss_mib():,.0f} | check ok: {check.ok} |")

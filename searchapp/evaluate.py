@@ -34,7 +34,8 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
         with write_lock(instance):
             index = SearchIndex.open(instance, model=model)
             index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
-        service = SearchService(index)
+            index.store.engine.dispose()
+        service = SearchService.open(instance)  # as an app process opens it: mapped, float32 queries
         results = {}
         for mode in modes:
             rankings, latencies = {}, []
@@ -46,5 +47,5 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
             results[mode] = retrieval_metrics(rankings, beir.qrels) | {
                 "p50 ms": float(p50), "p95 ms": float(p95), "p99 ms": float(p99),
                 "queries": len(beir.queries), "documents": len(beir.corpus)}
-        index.store.engine.dispose()
+        service.index.store.engine.dispose()
     return results

@@ -69,4 +69,12 @@ def test_evaluation_commands_report_user_errors(tmp_path, tiny_checkpoint):
     missing = run("eval-sts", "--model", str(tiny_checkpoint), "--data-dir", str(tmp_path))
     assert missing.returncode == 2 and "sts-test.csv" in missing.stderr and "Traceback" not in missing.stderr
     lexical = run("eval-retrieval", str(tmp_path), "--model", str(tiny_checkpoint), "--mode", "lexical")
-    assert lexical.returncode == 2 and "dense" in lexical.stderr
+    assert lexical.returncode == 2 and "corpus.jsonl" in lexical.stderr and "Traceback" not in lexical.stderr
+
+
+def test_serve_refuses_an_unusable_instance_before_listening(tmp_path, tiny_checkpoint):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "--instance", str(not_a_folder), "serve", "--model", str(tiny_checkpoint)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr

@@ -176,3 +176,17 @@ def test_errors_inside_the_service_are_json_500_without_a_trace(app, client, mon
     response = client.get("/api/search?q=cat")
     assert_error(response, 500, "internal_error", "log")
     assert b"disk on fire" not in response.data
+
+
+def test_an_empty_instance_answers_with_no_results(tmp_path, tiny_checkpoint):
+    app = create_app({"INSTANCE": str(tmp_path / "empty"), "MODEL": str(tiny_checkpoint), "API_TOKEN": TOKEN})
+    client = app.test_client()
+    for mode in ("dense", "lexical", "hybrid"):
+        body = client.get(f"/api/search?q=anything&mode={mode}").get_json()
+        assert body["results"] == [] and body["total"] == 0
+    health = client.get("/api/health").get_json()
+    assert health["chunks"] == 0
+    assert "Search by meaning" in client.get("/").get_data(as_text=True)
+    added = client.post("/api/documents", json={"documents": [{"id": "first", "text": "The first document."}]}, headers=AUTH)
+    assert added.status_code == 200 and added.get_json()["index_version"] > health["index_version"]
+    assert [r["id"] for r in client.get("/api/search?q=first&mode=lexical").get_json()["results"]] == ["first"]
