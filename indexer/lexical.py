@@ -2,8 +2,13 @@
 
 Dense vectors miss what BM25 never does: exact names, codes, rare words. Hybrid search needs both
 over one set of passages, so this index is rebuilt from the store's chunks whenever the vector index
-is saved, and saved beside it under the same version. bm25s keeps the scores as a sparse matrix that
-loads memory-mapped, so app processes share it as they share the FAISS file.
+is saved, and saved beside it under the same version.
+
+The scoring is Lucene's BM25 (Kamphuis et al., ECIR 2020), precomputed per (chunk, term) into a
+term-major sparse matrix, as bm25s does: a query sums the columns of its terms. It is built here
+rather than with bm25s because bm25s wants every tokenised passage as Python lists at once, which
+took 2.8 GB for a million short passages; here passages stream from the store in batches into flat
+numpy arrays, and the saved arrays load memory-mapped, shared by app processes like the FAISS file.
 
 One analyzer (`terms`, `term_spans`) serves indexing, querying and the highlighting of snippets, so
 a word is highlighted exactly when BM25 would match it.
@@ -11,24 +16,27 @@ a word is highlighted exactly when BM25 would match it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
+
+from .stopwords import STOPWORDS_EN
 
 # BM25 parameters that suit short passages (Anserini's BEIR defaults; FACTS.md's reference run).
 K1 = 0.9
 B = 0.4
-IDS_FILE = "ids.npy"
+BUILD_BATCH = 10_000  # passages analysed per step while building
+ARRAYS = ("ids", "data", "rows", "indptr")  # saved as NAME.npy
+VOCABULARY_FILE = "vocabulary.json"
 _WORD = re.compile(r"\w\w+")
-_STOPWORDS = frozenset(STOPWORDS_EN)
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +47,7 @@ def _stemmer() -> Stemmer.Stemmer:
 def term_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, term) of each indexable word of `text`: lower-cased, stop words dropped, stemmed."""
     words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
-    words = [w for w in words if w[2] not in _STOPWORDS]
+    words = [w for w in words if w[2] not in STOPWORDS_EN]
     stems = _stemmer().stemWords([w[2] for w in words])
     return [(start, end, stem) for (start, end, _), stem in zip(words, stems)]
 
@@ -57,41 +65,71 @@ def matching_spans(text: str, query_terms: set[str]) -> list[tuple[int, int]]:
     prefixes = sorted({re.escape(term[:4]) for term in query_terms}, key=len, reverse=True)
     pattern = re.compile(r"\b(?:" + "|".join(prefixes) + r")\w*", re.IGNORECASE)
     words = [(m.start(), m.end(), m.group().lower()) for m in pattern.finditer(text)]
-    words = [w for w in words if len(w[2]) > 1 and w[2] not in _STOPWORDS]
+    words = [w for w in words if len(w[2]) > 1 and w[2] not in STOPWORDS_EN]
     stems = _stemmer().stemWords([w[2] for w in words])
     return [(start, end) for (start, end, _), stem in zip(words, stems) if stem in query_terms]
 
 
 class LexicalIndex:
-    """BM25 scores of chunks by id; empty until built."""
+    """BM25 weights of chunks by term: column `t` of the matrix is `data[indptr[t]:indptr[t+1]]` at
+    the chunk positions `rows[...]`; `ids[position]` is the chunk id."""
 
-    def __init__(self, ids: np.ndarray, bm25: bm25s.BM25 | None) -> None:
-        self.ids = ids
-        self._bm25 = bm25
+    def __init__(self, ids: np.ndarray, vocabulary: dict[str, int], data: np.ndarray, rows: np.ndarray, indptr: np.ndarray) -> None:
+        self.ids, self.vocabulary, self.data, self.rows, self.indptr = ids, vocabulary, data, rows, indptr
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: np.ndarray, texts: Iterable[str]) -> "LexicalIndex":
-        ids = np.asarray(ids, dtype=np.int64)
-        if not len(ids):
-            return cls(ids, None)
-        bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.index([terms(text) for text in texts], show_progress=False)
-        return cls(ids, bm25)
+    def empty(cls) -> "LexicalIndex":
+        return cls(np.empty(0, np.int64), {}, np.empty(0, np.float32), np.empty(0, np.int32), np.zeros(1, np.int64))
+
+    @classmethod
+    def build(cls, passages: Iterable[tuple[int, str]]) -> "LexicalIndex":
+        """From (chunk id, text) pairs, read once, in batches."""
+        vocabulary: dict[str, int] = {}
+        ids, lengths, rows, columns, counts = [], [], [], [], []
+        position = 0
+        iterator = iter(passages)
+        while batch := list(itertools.islice(iterator, BUILD_BATCH)):
+            batch_rows, batch_columns, batch_counts = [], [], []
+            for chunk_id, text in batch:
+                frequencies = Counter(vocabulary.setdefault(term, len(vocabulary)) for term in terms(text))
+                batch_rows += [position] * len(frequencies)
+                batch_columns += frequencies.keys()
+                batch_counts += frequencies.values()
+                ids.append(chunk_id)
+                lengths.append(sum(frequencies.values()))
+                position += 1
+            rows.append(np.array(batch_rows, np.int32))
+            columns.append(np.array(batch_columns, np.int32))
+            counts.append(np.array(batch_counts, np.float32))
+        if not ids:
+            return cls.empty()
+        row, column, tf = (np.concatenate(parts) for parts in (rows, columns, counts))
+        length = np.array(lengths, np.float32)
+        document_frequency = np.bincount(column, minlength=len(vocabulary))
+        idf = np.log1p((len(ids) - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
+        norm = K1 * (1 - B + B * length / max(float(length.mean()), 1e-9))
+        weight = idf[column] * tf / (tf + norm[row])
+        order = np.lexsort((row, column))  # term-major, chunks ascending within a term
+        indptr = np.concatenate([[0], np.cumsum(document_frequency)]).astype(np.int64)
+        return cls(np.array(ids, np.int64), vocabulary, weight[order].astype(np.float32), row[order], indptr)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the `k` best chunks that share at least one term with `query`."""
-        vocabulary = self._bm25.vocab_dict if self._bm25 is not None else {}
-        known = [t for t in dict.fromkeys(terms(query)) if t in vocabulary]
-        if not known or k <= 0:
+        columns = [self.vocabulary[t] for t in dict.fromkeys(terms(query)) if t in self.vocabulary]
+        if not columns or k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        scores = self._bm25.get_scores(known)
-        k = min(k, int(np.count_nonzero(scores)))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")][:k]
-        return self.ids[top], scores[top].astype(np.float32)
+        scores = np.zeros(len(self.ids), np.float32)
+        for column in columns:
+            start, end = self.indptr[column], self.indptr[column + 1]
+            scores[self.rows[start:end]] += self.data[start:end]  # a chunk appears once per column
+        matched = np.flatnonzero(scores)
+        k = min(k, len(matched))
+        top = matched[np.argpartition(-scores[matched], k - 1)[:k]] if k < len(matched) else matched
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return self.ids[top], scores[top]
 
     def save(self, folder: Path) -> None:
         """Write to `folder`, which must not exist yet: each version gets a folder of its own, so a
@@ -99,17 +137,12 @@ class LexicalIndex:
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        np.save(tmp / IDS_FILE, self.ids)
-        if self._bm25 is not None:
-            self._bm25.save(tmp, show_progress=False)
-        else:
-            (tmp / "empty.json").write_text(json.dumps({"empty": True}))
+        for name in ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(self, name))
+        (tmp / VOCABULARY_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False))
         tmp.rename(folder)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> "LexicalIndex":
-        ids = np.load(folder / IDS_FILE, mmap_mode="r" if mmap else None)
-        if (folder / "empty.json").exists():
-            return cls(np.asarray(ids), None)
-        return cls(ids, bm25s.BM25.load(folder, mmap=mmap, show_progress=False))
-
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None) for name in ARRAYS}
+        return cls(vocabulary=json.loads((folder / VOCABULARY_FILE).read_text()), **arrays)

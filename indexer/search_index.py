@@ -82,7 +82,7 @@ class SearchIndex:
         self.store = store
         self.model = model
         self.vectors = VectorIndex(dim, "flat")
-        self.lexical = LexicalIndex(np.empty(0, np.int64), None)
+        self.lexical = LexicalIndex.empty()
         self.loaded_version = 0
         self._mmap = mmap
         self._encoder: Encoder | None = None
@@ -170,8 +170,8 @@ class SearchIndex:
     def _build_lexical(self) -> LexicalIndex:
         with self.store.session() as session:
             rows = session.execute(select(Chunk.id, Document.title, Chunk.text).join(Document, Chunk.document_id == Document.id)
-                                   .order_by(Chunk.id).execution_options(yield_per=READ_BATCH)).all()
-        return LexicalIndex.build(np.array([r[0] for r in rows], dtype=np.int64), [passage_text(r[1], r[2]) for r in rows])
+                                   .order_by(Chunk.id).execution_options(yield_per=READ_BATCH))
+            return LexicalIndex.build((chunk_id, passage_text(title, text)) for chunk_id, title, text in rows)
 
     def chunk_ids(self) -> np.ndarray:
         with self.store.session() as session:

@@ -1,6 +1,8 @@
 """The BM25 index and its analyzer."""
 
-import numpy as np
+import math
+
+import pytest
 
 from indexer.lexical import LexicalIndex, matching_spans, term_spans, terms
 
@@ -22,13 +24,35 @@ def test_matching_spans_are_the_words_whose_term_matches():
 
 def test_search_ranks_by_bm25_and_keeps_ids(tmp_path):
     texts = ["the cat sat", "dogs and cats and more cats", "a dog barked", "nothing here"]
-    index = LexicalIndex.build(np.array([10, 20, 30, 40]), texts)
+    index = LexicalIndex.build(zip([10, 20, 30, 40], texts))
     ids, scores = index.search("cats", 10)
     assert ids.tolist() == [20, 10] and scores[0] > scores[1] > 0
     assert index.search("zebra", 10)[0].size == 0 and index.search("the", 10)[0].size == 0  # unknown word, stop word
     index.save(tmp_path / "lexical-1")
     loaded = LexicalIndex.load(tmp_path / "lexical-1")
     assert loaded.search("cats", 1)[0].tolist() == [20] and len(loaded) == 4
-    empty = LexicalIndex.build(np.empty(0, np.int64), [])
+    empty = LexicalIndex.build([])
     empty.save(tmp_path / "lexical-2")
     assert LexicalIndex.load(tmp_path / "lexical-2").search("cats", 5)[0].size == 0
+
+
+def test_scores_are_lucene_bm25():
+    texts = ["apple banana apple", "banana cherry", "cherry cherry cherry date", "apple"]
+    index = LexicalIndex.build(enumerate(texts))
+    tokens = [terms(t) for t in texts]
+    average = sum(map(len, tokens)) / len(tokens)
+
+    def bm25(query: str, document: list[str]) -> float:
+        total = 0.0
+        for term in set(terms(query)):
+            df = sum(term in d for d in tokens)
+            tf = document.count(term)
+            idf = math.log(1 + (len(tokens) - df + 0.5) / (df + 0.5))
+            total += idf * tf / (tf + 0.9 * (1 - 0.4 + 0.4 * len(document) / average)) if tf else 0.0
+        return total
+
+    for query in ("apple", "cherry banana", "date apple cherry"):
+        ids, scores = index.search(query, 10)
+        expected = {i: bm25(query, d) for i, d in enumerate(tokens) if bm25(query, d) > 0}
+        assert dict(zip(ids.tolist(), scores.tolist())) == pytest.approx(expected, rel=1e-5)
+        assert list(scores) == sorted(scores, reverse=True)
