@@ -32,6 +32,7 @@ MODES = ("dense", "lexical", "hybrid")
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 MIN_CANDIDATES = 100
 SNIPPET_CHARS = 280
+SQL_BATCH = 10_000
 ELLIPSIS = "…"
 
 
@@ -197,36 +198,35 @@ class SearchService:
         if mode in ("lexical", "hybrid"):
             ids, scores = self.index.lexical.search(query, candidates)
             lists.append((ids, scores))
-        candidates = self._candidates(np.concatenate([ids for ids, _ in lists]), with_metadata=bool(filters.metadata))
-        rankings = [_best_per_document(ids, scores, candidates, filters) for ids, scores in lists]
+        owners = self._candidates(np.concatenate([ids for ids, _ in lists]), with_metadata=bool(filters.metadata))
+        rankings = [_best_per_document(ids, scores, owners, filters) for ids, scores in lists]
         if mode != "hybrid":
             return rankings[0]
         return _fuse(rankings)
 
     def _candidates(self, chunk_ids: np.ndarray, with_metadata: bool) -> dict[int, _Candidate]:
-        wanted = sorted({int(i) for i in chunk_ids})
-        if not wanted:
-            return {}
         columns = [Chunk.id, Chunk.document_id, Collection.name] + ([Document.meta] if with_metadata else [])
-        with self.index.store.session() as session:
-            rows = session.execute(
-                select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
-                .where(Chunk.id.in_(wanted))
-            ).all()
-        return {row[0]: _Candidate(row[0], row[1], row[2], (row[3] or {}) if with_metadata else None) for row in rows}
+        return {row[0]: _Candidate(row[0], row[1], row[2], (row[3] or {}) if with_metadata else None)
+                for row in self._chunk_rows(columns, chunk_ids)}
 
     def _passages(self, chunk_ids: Sequence[int]) -> dict[int, _Passage]:
+        columns = [Chunk.id, Chunk.document_id, Chunk.text, Chunk.start_char, Chunk.end_char,
+                   Document.external_id, Document.title, Document.meta, Collection.name]
+        return {row[0]: _Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8])
+                for row in self._chunk_rows(columns, chunk_ids)}
+
+    def _chunk_rows(self, columns: list, chunk_ids: Sequence[int]) -> list:
+        """`columns` of the given chunks joined to their document and collection, in batches that stay
+        under the databases' limits on bound parameters (SQLite's 32,766; PostgreSQL's 65,535)."""
         wanted = sorted({int(i) for i in chunk_ids})
-        if not wanted:
-            return {}
+        rows = []
         with self.index.store.session() as session:
-            rows = session.execute(
-                select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.start_char, Chunk.end_char,
-                       Document.external_id, Document.title, Document.meta, Collection.name)
-                .join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
-                .where(Chunk.id.in_(wanted))
-            ).all()
-        return {row[0]: _Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8]) for row in rows}
+            for start in range(0, len(wanted), SQL_BATCH):
+                rows += session.execute(
+                    select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
+                    .where(Chunk.id.in_(wanted[start:start + SQL_BATCH]))
+                ).all()
+        return rows
 
     def document(self, external_id: str, collection: str | None = None) -> StoredDocument | None:
         """The document with this id (in `collection`, if given); None if there is none."""
