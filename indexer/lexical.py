@@ -106,15 +106,20 @@ class LexicalIndex:
             counts.append(np.array(batch_counts, np.float32))
         if not ids:
             return cls.empty()
-        row, column, tf = (np.concatenate(parts) for parts in (rows, columns, counts))
+        row, column, weight = (np.concatenate(parts) for parts in (rows, columns, counts))
+        del rows, columns, counts
         length = np.array(lengths, np.float32)
         document_frequency = np.bincount(column, minlength=len(vocabulary))
         idf = np.log1p((len(ids) - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
-        norm = K1 * (1 - B + B * length / max(float(length.mean()), 1e-9))
-        weight = idf[column] * tf / (tf + norm[row])
-        order = np.lexsort((row, column))  # term-major, chunks ascending within a term
+        norm = (K1 * (1 - B + B * length / max(float(length.mean()), 1e-9))).astype(np.float32)
+        # In place, term frequency -> weight: the postings are the build's whole memory.
+        weight /= weight + norm[row]
+        weight *= idf[column]
+        # Term-major; rows are already ascending, and a stable sort keeps them so within a term.
+        order = np.argsort(column, kind="stable")
+        del column
         indptr = np.concatenate([[0], np.cumsum(document_frequency)]).astype(np.int64)
-        return cls(np.array(ids, np.int64), vocabulary, weight[order].astype(np.float32), row[order], indptr)
+        return cls(np.array(ids, np.int64), vocabulary, weight[order], row[order], indptr)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, scores) of the `k` best chunks that share at least one term with `query`."""
