@@ -150,3 +150,13 @@ def test_a_document_with_markup_is_shown_as_text(server, page):
     expect(page.locator("article h1")).to_contain_text('<img src=x onerror="window.pwned = 2">')
     assert page.locator("a[href^='javascript:']").count() == 0
     assert page.evaluate("window.pwned") is None and dialogs == []
+
+
+def test_a_phone_sized_window_needs_no_sideways_scrolling(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/?q=the+immune+system&mode=hybrid")
+    expect(page.locator("li.result")).to_have_count(10)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    context.close()
