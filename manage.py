@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
 from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import FieldMap, InputError
-from indexer.search_index import SearchIndex, write_lock
+from indexer.search_index import SearchIndex, open_for_writing
 from indexer.store import StoreError
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
@@ -121,9 +122,14 @@ def write_json(path: str | None, payload: dict) -> None:
 
 
 def open_index(args: argparse.Namespace, model: Path | None = None) -> SearchIndex:
-    """The instance's index; its model is the one given, else the one the instance was built with,
-    else $SEARCHAPP_MODEL or the shipped one."""
+    """The instance's index, for reading; its model is the one given, else the one the instance was
+    built with, else $SEARCHAPP_MODEL or the shipped one."""
     return SearchIndex.open(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
+
+
+def write_index(args: argparse.Namespace, model: Path | None = None) -> AbstractContextManager[SearchIndex]:
+    """The same, opened inside the instance's writer lock."""
+    return open_for_writing(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
 
 
 def database_url(args: argparse.Namespace) -> str | None:
@@ -133,8 +139,7 @@ def database_url(args: argparse.Namespace) -> str | None:
 def cmd_index(args: argparse.Namespace) -> None:
     config = IndexConfig(collection=args.collection, format=args.format, strict=args.strict, batch_docs=args.batch_size,
                          fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field))
-    with write_lock(args.instance):
-        index = open_index(args, model=Path(args.model).resolve() if args.model else None)
+    with write_index(args, model=Path(args.model).resolve() if args.model else None) as index:
         report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
     for message in report.bad_examples:
         print(f"skipped {message}", file=sys.stderr)
@@ -149,14 +154,13 @@ def cmd_delete(args: argparse.Namespace) -> None:
         ids += [line.strip() for line in Path(args.ids_file).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not ids:
         raise ValueError("give document ids or --ids-file")
-    with write_lock(args.instance):
-        removed = open_index(args).delete(ids, args.collection)
+    with write_index(args) as index:
+        removed = index.delete(ids, args.collection)
     print(f"deleted {removed} of {len(ids)} documents from {args.collection!r}")
 
 
 def cmd_reindex(args: argparse.Namespace) -> None:
-    with write_lock(args.instance):
-        index = open_index(args)
+    with write_index(args) as index:
         vectors = index.reindex(args.index_type)
     print(f"rebuilt a {vectors.index_type} index of {len(vectors)} vectors (version {index.version})")
 

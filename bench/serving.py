@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.ingest import IndexConfig, index_records  # noqa: E402
 from indexer.readers import Record  # noqa: E402
-from indexer.search_index import SearchIndex, write_lock  # noqa: E402
+from indexer.search_index import open_for_writing  # noqa: E402
 from indexer.vector_index import choose_index_type  # noqa: E402
 from searchapp.config import DEFAULT_MODEL  # noqa: E402
 
@@ -70,13 +70,10 @@ def _paragraphs(path: Path) -> "itertools.Iterator[Record]":
 
 
 def build_instance(folder: Path, count: int) -> dict:
-    with write_lock(folder):
-        index = SearchIndex.open(folder, model=DEFAULT_MODEL)
+    with open_for_writing(folder, model=DEFAULT_MODEL) as index:
         # Unchanged paragraphs are skipped by their hash, so a kept instance costs a re-read and a save.
         index_records(index, itertools.islice(paragraphs(WIKIPEDIA), count), IndexConfig(collection="wikipedia"), show_progress=True)
-        stats = index.stats()
-        index.store.engine.dispose()
-    return stats
+        return index.stats()
 
 
 def queries() -> list[str]:
@@ -171,11 +168,9 @@ def main() -> None:
         stats = build_instance(folder, count)
         wanted = args.index_type or choose_index_type(stats["chunks"])
         if stats["index_type"] != wanted:
-            with write_lock(folder):
-                index = SearchIndex.open(folder)
+            with open_for_writing(folder) as index:
                 index.reindex(wanted)
                 stats = index.stats()
-                index.store.engine.dispose()
         process, port = serve(folder, args.workers)
         try:
             for text in texts[:20]:  # warm-up: page cache, first allocations

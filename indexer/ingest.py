@@ -76,7 +76,7 @@ def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, 
 def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
                   show_progress: bool = False) -> IndexReport:
     """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
-    the instance's `write_lock`."""
+    the instance's writer lock (`open_for_writing`)."""
     started = time.perf_counter()
     report = report or IndexReport()
     index.sync()

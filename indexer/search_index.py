@@ -3,9 +3,10 @@
 The store is the truth; the FAISS index and the BM25 index are derived from it and saved atomically,
 with a version that is written beside them and recorded in the store. Readers (the app's processes)
 open them memory-mapped and `refresh` when the version file changes; writers (the command line, the
-API's upserts) take `write_lock` first, so one instance has one writer at a time. After a crash the two can disagree only in one way
-(chunks committed whose vectors the saved index lacks, or vectors of chunks deleted since), and
-`sync` repairs exactly that from the vectors the store keeps; `check` only reports it.
+API's upserts) go through `open_for_writing`, so one instance has one writer at a time. After a crash
+the store and the vector index can disagree only in one way (chunks committed whose vectors the
+saved index lacks, or vectors of chunks deleted since), and `sync` repairs exactly that from the
+vectors the store keeps; `check` only reports it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ def write_lock(folder: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def open_for_writing(folder: str | Path, database_url: str | None = None, model: str | Path | None = None,
+                     default_model: str | Path | None = None, precision: str = "auto") -> Iterator["SearchIndex"]:
+    """The instance opened inside its writer lock (see `SearchIndex.open` for the arguments), and
+    closed before the lock is released."""
+    with write_lock(folder):
+        index = SearchIndex.open(folder, database_url, model, default_model, precision=precision)
+        try:
+            yield index
+        finally:
+            index.close()
 
 
 def vector_bytes(vectors: np.ndarray) -> list[bytes]:
@@ -110,6 +124,10 @@ class SearchIndex:
             store.put({"model": str(chosen), "dim": str(encoder_dim)})
             dim = encoder_dim
         return cls(folder, store, int(dim), chosen, mmap=mmap, precision=precision)
+
+    def close(self) -> None:
+        """Release the database connections (the indexes need no closing)."""
+        self.store.engine.dispose()
 
     def refresh(self) -> bool:
         """Load the saved indexes if a newer version was saved since they were loaded (by this

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.ingest import IndexConfig, IndexReport, index_paths
-from indexer.search_index import SearchIndex, write_lock
+from indexer.search_index import open_for_writing
 
 from .config import ROOT
 
@@ -23,12 +23,8 @@ def build_demo(instance: str | Path, database_url: str | None, model: str | Path
                show_progress: bool = True) -> dict[str, IndexReport]:
     """Index the demo collections into `instance` unless it already holds documents; returns what
     was indexed (nothing for an instance in use, whose documents are left alone)."""
-    with write_lock(instance):
-        index = SearchIndex.open(instance, database_url=database_url, default_model=model)
-        try:
-            if index.stats()["documents"]:
-                return {}
-            return {name: index_paths(index, [path], IndexConfig(collection=name), show_progress=show_progress)
-                    for name, path in demo_files(folder).items()}
-        finally:
-            index.store.engine.dispose()
+    with open_for_writing(instance, database_url=database_url, default_model=model) as index:
+        if index.stats()["documents"]:
+            return {}
+        return {name: index_paths(index, [path], IndexConfig(collection=name), show_progress=show_progress)
+                for name, path in demo_files(folder).items()}

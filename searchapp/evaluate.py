@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from encoder.evaluation import read_beir, retrieval_metrics
 from indexer.ingest import IndexConfig, index_paths
-from indexer.search_index import SearchIndex, write_lock
+from indexer.search_index import open_for_writing
 
 from .search import MODES, SearchService
 
@@ -31,10 +31,8 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
     beir = read_beir(folder)
     with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
         instance = Path(work) if work else Path(scratch)
-        with write_lock(instance):
-            index = SearchIndex.open(instance, model=model)
+        with open_for_writing(instance, model=model) as index:
             index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
-            index.store.engine.dispose()
         service = SearchService.open(instance)  # as an app process opens it: mapped, float32 queries
         results = {}
         for mode in modes:
@@ -47,5 +45,5 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
             results[mode] = retrieval_metrics(rankings, beir.qrels) | {
                 "p50 ms": float(p50), "p95 ms": float(p95), "p99 ms": float(p99),
                 "queries": len(beir.queries), "documents": len(beir.corpus)}
-        service.index.store.engine.dispose()
+        service.index.close()
     return results

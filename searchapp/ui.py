@@ -13,7 +13,7 @@ from indexer.lexical import terms
 from . import search_service
 from .errors import ApiError
 from .params import parse_search_params
-from .search import MODES, AmbiguousDocument, make_snippet
+from .search import MODES, make_snippet
 
 blueprint = Blueprint("ui", __name__)
 SIMILAR_DOCUMENTS = 5
@@ -39,10 +39,7 @@ def search_page():
 @blueprint.get("/documents/<collection>/<path:document_id>")
 def document_page(collection: str, document_id: str):
     service = search_service()
-    try:
-        document = service.document(document_id, collection)
-    except AmbiguousDocument:  # cannot happen with a collection given; kept total for safety
-        document = None
+    document = service.document(document_id, collection)  # unique within a collection
     if document is None:
         abort(404)
     query = request.args.get("q", "")[: current_app.config["MAX_QUERY_CHARS"]]

@@ -7,22 +7,16 @@ included, then picks that version up on its next request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 
 from indexer.ingest import IndexConfig, IndexReport, index_records
 from indexer.readers import Record
-from indexer.search_index import SearchIndex, write_lock
+from indexer.search_index import SearchIndex, open_for_writing
 
 
-@contextmanager
-def _writable_index(config: Mapping) -> Iterator[SearchIndex]:
-    with write_lock(config["INSTANCE"]):
-        index = SearchIndex.open(config["INSTANCE"], database_url=config["DATABASE_URL"], default_model=config["MODEL"])
-        try:
-            yield index
-        finally:
-            index.store.engine.dispose()
+def _writable_index(config: Mapping) -> AbstractContextManager[SearchIndex]:
+    return open_for_writing(config["INSTANCE"], database_url=config["DATABASE_URL"], default_model=config["MODEL"])
 
 
 def upsert_documents(config: Mapping, collection: str, records: Sequence[Record]) -> tuple[IndexReport, int]:

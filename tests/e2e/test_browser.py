@@ -49,7 +49,7 @@ def server(tmp_path_factory):
             records = [parse_record(json.loads(line), FieldMap(), f"{path}:{n}")
                        for n, line in enumerate(itertools.islice(lines, DOCUMENTS_PER_COLLECTION), start=1)]
         index_records(index, records, IndexConfig(collection=collection))
-    index.store.engine.dispose()
+    index.close()
     port = _free_port()
     process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "--instance", str(instance), "serve", "--port", str(port)],
                                env=os.environ | {"SEARCHAPP_API_TOKEN": TOKEN}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

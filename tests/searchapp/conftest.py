@@ -33,7 +33,7 @@ def build_instance(folder: Path, model: Path, database_url: str | None = None) -
     index = SearchIndex.open(folder, database_url=database_url, model=model)
     for collection, records in corpus().items():
         index_records(index, records, IndexConfig(collection=collection))
-    index.store.engine.dispose()
+    index.close()
     return folder
 
 

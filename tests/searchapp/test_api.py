@@ -213,5 +213,5 @@ def test_concurrent_writers_take_turns_and_lose_nothing(app, client, instance, d
     # would drop the others' vectors: the saved index must hold every stored chunk.
     index = SearchIndex.open(instance, database_url=database_url)
     report = index.check()
-    index.store.engine.dispose()
+    index.close()
     assert report.ok, report.problems

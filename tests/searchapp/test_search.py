@@ -18,7 +18,7 @@ from searchapp.search import Filters, SearchService, make_snippet
 def service(instance, database_url):
     service = SearchService.open(instance, database_url)
     yield service
-    service.index.store.engine.dispose()
+    service.index.close()
 
 
 def test_dense_finds_a_document_by_its_own_text(service):
@@ -114,7 +114,7 @@ def test_a_newer_index_saved_by_another_writer_is_picked_up(service, instance, d
     assert service.search("zebras graze", mode="lexical").hits == []
     writer = SearchIndex.open(instance, database_url=database_url)
     index_records(writer, [Record("z", "Zebras", "Zebras graze on the savanna.", {}, "test")], IndexConfig(collection="notes"))
-    writer.store.engine.dispose()
+    writer.close()
     found = service.search("zebras graze", mode="lexical")
     assert [h.id for h in found.hits] == ["z"]
     assert service.index.loaded_version == writer.version

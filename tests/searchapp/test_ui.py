@@ -71,7 +71,7 @@ def test_document_fields_are_escaped(client, instance, database_url):
     writer = SearchIndex.open(instance, database_url=database_url)
     index_records(writer, [Record("x", f"Title {XSS}", f"Evil text {XSS} cattle", {"url": "javascript:alert(1)", "note": XSS}, "test")],
                   IndexConfig(collection="notes"))
-    writer.store.engine.dispose()
+    writer.close()
     for html in (page(client, "/?q=cattle+evil&mode=lexical"), page(client, "/documents/notes/x?q=evil")):
         assert "<script>" not in html and "<img" not in html and 'href="javascript:' not in html
         assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html

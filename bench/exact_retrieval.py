@@ -1,0 +1,35 @@
+"""Whole-document dense retrieval with exact search, outside the search service: the model's own
+retrieval quality, with no chunking, grouping or index in between.
+
+`manage.py eval-retrieval` measures what users get (through `SearchService`); this measures the
+encoder alone, as the training issues report it, so the two together show what the query path
+costs or adds.
+
+    .venv/bin/python bench/exact_retrieval.py BEIR_DIR... [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from encoder import Encoder  # noqa: E402
+from encoder.evaluation import evaluate_retrieval, format_table  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("beir_dirs", nargs="+", metavar="BEIR_DIR")
+    parser.add_argument("--model", default=str(ROOT / "models" / "default"))
+    args = parser.parse_args()
+    encoder = Encoder.load(args.model)
+    results = {Path(folder).name: evaluate_retrieval(encoder, Path(folder), show_progress=True) for folder in args.beir_dirs}
+    print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "queries", "documents"]))
+
+
+if __name__ == "__main__":
+    main()
