@@ -3,7 +3,7 @@
 Work goes in batches of documents, each committed in one transaction with its chunks and their
 vectors. A document whose content hash is unchanged is skipped before any encoding, so running the
 same input again changes nothing, and a run killed at any moment resumes where its last commit
-ended: `SearchIndex.sync` first restores the vector index from what the store committed.
+ended: `open_for_writing` first restores the vector index from what the store committed.
 """
 
 from __future__ import annotations
@@ -76,10 +76,9 @@ def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, 
 def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
                   show_progress: bool = False) -> IndexReport:
     """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
-    the instance's writer lock (`open_for_writing`)."""
+    the instance's writer lock and has synced the index (`open_for_writing` does both)."""
     started = time.perf_counter()
     report = report or IndexReport()
-    index.sync()
     collection_id = index.collection_id(config.collection)
     with tqdm(unit="doc", desc="index", disable=not show_progress) as bar:
         for batch in _batched(records, config.batch_docs):

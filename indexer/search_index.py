@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ LOCK_FILE = "write.lock"
 LEXICAL_PREFIX = "lexical-"
 READ_BATCH = 50_000
 
+log = logging.getLogger(__name__)
+
 
 @contextmanager
 def write_lock(folder: str | Path) -> Iterator[None]:
@@ -54,11 +57,12 @@ def write_lock(folder: str | Path) -> Iterator[None]:
 @contextmanager
 def open_for_writing(folder: str | Path, database_url: str | None = None, model: str | Path | None = None,
                      default_model: str | Path | None = None, precision: str = "auto") -> Iterator["SearchIndex"]:
-    """The instance opened inside its writer lock (see `SearchIndex.open` for the arguments), and
-    closed before the lock is released."""
+    """The instance opened inside its writer lock (see `SearchIndex.open` for the arguments), synced
+    with the store, and closed before the lock is released."""
     with write_lock(folder):
         index = SearchIndex.open(folder, database_url, model, default_model, precision=precision)
         try:
+            index.sync()  # repair what a crashed writer left, so no change starts from a partial index
             yield index
         finally:
             index.close()
@@ -131,17 +135,27 @@ class SearchIndex:
 
     def refresh(self) -> bool:
         """Load the saved indexes if a newer version was saved since they were loaded (by this
-        process or another); returns whether it did. A version whose files a later save has already
-        replaced is skipped: the next call loads the newest."""
+        process or another); returns whether it did.
+
+        The vector index is what the version names. A BM25 folder that cannot be read (absent,
+        from an older format, or already replaced by two later saves) leaves lexical search empty
+        until the next version, with a warning; it never holds back the vectors. `sync`, which
+        every writer runs first, rebuilds it."""
         saved = _read_json(self.folder / VERSION_FILE)
         version = saved.get("version", 0)
         if version == self.loaded_version or not (self.folder / VECTORS_FILE).exists():
             return False
         try:
             vectors = VectorIndex.load(self.folder / VECTORS_FILE, mmap=self._mmap)
-            lexical = LexicalIndex.load(self.folder / saved["lexical"], mmap=self._mmap) if "lexical" in saved else self.lexical
-        except (OSError, KeyError):
+        except OSError as error:
+            log.warning("%s: cannot load the vector index (%s); keeping version %d", self.folder, error, self.loaded_version)
             return False
+        try:
+            lexical = LexicalIndex.load(self.folder / saved["lexical"], mmap=self._mmap)
+        except (OSError, KeyError, ValueError) as error:
+            log.warning("%s: no readable BM25 index for version %d (%s): lexical search finds nothing until it is rebuilt",
+                        self.folder, version, error)
+            lexical = LexicalIndex.empty()
         self.vectors, self.lexical, self.loaded_version = vectors, lexical, version
         return True
 
@@ -206,7 +220,8 @@ class SearchIndex:
                        np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]))
 
     def sync(self) -> tuple[int, int]:
-        """Make the vector index hold exactly the store's chunks; returns (added, removed)."""
+        """Make the vector index hold exactly the store's chunks, and the BM25 index too; returns
+        (vectors added, vectors removed)."""
         in_store = self.chunk_ids()
         in_index = self.vectors.ids()
         missing = np.setdiff1d(in_store, in_index)
@@ -215,8 +230,8 @@ class SearchIndex:
             self.vectors.remove(orphans)
         for ids, vectors in self.stored_vectors(missing):
             self.vectors.add(ids, vectors)
-        saved = _read_json(self.folder / VERSION_FILE)
-        if len(missing) or len(orphans) or not (self.folder / VECTORS_FILE).exists() or "lexical" not in saved:
+        lexical_stale = len(self.lexical) != len(in_store)
+        if len(missing) or len(orphans) or lexical_stale or not (self.folder / VECTORS_FILE).exists():
             self.save()
         return len(missing), len(orphans)
 

@@ -111,3 +111,22 @@ def test_an_index_grown_past_exact_search_size_becomes_a_graph(tmp_path, index, 
     assert index.vectors.index_type == "hnsw" and index.check().ok
     saved = json.loads((index.folder / "vectors.json").read_text())
     assert saved["type"] == "hnsw" and saved["vectors"] == len(index.vectors)
+
+
+def test_an_unreadable_bm25_index_neither_hides_the_vectors_nor_survives_the_next_writer(tmp_path, index, database_url):
+    from indexer.search_index import open_for_writing
+
+    index_paths(index, [write_jsonl(tmp_path / "docs.jsonl", corpus(6))], IndexConfig(), show_progress=False)
+    chunks = len(index.vectors)
+    saved = json.loads((index.folder / "vectors.json").read_text())
+    for path in (index.folder / saved["lexical"]).iterdir():
+        path.unlink()  # as if written by another format, or removed
+    reader = SearchIndex.open(index.folder, database_url=database_url, mmap=True)
+    assert len(reader.vectors) == chunks and len(reader.lexical) == 0
+    assert not reader.check().ok
+    reader.close()
+    with open_for_writing(index.folder, database_url=database_url) as writer:
+        writer.delete(["doc-0"], "default")
+        report = writer.check()
+    assert report.ok, report.problems
+    assert report.vectors == report.chunks > 0 and report.documents == 5
