@@ -40,8 +40,8 @@ from encoder import atomic_write
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 
-# Exact search grows linearly: 6.8 ms per query at 105k 256-d vectors on the one thread a server
-# process gives it (docs/benchmarks.md, "Serving"), most of a 15 ms budget; past this size HNSW
+# Exact search grows linearly: 7.9 ms per query at 105k 256-d vectors on the one thread a server
+# process gives it (bench/query_cost.py), half of a 15 ms budget; past this size HNSW
 # answers in well under a millisecond at recall@10 0.98 on real embeddings.
 FLAT_MAX_VECTORS = 50_000
 

@@ -154,8 +154,8 @@ class SearchService:
     def open(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
         """The instance's indexes memory-mapped, and the model loaded now, so the first query pays nothing
         extra. Queries are encoded in float32: for one short text, bf16 autocast spends more on
-        casting the weights than it saves (3.4 vs 6.7 ms a query, docs/benchmarks.md), and the
-        vectors agree to a cosine of 0.99999 with the bf16 ones indexed."""
+        casting the weights than it saves (3.4 vs 4.3 ms a query, bench/query_cost.py), and the
+        vectors agree to a cosine of 0.99997 or more with the bf16 ones indexed (bench/encode.py)."""
         index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
         index.encoder.encode(["warm up"])
         return cls(index)

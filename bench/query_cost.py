@@ -1,0 +1,64 @@
+"""Where one query's time goes, in-process on one thread (as in a server worker): encoding in
+float32 and in bf16 autocast, the vector search, BM25, the SQL for the candidates, and the whole
+`SearchService.search` per mode. Run it on an instance built by bench/serving.py.
+
+    .venv/bin/python bench/query_cost.py /tmp/bench-http/wikipedia-100000 [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from encoder import Encoder, set_threads  # noqa: E402
+from indexer.vector_index import set_search_threads  # noqa: E402
+from searchapp.search import MIN_CANDIDATES, MODES, SearchService  # noqa: E402
+
+SCIFACT_QUERIES = ROOT.parent / "shared" / "data" / "scifact" / "queries.jsonl"
+
+
+def mean_ms(step: Callable[[str], object], queries: list[str]) -> float:
+    for query in queries[:10]:  # warm-up
+        step(query)
+    started = time.perf_counter()
+    for query in queries:
+        step(query)
+    return (time.perf_counter() - started) * 1000 / len(queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("instance")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    set_threads(1)
+    set_search_threads(1)
+    queries = [json.loads(line)["text"] for line in SCIFACT_QUERIES.open(encoding="utf-8")][: args.queries]
+    service = SearchService.open(args.instance)
+    index = service.index
+    bf16 = Encoder.load(index.model, precision="bfloat16")
+    vector = index.encoder.encode([queries[0]])
+    chunk_ids = index.vectors.search(vector, MIN_CANDIDATES)[1][0]
+    rows = {
+        "encode one query, float32 (what the app does)": mean_ms(lambda q: index.encoder.encode([q]), queries),
+        "encode one query, bf16 autocast": mean_ms(lambda q: bf16.encode([q]), queries),
+        f"vector search, top {MIN_CANDIDATES} ({index.vectors.index_type}, {len(index.vectors):,} vectors)":
+            mean_ms(lambda q: index.vectors.search(vector, MIN_CANDIDATES), queries),
+        f"BM25, top {MIN_CANDIDATES}": mean_ms(lambda q: index.lexical.search(q, MIN_CANDIDATES), queries),
+        f"SQL: documents of {MIN_CANDIDATES} candidate chunks": mean_ms(lambda q: service._candidates(chunk_ids, False), queries),
+        **{f"SearchService.search, {mode}, k=10": mean_ms(lambda q, m=mode: service.search(q, mode=m), queries) for mode in MODES},
+    }
+    print(f"{len(queries)} SciFact claims, one thread\n\n| step | ms per query |\n|---|---:|")
+    for name, ms in rows.items():
+        print(f"| {name} | {ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
