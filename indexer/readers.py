@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .validation import InvalidValue, clean_metadata, clean_text, id_problem
+
 FORMATS = ("auto", "jsonl", "csv", "tsv", "dir", "beir")
 _FORMAT_BY_ENDING = {
     ".jsonl": "jsonl",
@@ -262,13 +264,19 @@ def parse_record(value: dict[str, Any], fields: FieldMap, origin: str) -> Record
         or _field_problem(value, fields.text, (str,), required=True)
         or _field_problem(value, fields.title, (str,), required=False)
     )
+    external_id = str(value.get(fields.id))
+    problem = problem or id_problem(external_id)
     if problem:
         return _bad(origin, problem)
     metadata = {key: item for key, item in value.items() if key not in (fields.id, fields.title, fields.text)}
     if isinstance(metadata.get("metadata"), dict):
         metadata.update(metadata.pop("metadata"))
-    title = value.get(fields.title) or ""
-    return Record(str(value[fields.id]), title, value[fields.text], metadata, origin)
+    try:
+        metadata = clean_metadata(metadata)
+    except InvalidValue as error:
+        return _bad(origin, str(error))
+    title = clean_text(value.get(fields.title) or "")
+    return Record(external_id, title, clean_text(value[fields.text]), metadata, origin)
 
 
 def _field_problem(value: dict[str, Any], name: str, kinds: tuple[type, ...], required: bool) -> str | None:
