@@ -7,6 +7,7 @@ bf16 doubles CPU throughput where the processor multiplies bf16 natively and cos
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -14,12 +15,17 @@ from pathlib import Path
 import torch
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+NO_BF16_VARIABLE = "BERTSEARCH_CPU_BF16"
 
 
 @lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True where the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated
-    and slower than float32, so "auto" precision must not pick it."""
+    and slower than float32, so "auto" precision must not pick it. `BERTSEARCH_CPU_BF16=0` says no
+    whatever the CPU: an operator who wants float32 everywhere, and the test run that plays an
+    AVX2-only machine (`make test-avx2`), use it."""
+    if os.environ.get(NO_BF16_VARIABLE, "").strip() == "0":
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -94,3 +94,16 @@ def test_precision_names():
     assert resolve_precision("auto", cpu) in (torch.float32, torch.bfloat16)
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("fp8", cpu)
+
+
+def test_bf16_can_be_switched_off_whatever_the_cpu(monkeypatch):
+    from encoder.precision import NO_BF16_VARIABLE, cpu_has_native_bf16
+
+    monkeypatch.setenv(NO_BF16_VARIABLE, "0")
+    cpu_has_native_bf16.cache_clear()
+    try:
+        assert not cpu_has_native_bf16()
+        assert resolve_precision("auto", torch.device("cpu")) == torch.float32
+    finally:
+        monkeypatch.delenv(NO_BF16_VARIABLE)
+        cpu_has_native_bf16.cache_clear()
