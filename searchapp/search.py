@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from indexer.lexical import matching_spans, terms
-from indexer.search_index import SearchIndex
+from indexer.search_index import VERSION_FILE, SearchIndex
 from indexer.store import Chunk, Collection, Document
 
 MODES = ("dense", "lexical", "hybrid")
@@ -175,6 +175,14 @@ class SearchService:
         index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
         index.encoder.encode(["warm up"])
         return cls(index)
+
+    @classmethod
+    def open_existing(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
+        """`open` for a reader that has no use for an empty instance (the command line's `search`): a folder
+        without a saved index is refused rather than created, with the command that makes one."""
+        if not (Path(folder) / VERSION_FILE).is_file():
+            raise FileNotFoundError(f"{folder} holds no index: build one with `manage.py --instance {folder} index PATH...`")
+        return cls.open(folder, database_url, default_model)
 
     def refresh(self) -> None:
         """Pick up a newer saved index (written by `manage.py index` or an API upsert)."""
