@@ -90,15 +90,17 @@ def _passage(raw: str | None, length: int) -> tuple[int, int]:
     return (start, end) if start < end else (0, 0)
 
 
-def _search_args(changes: dict[str, object]) -> dict[str, list[str]]:
-    """The request's search parameters with `changes` applied (None drops a parameter)."""
+def _search_query(changes: dict[str, object]) -> str:
+    """The request's search parameters with `changes` applied (None drops one), as `?…` (or nothing).
+    Encoded here, not by `url_for`: the search's `collection` would collide with the document route's,
+    and a parameter named like `url_for`'s own (`_external`, `_scheme`) must stay a parameter."""
     args = {name: values for name, values in request.args.to_dict(flat=False).items() if name not in DOCUMENT_PARAMETERS}
     for name, value in changes.items():
         if value is None:
             args.pop(name, None)
         else:
             args[name] = [str(value)]
-    return args
+    return f"?{urlencode(args, doseq=True)}" if args else ""
 
 
 @blueprint.app_template_global()
@@ -106,18 +108,16 @@ def search_url(**changes: object) -> str:
     """This page's search (on a document page, the one its result link carried) with some parameters
     changed, filters kept: `search_url(offset=20)` is another page, `search_url(mode="lexical",
     offset=None)` the first page in another mode, `search_url()` the way back to the results."""
-    return url_for("ui.search_page", **_search_args(changes))
+    return url_for("ui.search_page") + _search_query(changes)
 
 
 @blueprint.app_template_global()
 def document_url(hit: Hit, passage: bool = True) -> str:
     """A result's document page, carrying this page's search along and, with `passage`, the passage to
-    mark. The query string is built here because the search's `collection` parameter would collide
-    with the route's. The page jumps to the passage only where it does not open the text: a jump to
-    the first passage would only scroll the title away."""
-    args = _search_args({"passage": f"{hit.passage[0]}-{hit.passage[1]}" if passage else None})
+    mark. The page jumps to the passage only where it does not open the text: a jump to the first
+    passage would only scroll the title away."""
+    query = _search_query({"passage": f"{hit.passage[0]}-{hit.passage[1]}" if passage else None})
     url = url_for("ui.document_page", collection=hit.collection, document_id=hit.id)
-    query = f"?{urlencode(args, doseq=True)}" if args else ""
     return url + query + ("#passage" if passage and hit.passage[0] > 0 else "")
 
 

@@ -88,6 +88,13 @@ def test_pages_link_to_each_other_keeping_the_filters(client):
     assert "Results 7–8 of 8" in last and 'rel="next"' not in last
 
 
+def test_parameters_named_like_url_for_options_stay_parameters(client):
+    # They once reached url_for as its own options: a 500, or a Next link to another scheme.
+    html = page(client, "/?q=the&k=3&_external=1&_scheme=javascript&_anchor=x")
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', html).group(1)
+    assert next_link.startswith("/?q=the&amp;k=3&amp;_external=1&amp;_scheme=javascript&amp;_anchor=x&amp;offset=3")
+
+
 def test_document_page_marks_the_passage_and_offers_more_like_this(client):
     html = page(client, "/documents/library/long?q=cattle&passage=65-130")
     assert '<mark id="passage" class="passage"><span class="visually-hidden">Matching passage: </span>' in html
