@@ -2,8 +2,8 @@
 rules as a web request's, and the results as a ranked list a person reads.
 
 The query's words are marked in bold on a terminal and in [brackets] anywhere else (a pipe, a file),
-where escape codes would be noise. Titles and snippets pass through `clean_text` on the way out, so
-a document stored before the rules existed cannot send control sequences to the terminal.
+where escape codes would be noise. Everything from a document passes through `clean_text` on the way
+out, so one stored before the rules existed cannot send control sequences to the terminal.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def format_results(results: Results, offset: int, bold: bool, width: int = 100) 
     lines = [f"results {offset + 1}-{offset + len(results.hits)} of {results.total} for {results.query!r} "
              f"({results.mode}, {results.took_ms:.0f} ms)"]
     for rank, hit in enumerate(results.hits, start=offset + 1):
-        lines.append(f"{rank:>4}. {hit.score:.3f}  {hit.collection}/{hit.id}  {_one_line(hit.title).strip()}")
+        name = _one_line(f"{hit.collection}/{hit.id}")
+        lines.append(f"{rank:>4}. {hit.score:.3f}  {name}  {_one_line(hit.title).strip()}")
         lines += textwrap.wrap(_marked(hit.snippet, bold), width=width, initial_indent=INDENT, subsequent_indent=INDENT)
     return "\n".join(lines)
 
