@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -33,7 +34,8 @@ from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
 from searchapp.demo import build_demo
 from searchapp.evaluate import evaluate_beir
-from searchapp.search import MODES
+from searchapp.search import MODES, SearchService
+from searchapp.terminal import format_results, search_params
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
@@ -178,6 +180,17 @@ def cmd_stats(args: argparse.Namespace) -> None:
     print(json.dumps(open_index(args).stats(), indent=2))
 
 
+def cmd_search(args: argparse.Namespace) -> None:
+    """The instance searched as the app searches it (same service, same parameter rules), read-only."""
+    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter)
+    service = SearchService.open_existing(args.instance, database_url(args), model_path(args).resolve())
+    results = service.search(params.query, params.mode, params.k, params.offset, params.filters)
+    if args.json:
+        print(json.dumps(results.as_json() | {"k": params.k, "offset": params.offset}, ensure_ascii=False, indent=2))
+    else:
+        print(format_results(results, params.offset, bold=sys.stdout.isatty(), width=min(100, shutil.get_terminal_size().columns)))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     """The development server (one process, threads); production runs gunicorn (see the README)."""
     app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
@@ -314,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("stats", help="counts, index type and sizes")
     summary.set_defaults(run=cmd_stats)
+
+    find = commands.add_parser("search", help="search the instance from the shell, as the web UI and /api do")
+    find.add_argument("query", metavar="QUERY")
+    find.add_argument("--mode", default="dense", metavar="|".join(MODES), help="default: dense")
+    find.add_argument("--k", default="10", help="results to show (default 10)")
+    find.add_argument("--offset", default="0", help="results to skip, for the next page")
+    find.add_argument("--collection", help="only this collection")
+    find.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                      help="only documents whose metadata FIELD is VALUE (repeat a field for any of several values)")
+    find.add_argument("--json", action="store_true", help="print the JSON of GET /api/search")
+    find.set_defaults(run=cmd_search)
 
     server = commands.add_parser("serve", help="the web UI and /api over the instance (development server)")
     demo = commands.add_parser("demo", help="index the bundled demo corpus into the instance if it is empty, then serve it")

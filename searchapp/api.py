@@ -12,7 +12,7 @@ from indexer.readers import FieldMap, Record, parse_record
 from . import search_service, writes
 from .errors import ApiError
 from .openapi import openapi_document
-from .params import parse_search_params
+from .params import parse_search_params, run_search
 from .search import AmbiguousDocument, StoredDocument
 
 blueprint = Blueprint("api", __name__)
@@ -23,7 +23,7 @@ SHOWN_PROBLEMS = 10
 @blueprint.get("/search")
 def search():
     params = parse_search_params(request.args, current_app.config)
-    results = search_service().search(params.query, params.mode, params.k, params.offset, params.filters)
+    results = run_search(search_service(), params)
     return jsonify(results.as_json() | {"k": params.k, "offset": params.offset})
 
 

@@ -81,7 +81,7 @@ def openapi_document(config: Mapping) -> dict:
                  "description": "Semantic search over documents, on our own BERT. Errors are {\"error\": {\"code\", \"message\"}}."},
         "paths": {
             "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
-                "200": _ok("SearchResponse"), "400": _error("a bad parameter")}}},
+                "200": _ok("SearchResponse"), "400": _error("a bad parameter"), "404": _error("no collection of that name")}}},
             "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id)", "security": _BEARER,
                                         "requestBody": upsert_body, "responses": {
                 "200": _ok("UpsertResponse"), "400": _error("malformed JSON or an invalid document"),

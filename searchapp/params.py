@@ -1,4 +1,4 @@
-"""The search parameters of a request, checked once for the UI and the API alike.
+"""The search parameters of a request, checked once for the UI and the API alike, and the search they ask for.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  collection=…  filter.FIELD=VALUE (repeatable)
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from .errors import ApiError
-from .search import MODES, Filters
+from .search import MODES, Filters, Results, SearchService, UnknownCollection
 
 FILTER_PREFIX = "filter."
 
@@ -48,6 +48,15 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
         filters=Filters(collection=args.get("collection") or None, metadata=metadata),
     )
+
+
+def run_search(service: SearchService, params: SearchParams) -> Results:
+    """The search `params` ask for, with the service's refusals as the client's mistakes (404 for a
+    collection that does not exist), so the UI and the API say the same thing."""
+    try:
+        return service.search(params.query, params.mode, params.k, params.offset, params.filters)
+    except UnknownCollection as error:
+        raise ApiError(404, "unknown_collection", str(error)) from None
 
 
 def _integer(args: MultiDict, name: str, default: int, low: int, high: int) -> int:

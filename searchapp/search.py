@@ -25,10 +25,11 @@ import numpy as np
 from sqlalchemy import select
 
 from indexer.lexical import matching_spans, terms
-from indexer.search_index import SearchIndex
+from indexer.search_index import VERSION_FILE, SearchIndex
 from indexer.store import Chunk, Collection, Document
 
 MODES = ("dense", "lexical", "hybrid")
+SCORE_KINDS = {"dense": "cosine similarity", "lexical": "BM25", "hybrid": "reciprocal-rank fusion"}  # what a raw score is
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 MIN_CANDIDATES = 100
 SNIPPET_CHARS = 280
@@ -97,6 +98,16 @@ class Results:
     took_ms: float
     total: int
     hits: list[Hit]
+    top_score: float = 0.0  # the first result's score, on every page of the ranking
+
+    def relevance(self, hit: Hit) -> float:
+        """`hit`'s score as a fraction of the top result's, in [0, 1]: the one reading of a score that
+        means the same in every mode (a cosine, a BM25 sum and a fused rank have nothing else in
+        common). On page 2 it is still relative to result 1, so it keeps falling from page to page.
+        A top score of 0 or less (cosines of a query like nothing indexed) makes every result 0."""
+        if self.top_score <= 0:
+            return 0.0
+        return min(1.0, max(0.0, hit.score / self.top_score))
 
     def as_json(self) -> dict:
         return {"query": self.query, "mode": self.mode, "took_ms": round(self.took_ms, 2), "total": self.total,
@@ -143,6 +154,11 @@ class AmbiguousDocument(LookupError):
     """An id that names documents in several collections, asked for without a collection."""
 
 
+class UnknownCollection(ValueError):
+    """A search restricted to a collection that does not exist: said, rather than an empty page that
+    looks like "nothing matched" (a typo in a collection name would otherwise go unnoticed)."""
+
+
 class SearchService:
     """Searches one instance; safe to share between the threads of a process."""
 
@@ -160,6 +176,14 @@ class SearchService:
         index.encoder.encode(["warm up"])
         return cls(index)
 
+    @classmethod
+    def open_existing(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
+        """`open` for a reader that has no use for an empty instance (the command line's `search`): a folder
+        without a saved index is refused rather than created, with the command that makes one."""
+        if not (Path(folder) / VERSION_FILE).is_file():
+            raise FileNotFoundError(f"{folder} holds no index: build one with `manage.py --instance {folder} index PATH...`")
+        return cls.open(folder, database_url, default_model)
+
     def refresh(self) -> None:
         """Pick up a newer saved index (written by `manage.py index` or an API upsert)."""
         with self._refresh_lock:
@@ -171,6 +195,8 @@ class SearchService:
         started = time.perf_counter()
         self.refresh()
         filters = filters or Filters()
+        if filters.collection is not None:
+            self._check_collection(filters.collection)
         wanted = offset + k
         available = max(len(self.index.vectors), len(self.index.lexical))
         candidates = max(MIN_CANDIDATES, 2 * wanted)
@@ -181,7 +207,13 @@ class SearchService:
                 break
             candidates *= 4
         hits = self._hits(ranked[offset:wanted], set(terms(query)))
-        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits)
+        top_score = ranked[0][1] if ranked else 0.0
+        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score)
+
+    def _check_collection(self, name: str) -> None:
+        names = self.collections()
+        if name not in names:
+            raise UnknownCollection(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
 
     def _hits(self, ranked: list[tuple[_Candidate, float]], query_terms: set[str]) -> list[Hit]:
         passages = self._passages([candidate.chunk for candidate, _ in ranked])

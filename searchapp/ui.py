@@ -1,10 +1,14 @@
 """The web UI: a search page and a document page, plain HTML forms that work without JavaScript.
 
 Every value that comes from a document is rendered through Jinja's autoescaping; highlighted
-snippets are handed to templates as (text, highlighted) pieces, never as markup.
+snippets are handed to templates as (text, highlighted) pieces, never as markup. A result's link
+carries its search (q, mode, collection, page, filters) to the document page, which links back to
+it and re-runs it in another mode.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
@@ -12,28 +16,34 @@ from indexer.lexical import terms
 
 from . import search_service
 from .errors import ApiError
-from .params import parse_search_params
-from .search import MODES, make_snippet
+from .params import parse_search_params, run_search
+from .search import MODES, SCORE_KINDS, Hit, make_snippet
 
 blueprint = Blueprint("ui", __name__)
 SIMILAR_DOCUMENTS = 5
 EXAMPLE_QUERIES = ("how do vaccines protect against disease", "a television episode about aliens",
                    "protein folding in cancer cells", "history of a small town in England")
+EMPTY_QUERY = "Type something to search: a question, a description or a few words."
+DOCUMENT_PARAMETERS = ("passage",)  # the document page's own; every other parameter belongs to the search
 
 
 @blueprint.get("/")
 def search_page():
     service = search_service()
     context = {"modes": MODES, "collections": service.collections(), "args": request.args, "examples": EXAMPLE_QUERIES,
-               "results": None, "params": None, "error": None}
-    if not request.args.get("q", "").strip():
+               "results": None, "params": None, "error": None, "notice": None}
+    if "q" not in request.args:
         return render_template("search.html", **context)
+    if not request.args["q"].strip():  # the form sent empty: say so, rather than a home page without a word
+        return render_template("search.html", **context | {"notice": EMPTY_QUERY})
     try:
         params = parse_search_params(request.args, current_app.config, default_k=current_app.config["PAGE_SIZE"])
+        results = run_search(service, params)
     except ApiError as error:
         return render_template("search.html", **context | {"error": error.message}), error.status
-    results = service.search(params.query, params.mode, params.k, params.offset, params.filters)
-    return render_template("search.html", **context | {"results": results, "params": params})
+    shared, own = page_metadata(results.hits)
+    return render_template("search.html", **context | {"results": results, "params": params, "shared": shared, "own": own,
+                                                       "score_kind": SCORE_KINDS[results.mode]})
 
 
 @blueprint.get("/documents/<collection>/<path:document_id>")
@@ -47,8 +57,27 @@ def document_page(collection: str, document_id: str):
     query_terms = set(terms(query))
     sections = [(make_snippet(part, query_terms, width=len(part) + 1), index == 1)
                 for index, part in enumerate((document.text[:start], document.text[start:end], document.text[end:]))]
-    return render_template("document.html", document=document, sections=sections, query=query,
+    return render_template("document.html", document=document, sections=sections, modes=MODES,
+                           collections=service.collections(), args=request.args,
                            similar=service.similar(document, SIMILAR_DOCUMENTS))
+
+
+def page_metadata(hits: list[Hit]) -> tuple[dict[str, dict], list[dict]]:
+    """The metadata a results page shows: per collection with several results on the page, the fields
+    that are the same on all of them (shown once, above the list: a `source` repeated on every result
+    is noise), and each result's remaining fields."""
+    by_collection: dict[str, list[dict]] = {}
+    for hit in hits:
+        by_collection.setdefault(hit.collection, []).append(hit.metadata)
+    shared = {}
+    for collection, metadatas in by_collection.items():
+        if len(metadatas) < 2:
+            continue
+        same = {key: value for key, value in metadatas[0].items() if all(key in m and m[key] == value for m in metadatas[1:])}
+        if same:
+            shared[collection] = same
+    own = [{key: value for key, value in hit.metadata.items() if key not in shared.get(hit.collection, {})} for hit in hits]
+    return shared, own
 
 
 def _passage(raw: str | None, length: int) -> tuple[int, int]:
@@ -61,12 +90,35 @@ def _passage(raw: str | None, length: int) -> tuple[int, int]:
     return (start, end) if start < end else (0, 0)
 
 
+def _search_query(changes: dict[str, object]) -> str:
+    """The request's search parameters with `changes` applied (None drops one), as `?…` (or nothing).
+    Encoded here, not by `url_for`: the search's `collection` would collide with the document route's,
+    and a parameter named like `url_for`'s own (`_external`, `_scheme`) must stay a parameter."""
+    args = {name: values for name, values in request.args.to_dict(flat=False).items() if name not in DOCUMENT_PARAMETERS}
+    for name, value in changes.items():
+        if value is None:
+            args.pop(name, None)
+        else:
+            args[name] = [str(value)]
+    return f"?{urlencode(args, doseq=True)}" if args else ""
+
+
 @blueprint.app_template_global()
-def page_url(offset: int) -> str:
-    """This search with another offset, keeping every other parameter (filters included)."""
-    args = request.args.to_dict(flat=False)
-    args["offset"] = [str(offset)]
-    return url_for("ui.search_page", **args)
+def search_url(**changes: object) -> str:
+    """This page's search (on a document page, the one its result link carried) with some parameters
+    changed, filters kept: `search_url(offset=20)` is another page, `search_url(mode="lexical",
+    offset=None)` the first page in another mode, `search_url()` the way back to the results."""
+    return url_for("ui.search_page") + _search_query(changes)
+
+
+@blueprint.app_template_global()
+def document_url(hit: Hit, passage: bool = True) -> str:
+    """A result's document page, carrying this page's search along and, with `passage`, the passage to
+    mark. The page jumps to the passage only where it does not open the text: a jump to the first
+    passage would only scroll the title away."""
+    query = _search_query({"passage": f"{hit.passage[0]}-{hit.passage[1]}" if passage else None})
+    url = url_for("ui.document_page", collection=hit.collection, document_id=hit.id)
+    return url + query + ("#passage" if passage and hit.passage[0] > 0 else "")
 
 
 @blueprint.app_template_global()

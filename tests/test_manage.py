@@ -1,11 +1,18 @@
-"""The command line as a user runs it: a subprocess, its output and its exit status."""
+"""The command line as a user runs it: a subprocess (or `manage.main`), its output and its exit status."""
 
+import importlib.util
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from indexer.ingest import IndexConfig, index_records
+from indexer.readers import Record
+from indexer.search_index import SearchIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +85,86 @@ def test_serve_refuses_an_unusable_instance_before_listening(tmp_path, tiny_chec
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "--instance", str(not_a_folder), "serve", "--model", str(tiny_checkpoint)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+# `manage.py search`, through `manage.main` on a tiny instance.
+
+@pytest.fixture(scope="module")
+def manage():
+    spec = importlib.util.spec_from_file_location("manage", ROOT / "manage.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def instance(tmp_path, tiny_checkpoint) -> str:
+    from samples import SENTENCES
+
+    index = SearchIndex.open(tmp_path / "instance", model=tiny_checkpoint)
+    notes = [Record(f"n{i}", f"Note {i}", text, {"kind": "note"}, "test") for i, text in enumerate(SENTENCES)]
+    index_records(index, notes, IndexConfig(collection="notes"))
+    index_records(index, [Record("long", "Floods", "The farmers moved their cattle. " * 20, {"kind": "book"}, "test"),
+                          Record("evil", "Evil \x1b]0;pwned\x07 title", "Cattle \x1b[31mred\x1b[0m cattle.", {"kind": "book"}, "test")],
+                  IndexConfig(collection="library"))
+    index.close()
+    return str(tmp_path / "instance")
+
+
+def search(manage, capsys, instance: str, *args: str) -> tuple[int, str, str]:
+    status = manage.main(["--instance", instance, "search", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_search_prints_a_ranked_list_with_the_words_marked(manage, capsys, instance):
+    status, out, err = search(manage, capsys, instance, "cattle", "--mode", "lexical")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"results 1-3 of 3 for 'cattle' \(lexical, \d+ ms\)", lines[0])
+    ranked = [line for line in lines if re.match(r" +\d+\. \d+\.\d{3}  \w+/\w+  ", line)]
+    assert [line.split()[0] for line in ranked] == ["1.", "2.", "3."]
+    assert {line.split()[2] for line in ranked} == {"notes/n6", "library/long", "library/evil"}
+    assert "[cattle]" in out and "\x1b" not in out  # not a terminal: brackets, and no control sequence from a document
+    assert "Evil ]0;pwned title" in out
+
+
+def test_search_marks_words_in_bold_on_a_terminal(manage, capsys, instance, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    status, out, _ = search(manage, capsys, instance, "cattle", "--mode", "lexical", "--collection", "notes")
+    assert status == 0 and "\x1b[1mcattle\x1b[22m" in out and "[cattle]" not in out
+
+
+def test_search_json_is_the_api_shape(manage, capsys, instance):
+    from jsonschema import Draft202012Validator
+
+    from searchapp.config import DEFAULTS
+    from searchapp.openapi import openapi_document
+
+    status, out, _ = search(manage, capsys, instance, "cattle", "--mode", "hybrid", "--k", "2", "--offset", "1",
+                            "--filter", "kind=book", "--filter", "kind=note", "--json")
+    body = json.loads(out)
+    Draft202012Validator({"$ref": "#/components/schemas/SearchResponse", "components": openapi_document(DEFAULTS)["components"]}).validate(body)
+    assert status == 0 and body["mode"] == "hybrid" and body["k"] == 2 and body["offset"] == 1 and len(body["results"]) == 2
+    _, everything, _ = search(manage, capsys, instance, "cattle", "--mode", "hybrid", "--json")
+    assert [r["id"] for r in body["results"]] == [r["id"] for r in json.loads(everything)["results"][1:3]]
+    _, books, _ = search(manage, capsys, instance, "cattle", "--filter", "kind=book", "--json")
+    assert {r["id"] for r in json.loads(books)["results"]} == {"long", "evil"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("cattle", "--mode", "fuzzy"), "unknown mode 'fuzzy': use one of dense, lexical, hybrid"),
+    (("cattle", "--collection", "nope"), "no collection named 'nope'; collections: library, notes"),
+    (("cattle", "--k", "0"), "k must be a whole number from 1 to 100, not '0'"),
+    (("cattle", "--filter", "kind"), "--filter takes FIELD=VALUE, not 'kind'"),
+    (("  ",), "the query is empty"),
+])
+def test_search_mistakes_are_one_line_and_status_2(manage, capsys, instance, args, message):
+    status, out, err = search(manage, capsys, instance, *args)
+    assert status == 2 and out == "" and err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_search_refuses_an_empty_instance_and_creates_nothing(manage, capsys, tmp_path):
+    status, _, err = search(manage, capsys, str(tmp_path / "nothing"), "cattle")
+    assert status == 2 and "holds no index" in err and "manage.py --instance" in err and err.count("\n") == 1
+    assert not (tmp_path / "nothing").exists()

@@ -46,6 +46,13 @@ def test_search_filters_and_pages(client):
     assert notes["offset"] == 3 and notes["k"] == 3
 
 
+def test_search_in_an_unknown_collection_is_404_naming_the_collections(client):
+    response = client.get("/api/search?q=cat&collection=nope")
+    assert_error(response, 404, "unknown_collection", "no collection named 'nope'; collections: library, notes")
+    check_schema(client, response.get_json(), "Error")
+    assert "404" in client.get("/api/openapi.json").get_json()["paths"]["/api/search"]["get"]["responses"]
+
+
 @pytest.mark.parametrize("query, code, words", [
     ("", "empty_query", "empty"),
     ("q=%20%20", "empty_query", "empty"),

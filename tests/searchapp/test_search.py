@@ -11,7 +11,7 @@ from indexer.readers import Record
 from indexer.search_index import SearchIndex
 from indexer.store import Chunk
 from samples import SENTENCES
-from searchapp.search import Filters, SearchService, make_snippet
+from searchapp.search import Filters, SearchService, UnknownCollection, make_snippet
 
 
 @pytest.fixture
@@ -68,7 +68,22 @@ def test_filters_on_collection_and_metadata(service):
     assert {h.id for h in either.hits} == {"cats", "long"}
     notes = service.search("cat", mode="dense", k=50, filters=Filters(collection="notes"))
     assert len(notes.hits) == len(SENTENCES) and {h.collection for h in notes.hits} == {"notes"}
-    assert service.search("cat", filters=Filters(collection="nope")).hits == []
+
+
+def test_an_unknown_collection_is_refused_naming_the_known_ones(service):
+    for mode in ("dense", "lexical", "hybrid"):
+        with pytest.raises(UnknownCollection, match=r"^no collection named 'nope'; collections: library, notes$"):
+            service.search("cat", mode=mode, filters=Filters(collection="nope"))
+    assert service.search("cat", filters=Filters(collection="library")).hits  # a known one still searches
+
+
+def test_relevance_is_the_score_relative_to_the_first_result(service):
+    everything = service.search("cat mat", mode="lexical", k=3)
+    later = service.search("cat mat", mode="lexical", k=2, offset=1)
+    assert later.top_score == pytest.approx(everything.hits[0].score)
+    assert [later.relevance(h) for h in later.hits] == pytest.approx([h.score / everything.hits[0].score for h in everything.hits[1:]])
+    assert everything.relevance(everything.hits[0]) == pytest.approx(1.0)
+    assert service.search("zyzzyva", mode="lexical").top_score == 0.0
 
 
 def test_pages_are_slices_of_one_ranking(service):
