@@ -311,3 +311,32 @@ def test_the_query_is_cleaned_before_it_reaches_the_encoder(client):
     assert body["query"] == "rivers"
     assert_error(client.get("/api/search?q=%00%01"), 400, "empty_query", "empty")
     assert_error(client.get("/api/search?q=cat&collection=a%00b"), 400, "invalid_parameter", "collection name")
+
+
+def test_impossible_lookups_are_404_on_the_real_database(client):
+    for url in ("/api/documents/a%00b", "/api/documents/long?collection=a%00b", "/api/documents/" + "x" * 1100):
+        assert_error(client.get(url), 404, "not_found", "no such document")
+        assert_error(client.delete(url, headers=AUTH), 404, "not_found", "no such document")
+    page = client.get("/documents/scifact/a%00b")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert client.get("/documents/library/long").status_code == 200  # the check lets real ones through
+
+
+def test_openapi_states_the_id_and_collection_rules(client):
+    from jsonschema import ValidationError
+
+    spec = client.get("/api/openapi.json").get_json()
+    parameters = {p["name"]: p for p in spec["paths"]["/api/documents/{id}"]["get"]["parameters"]}
+    collection = Draft202012Validator(parameters["collection"]["schema"])
+    identifier = Draft202012Validator(parameters["id"]["schema"])
+    for good in ("notes", "beir.scifact", "v2_0-final"):
+        collection.validate(good)
+    for bad in ("a/b", "a\x00b", "", "-x", "x" * 65):
+        with pytest.raises(ValidationError):
+            collection.validate(bad)
+    identifier.validate("doc 7/é")
+    with pytest.raises(ValidationError):
+        identifier.validate("a\x00b")
+    assert "512 bytes" in parameters["id"]["description"] and "404" in parameters["id"]["description"]
+    responses = spec["paths"]["/api/documents"]["post"]["responses"]
+    assert {"400", "401", "403", "413", "414", "431"} <= set(responses) and "NaN" in responses["400"]["description"]
