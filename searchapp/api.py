@@ -82,8 +82,18 @@ def _authorize() -> None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise ApiError(401, "unauthorized", "this endpoint needs an Authorization: Bearer <token> header")
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not hmac.compare_digest(_sent_bytes(given.strip()), token.encode()):
         raise ApiError(403, "forbidden", "the bearer token is not valid")
+
+
+def _sent_bytes(header_value: str) -> bytes:
+    """The bytes a client sent, to compare with the token's UTF-8 (so that a token can hold any
+    character): WSGI servers hand headers over decoded as Latin-1 (PEP 3333); a value beyond Latin-1
+    can only come from an in-process caller such as a test client, and is taken as UTF-8."""
+    try:
+        return header_value.encode("latin-1")
+    except UnicodeEncodeError:
+        return header_value.encode()
 
 
 def _parse_upsert(body: bytes) -> tuple[str, list[Record]]:

@@ -48,9 +48,12 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         app.config.from_file(os.path.abspath(path), load=json.load)
     app.config.update(environment_settings(os.environ))
     app.config.update(overrides or {})
-    # A token written as a JSON number in the settings file.
-    if app.config["API_TOKEN"] is not None:
-        app.config["API_TOKEN"] = str(app.config["API_TOKEN"])
+    token = app.config["API_TOKEN"]
+    if token is not None:
+        token = app.config["API_TOKEN"] = str(token)  # a JSON number in the settings file
+        if token != token.strip():
+            # An Authorization header cannot carry them, so writes would be refused forever.
+            raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
 
 
 def environment_settings(environ: Mapping[str, str]) -> dict[str, object]:

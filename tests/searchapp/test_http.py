@@ -36,10 +36,31 @@ def assert_json_error(response, status: int, code: str) -> None:
 
 # Settings from the environment.
 
-@pytest.mark.parametrize("raw", ["true", "1e3", '"quoted"', "null", "0123", " padded ", "{}"])
+@pytest.mark.parametrize("raw", ["true", "1e3", '"quoted"', "null", "0123", "{}", "p\u00e4ss w\u00f6rd"])
 def test_the_api_token_is_read_verbatim(monkeypatch, raw):
     monkeypatch.setenv("SEARCHAPP_API_TOKEN", raw)
     assert create_app().config["API_TOKEN"] == raw
+
+
+def test_the_token_is_usable_as_read(monkeypatch, tmp_path, tiny_checkpoint):
+    monkeypatch.setenv("SEARCHAPP_API_TOKEN", "true")
+    client = create_app({"INSTANCE": str(tmp_path / "empty"), "MODEL": str(tiny_checkpoint)}).test_client()
+    body = {"documents": [{"id": "a", "text": "Some text."}]}
+    assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer True"}).status_code == 403
+    assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer true"}).status_code == 200
+    # A non-ASCII token, as a server hands the header over (its UTF-8 bytes decoded as Latin-1).
+    monkeypatch.setenv("SEARCHAPP_API_TOKEN", "p\u00e4ss")
+    client = create_app({"INSTANCE": str(tmp_path / "empty"), "MODEL": str(tiny_checkpoint)}).test_client()
+    as_served = "Bearer p\u00e4ss".encode().decode("latin-1")
+    assert client.post("/api/documents", json=body, headers={"Authorization": as_served}).status_code == 200
+    assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer p\u00e4ss\u2603"}).status_code == 403
+
+
+@pytest.mark.parametrize("raw", [" padded", "padded\n"])
+def test_a_token_no_client_can_send_stops_the_start(monkeypatch, raw):
+    monkeypatch.setenv("SEARCHAPP_API_TOKEN", raw)
+    with pytest.raises(ConfigError, match="white space"):
+        create_app()
 
 
 def test_string_settings_are_verbatim_and_numbers_are_numbers(monkeypatch):
