@@ -6,8 +6,8 @@ own refusals are HTML pages (gunicorn.conf.py raises its limits so that requests
 or collection name in a lookup URL that no document can have is a 404 at once: it never reaches the
 database, where PostgreSQL would fail on a NUL byte and over-long ids.
 
-After: security headers. The UI runs no inline script or style and loads only its own CSS, so the
-policy allows nothing from elsewhere, and no page may be framed (clickjacking).
+After: security headers. The UI runs no inline script or style and loads only its own files, so the
+policy allows nothing else (a same-origin script would still load), and no page may be framed.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from indexer.validation import collection_problem, id_problem
 from .errors import ApiError
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -38,8 +37,8 @@ def register(app: Flask) -> None:
 def refuse_oversized_request() -> None:
     """414 for a URL, 431 for headers over the configured limits (bytes as they came on the wire)."""
     config = current_app.config
-    environ = request.environ
-    target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "")) + "?" + environ.get("QUERY_STRING", "")
+    environ = request.environ  # gunicorn and werkzeug keep the URL as sent; other servers, rebuild it
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or f"{quote(request.path)}?{environ.get('QUERY_STRING', '')}"
     if len(target) > config["MAX_URL_BYTES"]:
         raise ApiError(414, "uri_too_long", f"the URL has {len(target):,} bytes; the limit is {config['MAX_URL_BYTES']:,}")
     header_bytes = sum(len(name) + len(value) + 4 for name, value in request.headers.items())  # "name: value\r\n"

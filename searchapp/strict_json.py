@@ -3,7 +3,7 @@ what JSON has no word for, and responses can never hold NaN or Infinity, which s
 (browsers' `JSON.parse`, Go, Java) refuse to read.
 
 Python's `json` accepts `NaN`, `Infinity` and `-Infinity` and writes them back out; it also parses
-nesting until the interpreter's recursion limit (about 1,000 levels, in microseconds) and then raises
+nesting until the interpreter's recursion limit (about 1,000 levels) and then raises
 RecursionError, which no handler expected.
 """
 
