@@ -17,20 +17,23 @@ from indexer.vector_index import set_search_threads
 
 from .config import ROOT, load_config
 from .search import SearchService
+from .strict_json import StrictJSONProvider
 
 _service_lock = threading.Lock()
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "templates" / "static"))
+    app.json = StrictJSONProvider(app)
     load_config(app, config)
     set_threads(int(app.config["THREADS"]))
     set_search_threads(int(app.config["THREADS"]))
-    from . import api, errors, ui
+    from . import api, errors, guards, ui
 
     app.register_blueprint(ui.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     errors.register(app)
+    guards.register(app)
     return app
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import hmac
-import json
 
 from flask import Blueprint, current_app, jsonify, request
 
 from indexer.readers import FieldMap, Record, parse_record
+from indexer.validation import collection_problem
 
 from . import search_service, writes
 from .errors import ApiError
 from .openapi import openapi_document
 from .params import parse_search_params, run_search
 from .search import AmbiguousDocument, StoredDocument
+from .strict_json import load_body
 
 blueprint = Blueprint("api", __name__)
-MAX_COLLECTION_CHARS = 200
 SHOWN_PROBLEMS = 10
 
 
@@ -82,22 +82,31 @@ def _authorize() -> None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise ApiError(401, "unauthorized", "this endpoint needs an Authorization: Bearer <token> header")
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not hmac.compare_digest(_sent_bytes(given.strip()), token.encode()):
         raise ApiError(403, "forbidden", "the bearer token is not valid")
+
+
+def _sent_bytes(header_value: str) -> bytes:
+    """The bytes a client sent, to compare with the token's UTF-8 (so that a token can hold any
+    character): WSGI servers hand headers over decoded as Latin-1 (PEP 3333); a value beyond Latin-1
+    can only come from an in-process caller such as a test client, and is taken as UTF-8."""
+    try:
+        return header_value.encode("latin-1")
+    except UnicodeEncodeError:
+        return header_value.encode()
 
 
 def _parse_upsert(body: bytes) -> tuple[str, list[Record]]:
     """`{"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}]}`, checked whole
     before anything is written: one bad document refuses the batch, naming every problem found."""
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+    payload = load_body(body)
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_body", 'the body must be a JSON object: {"collection": …, "documents": […]}')
     collection = payload.get("collection", "default")
-    if not isinstance(collection, str) or not collection.strip() or len(collection) > MAX_COLLECTION_CHARS:
-        raise ApiError(400, "invalid_body", f'"collection" must be a non-empty string of at most {MAX_COLLECTION_CHARS} characters')
+    if not isinstance(collection, str):
+        raise ApiError(400, "invalid_body", '"collection" must be a string')
+    if problem := collection_problem(collection):
+        raise ApiError(400, "invalid_body", problem)
     documents = payload.get("documents")
     limit = current_app.config["MAX_BATCH_DOCUMENTS"]
     if not isinstance(documents, list) or not documents:
@@ -115,4 +124,4 @@ def _parse_upsert(body: bytes) -> tuple[str, list[Record]]:
     if problems:
         shown = "; ".join(problems[:SHOWN_PROBLEMS]) + ("; …" if len(problems) > SHOWN_PROBLEMS else "")
         raise ApiError(400, "invalid_document", f"{len(problems)} invalid document(s): {shown}")
-    return collection.strip(), records
+    return collection, records

@@ -2,13 +2,17 @@
 what the caller of `create_app` passes (tests, `manage.py serve`).
 
 The environment names are the command line's (`SEARCHAPP_INSTANCE`, `SEARCHAPP_DATABASE_URL`,
-`SEARCHAPP_MODEL`), so one shell setting serves `manage.py index` and the server alike.
+`SEARCHAPP_MODEL`), so one shell setting serves `manage.py index` and the server alike. Only the
+settings below are read from it, each as its default's type: strings verbatim (Flask's own
+`from_prefixed_env` parses values as JSON, so a token `true`, `1e3` or `null` silently became another
+value or none at all), numbers as whole numbers or a ConfigError naming the variable.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
@@ -22,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "MODEL": str(DEFAULT_MODEL),  # used when the instance has not recorded one yet
     "API_TOKEN": None,  # bearer token for the write endpoints; None disables writes
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # bytes of one request body (Flask answers 413 above)
+    "MAX_URL_BYTES": 8 * 1024,  # bytes of the URL, percent-encoded as sent (414 above)
+    "MAX_HEADER_BYTES": 16 * 1024,  # bytes of all request headers together (431 above)
     "MAX_QUERY_CHARS": 1000,
     "MAX_K": 100,
     "MAX_OFFSET": 1000,
@@ -29,14 +35,39 @@ DEFAULTS: dict[str, object] = {
     "PAGE_SIZE": 10,  # results per page in the web UI
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
+ENV_PREFIX = "SEARCHAPP_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used as given; the message names it and says what it must be."""
 
 
 def load_config(app: Flask, overrides: dict | None) -> None:
     app.config.update(DEFAULTS)
-    if path := os.environ.get("SEARCHAPP_CONFIG"):
+    if path := os.environ.get(f"{ENV_PREFIX}CONFIG"):
         app.config.from_file(os.path.abspath(path), load=json.load)
-    app.config.from_prefixed_env("SEARCHAPP")
+    app.config.update(environment_settings(os.environ))
     app.config.update(overrides or {})
-    # A token that happens to be all digits arrives from the environment parsed as a number.
-    if app.config["API_TOKEN"] is not None:
-        app.config["API_TOKEN"] = str(app.config["API_TOKEN"])
+    token = app.config["API_TOKEN"]
+    if token is not None:
+        token = app.config["API_TOKEN"] = str(token)  # a JSON number in the settings file
+        if token != token.strip():
+            # An Authorization header cannot carry them, so writes would be refused forever.
+            raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
+
+
+def environment_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The settings named by `SEARCHAPP_<NAME>` variables, typed like their defaults."""
+    settings: dict[str, object] = {}
+    for name, default in DEFAULTS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is None:
+            continue
+        if isinstance(default, int):
+            try:
+                settings[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{name}={raw!r}: expected a whole number, such as {default}") from None
+        else:
+            settings[name] = raw
+    return settings

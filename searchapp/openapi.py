@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
+
 from .search import MODES
+from .strict_json import MAX_JSON_DEPTH
 
 
 def _error(description: str) -> dict:
@@ -16,9 +19,17 @@ def _ok(schema: str, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "the document's own id"}
-_COLLECTION = {"name": "collection", "in": "query", "schema": {"type": "string"},
+_ID_RULE = f"1 to {MAX_ID_BYTES} bytes of UTF-8, not all spaces, with no control characters"
+_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": _ID_RULE}
+_COLLECTION_SCHEMA = {"type": "string", "pattern": f"^{COLLECTION_PATTERN.pattern}$", "maxLength": MAX_COLLECTION_CHARS,
+                      "description": COLLECTION_RULE}
+_ID = {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA,
+       "description": f"the document's own id ({_ID_RULE}); one that breaks these rules is a 404 at once"}
+_COLLECTION = {"name": "collection", "in": "query", "schema": _COLLECTION_SCHEMA,
                "description": "the document's collection; needed only when the id exists in several"}
+_NOT_FOUND = "no such document, or an id or collection that breaks the rules, which no document can have"
+_DESCRIPTION = ("Semantic search over documents, on our own BERT. Errors are {\"error\": {\"code\", \"message\"}} with a 4xx "
+                "status; every response is strict JSON (never NaN or Infinity).")
 _BEARER = [{"bearer": []}]
 _WRITE_ERRORS = {"401": _error("no bearer token"), "403": _error("wrong token, or writes disabled (no token configured)")}
 
@@ -45,7 +56,7 @@ _SCHEMAS: dict = {
         "id": {"type": "string"}, "collection": {"type": "string"}, "title": {"type": "string"},
         "text": {"type": "string"}, "metadata": {"type": "object"}}},
     "DocumentInput": {"type": "object", "required": ["id", "text"], "additionalProperties": True, "properties": {
-        "id": {"type": ["string", "integer"]}, "title": {"type": "string"}, "text": {"type": "string", "minLength": 1},
+        "id": {"oneOf": [_ID_SCHEMA, {"type": "integer"}]}, "title": {"type": "string"}, "text": {"type": "string", "minLength": 1},
         "metadata": {"type": "object", "description": "merged with any other fields into the document's metadata"}}},
     "UpsertResponse": {"type": "object", "required": ["collection", "added", "updated", "unchanged", "chunks", "index_version"],
                        "properties": {"collection": {"type": "string"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
@@ -65,33 +76,38 @@ def openapi_document(config: Mapping) -> dict:
         {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": config["MAX_K"], "default": 10}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": config["MAX_OFFSET"], "default": 0}},
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
-        {"name": "collection", "in": "query", "schema": {"type": "string"}},
+        {"name": "collection", "in": "query", "schema": _COLLECTION_SCHEMA},
         {"name": "filter", "in": "query", "style": "form", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}},
          "description": "metadata filters written filter.FIELD=VALUE; repeat a field to accept any of several values"},
     ]
+    limit_errors = {"414": _error(f"uri_too_long: a URL over {config['MAX_URL_BYTES']:,} bytes"),
+                    "431": _error(f"headers_too_large: headers over {config['MAX_HEADER_BYTES']:,} bytes")}
     upsert_body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["documents"], "properties": {
-            "collection": {"type": "string", "default": "default", "maxLength": 200},
+            "collection": _COLLECTION_SCHEMA | {"default": "default"},
             "documents": {"type": "array", "minItems": 1, "maxItems": config["MAX_BATCH_DOCUMENTS"],
                           "items": {"$ref": "#/components/schemas/DocumentInput"}}}}}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "bertsearch", "version": "1",
-                 "description": "Semantic search over documents, on our own BERT. Errors are {\"error\": {\"code\", \"message\"}}."},
+        "info": {"title": "bertsearch", "version": "1", "description": _DESCRIPTION},
         "paths": {
             "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
-                "200": _ok("SearchResponse"), "400": _error("a bad parameter"), "404": _error("no collection of that name")}}},
+                "200": _ok("SearchResponse"), "400": _error("a bad parameter: empty_query, query_too_long, invalid_parameter"),
+                "404": _error("unknown_collection: no collection of that name"), **limit_errors}}},
             "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id)", "security": _BEARER,
                                         "requestBody": upsert_body, "responses": {
-                "200": _ok("UpsertResponse"), "400": _error("malformed JSON or an invalid document"),
-                "413": _error(f"a body over {config['MAX_CONTENT_LENGTH']:,} bytes"), **_WRITE_ERRORS}}},
+                "200": _ok("UpsertResponse"),
+                "400": _error(f"invalid_json (not JSON, NaN or Infinity, nested over {MAX_JSON_DEPTH} levels), invalid_body, "
+                              "too_many_documents, or invalid_document (every problem named as documents[i]: reason)"),
+                "413": _error(f"a body over {config['MAX_CONTENT_LENGTH']:,} bytes"), **_WRITE_ERRORS, **limit_errors}}},
             "/api/documents/{id}": {
                 "get": {"summary": "One document", "parameters": [_ID, _COLLECTION], "responses": {
-                    "200": _ok("Document"), "404": _error("no such document"), "409": _error("the id exists in several collections")}},
+                    "200": _ok("Document"), "404": _error(_NOT_FOUND), "409": _error("the id exists in several collections"),
+                    **limit_errors}},
                 "delete": {"summary": "Delete one document", "security": _BEARER, "parameters": [_ID, _COLLECTION], "responses": {
-                    "200": _ok("DeleteResponse"), "404": _error("no such document"),
-                    "409": _error("the id exists in several collections"), **_WRITE_ERRORS}}},
+                    "200": _ok("DeleteResponse"), "404": _error(_NOT_FOUND),
+                    "409": _error("the id exists in several collections"), **_WRITE_ERRORS, **limit_errors}}},
             "/api/health": {"get": {"summary": "Liveness and index version", "responses": {"200": _ok("Health")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
         },

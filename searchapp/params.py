@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.validation import clean_text, collection_problem
+
 from .errors import ApiError
 from .search import MODES, Filters, Results, SearchService, UnknownCollection
 
@@ -26,7 +28,10 @@ class SearchParams:
 
 
 def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -> SearchParams:
-    query = args.get("q", "").strip()
+    """The parameters, checked. The query is cleaned like a document's text (no NUL or other control
+    characters, no lone surrogates), since it reaches the encoder and is echoed in JSON; a collection
+    no document can be in is refused rather than searched for."""
+    query = clean_text(args.get("q", "")).strip()
     if not query:
         raise ApiError(400, "empty_query", "the query is empty: pass it as q=…")
     if len(query) > config["MAX_QUERY_CHARS"]:
@@ -41,12 +46,15 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
             if not name:
                 raise ApiError(400, "invalid_parameter", "a filter needs a field name: filter.FIELD=VALUE")
             metadata[name] = tuple(args.getlist(key))
+    collection = args.get("collection") or None
+    if collection is not None and (problem := collection_problem(collection)):
+        raise ApiError(400, "invalid_parameter", problem)
     return SearchParams(
         query=query,
         mode=mode,
         k=_integer(args, "k", default_k, 1, config["MAX_K"]),
         offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
-        filters=Filters(collection=args.get("collection") or None, metadata=metadata),
+        filters=Filters(collection=collection, metadata=metadata),
     )
 
 

@@ -222,3 +222,128 @@ def test_concurrent_writers_take_turns_and_lose_nothing(app, client, instance, d
     report = index.check()
     index.close()
     assert report.ok, report.problems
+
+
+# Hardening (issue 10): inputs that used to reach the database, or JSON, and fail there with a 500.
+
+def test_a_lone_surrogate_in_text_is_stored_as_a_replacement_character(client):
+    body = b'{"documents": [{"id": "s", "title": "t\\ud800", "text": "a\\ud800b", "metadata": {"k\\udfff": "v\\ud800"}}]}'
+    response = client.post("/api/documents", data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert response.status_code == 200, response.data
+    stored = client.get("/api/documents/s").get_json()
+    assert (stored["text"], stored["title"], stored["metadata"]) == ("a\ufffdb", "t\ufffd", {"k\ufffd": "v\ufffd"})
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 100_000 + b"]" * 100_000, "deeper than 32 levels"),
+    (b'{"documents": [{"id": "a", "text": "t", "metadata": ' + b"[" * 40 + b"]" * 40 + b"}]}", "deeper than 32 levels"),
+    (b'{"documents": [{"id": "a", "text": "t", "metadata": {"score": NaN}}]}', "NaN is not a JSON number"),
+    (b'{"documents": [{"id": "a", "text": "t", "rank": -Infinity}]}', "-Infinity is not a JSON number"),
+    (b'{"documents": [{"id": ' + b"9" * 5000 + b', "text": "t"}]}', "not valid JSON"),
+    (b'{"documents": [{"id": "a", "text": "t"}], "x": "\\ud800\\\\"}' + b"\xff", "not valid JSON"),
+])
+def test_json_that_python_accepts_but_json_does_not_is_400(client, body, words):
+    response = client.post("/api/documents", data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_json", words)
+    assert_error(client.get("/api/documents/a"), 404, "not_found", "'a'")
+
+
+def test_nesting_within_the_limit_is_not_mistaken_for_deeper(client):
+    # Brackets and quotes inside strings are not structure: only the metadata's own depth counts.
+    metadata = {"note": 'a "quoted" [[[[ {{{{ \\" string', "deep": [[[[["five"]]]]]}
+    response = client.post("/api/documents", json={"documents": [{"id": "d", "text": "Deep.", "metadata": metadata}]}, headers=AUTH)
+    assert response.status_code == 200, response.data
+    assert client.get("/api/documents/d").get_json()["metadata"] == metadata
+
+
+def test_numbers_json_cannot_carry_back_are_refused_naming_the_document(client):
+    body = b'{"documents": [{"id": "a", "text": "t"}, {"id": "b", "text": "t", "metadata": {"big": 1e400}}]}'
+    response = client.post("/api/documents", data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_document", "documents[1]: metadata.big: inf is not a finite number")
+
+
+def test_responses_are_strict_json_even_for_old_non_finite_values(app, client, monkeypatch):
+    from searchapp.search import SearchService, StoredDocument
+
+    def stored(self, external_id, collection=None):  # as SQLite kept NaN before the rules
+        return StoredDocument(1, external_id, "notes", "Old", "text", {"score": float("nan"), "ok": [1.5, float("inf")]})
+
+    monkeypatch.setattr(SearchService, "document", stored)
+    response = client.get("/api/documents/old")
+    assert response.status_code == 200
+    strict = json.loads(response.data, parse_constant=lambda name: pytest.fail(f"{name} in a response"))
+    assert strict["metadata"] == {"score": None, "ok": [1.5, None]}
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"id": "a\x00b", "text": "t"}, "documents[0]: the id holds a control character"),
+    ({"id": "a\ud800", "text": "t"}, "documents[0]: the id holds a control character or a lone surrogate"),
+    ({"id": "x" * 1025, "text": "t"}, "documents[0]: the id is longer than 512 bytes"),
+    ({"id": "é" * 257, "text": "t"}, "documents[0]: the id is longer than 512 bytes"),
+])
+def test_ids_no_database_can_keep_are_refused(client, document, words):
+    response = client.post("/api/documents", json={"documents": [document]}, headers=AUTH)
+    assert_error(response, 400, "invalid_document", words)
+
+
+@pytest.mark.parametrize("collection", ["a\x00b", "a/b", "x" * 65, " notes", "-dash", "", "ünï"])
+def test_collections_that_break_the_rules_are_refused(client, collection):
+    response = client.post("/api/documents", json={"collection": collection, "documents": [{"id": "a", "text": "t"}]}, headers=AUTH)
+    assert_error(response, 400, "invalid_body", "collection name")
+    assert_error(client.get("/api/documents/a"), 404, "not_found", "'a'")
+
+
+def test_nul_and_control_characters_in_text_are_dropped(client):
+    response = client.post("/api/documents", json={"collection": "notes", "documents": [
+        {"id": "nul", "title": "Ti\x00tle", "text": "Null\x00 bytes\x07 here.", "metadata": {"k": "v\x00"}}]}, headers=AUTH)
+    assert response.status_code == 200, response.data
+    stored = client.get("/api/documents/nul").get_json()
+    assert (stored["title"], stored["text"], stored["metadata"]) == ("Title", "Null bytes here.", {"k": "v"})
+
+
+@pytest.mark.parametrize("url", [
+    "/api/documents/a%00b", "/api/documents/long?collection=a%00b", "/api/documents/long?collection=a/b",
+    "/api/documents/" + "x" * 513, "/api/documents/%20%20", "/api/documents/a%09b",
+])
+def test_lookups_of_ids_no_document_can_have_are_404_without_the_database(client, monkeypatch, url):
+    from searchapp.search import SearchService
+
+    monkeypatch.setattr(SearchService, "document", lambda *args: pytest.fail("the database was asked"))
+    assert_error(client.get(url), 404, "not_found", "no such document")
+    assert_error(client.delete(url, headers=AUTH), 404, "not_found", "no such document")
+
+
+def test_the_query_is_cleaned_before_it_reaches_the_encoder(client):
+    body = client.get("/api/search?q=river%00s%07%C2%85&mode=hybrid").get_json()
+    assert body["query"] == "rivers"
+    assert_error(client.get("/api/search?q=%00%01"), 400, "empty_query", "empty")
+    assert_error(client.get("/api/search?q=cat&collection=a%00b"), 400, "invalid_parameter", "collection name")
+
+
+def test_impossible_lookups_are_404_on_the_real_database(client):
+    for url in ("/api/documents/a%00b", "/api/documents/long?collection=a%00b", "/api/documents/" + "x" * 1100):
+        assert_error(client.get(url), 404, "not_found", "no such document")
+        assert_error(client.delete(url, headers=AUTH), 404, "not_found", "no such document")
+    page = client.get("/documents/scifact/a%00b")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert client.get("/documents/library/long").status_code == 200  # the check lets real ones through
+
+
+def test_openapi_states_the_id_and_collection_rules(client):
+    from jsonschema import ValidationError
+
+    spec = client.get("/api/openapi.json").get_json()
+    parameters = {p["name"]: p for p in spec["paths"]["/api/documents/{id}"]["get"]["parameters"]}
+    collection = Draft202012Validator(parameters["collection"]["schema"])
+    identifier = Draft202012Validator(parameters["id"]["schema"])
+    for good in ("notes", "beir.scifact", "v2_0-final"):
+        collection.validate(good)
+    for bad in ("a/b", "a\x00b", "", "-x", "x" * 65):
+        with pytest.raises(ValidationError):
+            collection.validate(bad)
+    identifier.validate("doc 7/é")
+    with pytest.raises(ValidationError):
+        identifier.validate("a\x00b")
+    assert "512 bytes" in parameters["id"]["description"] and "404" in parameters["id"]["description"]
+    responses = spec["paths"]["/api/documents"]["post"]["responses"]
+    assert {"400", "401", "403", "413", "414", "431"} <= set(responses) and "NaN" in responses["400"]["description"]
