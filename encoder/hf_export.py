@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from .atomic import atomic_write
 from .checkpoint import HEAD_PREFIXES, CheckpointError, load_checkpoint
@@ -37,7 +37,8 @@ def export_hf(source: str | Path, destination: str | Path) -> Path:
     (folder / "1_Pooling").mkdir(parents=True, exist_ok=True)
     backbone = {k: v.to(torch.float32) for k, v in checkpoint.weights.items() if not k.startswith(HEAD_PREFIXES)}
     weights = weights_to_hf(backbone)
-    atomic_write(folder / "model.safetensors", lambda tmp: save_file(weights, str(tmp), metadata={"format": "pt"}))
+    # Bytes written by Python get the umask's permissions; safetensors' save_file makes the file owner-only.
+    atomic_write(folder / "model.safetensors", lambda tmp: tmp.write_bytes(save(weights, metadata={"format": "pt"})))
     atomic_write(folder / "tokenizer.json", checkpoint.tokenizer.save)
     specials = dict(zip(_SPECIAL_NAMES, SPECIAL_TOKENS))
     files: dict[str, Any] = {
