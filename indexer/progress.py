@@ -12,6 +12,7 @@ to the true count when the run ends. A folder of files has no cheap count and sh
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -38,7 +39,7 @@ def count_records(paths: Sequence[Path], format: str = "auto") -> int | None:
             if kind not in _LINE_FORMATS:
                 return None
             total += max(0, _count_lines(file) - _LINE_FORMATS[kind])
-        except (OSError, ValueError, EOFError):
+        except (OSError, ValueError, EOFError, zlib.error):  # a corrupt .gz too
             return None
     return total
 
