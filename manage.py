@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, import_hf, train_wordpiece
+from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, train_wordpiece
 from encoder.corpus import read_corpus
 from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
@@ -61,12 +61,22 @@ def cmd_encode(args: argparse.Namespace) -> None:
 
 
 def cmd_import_hf(args: argparse.Namespace) -> None:
-    destination = Path(args.dst)
-    if (destination / "config.json").exists() and not args.force:
-        raise CheckpointError(f"{destination} already holds a checkpoint (use --force to overwrite)")
-    folder = import_hf(args.src, destination)
+    folder = import_hf(args.src, writable_model_folder(args))
     encoder = Encoder.load(folder)
     print(f"wrote {folder}: {encoder.model.config.num_layers} layers, dim {encoder.dim}, pooling {encoder.pooling}, max length {encoder.max_length}")
+
+
+def cmd_export_hf(args: argparse.Namespace) -> None:
+    folder = export_hf(args.src, writable_model_folder(args))
+    print(f"wrote {folder}: a Hugging Face BertModel with its tokenizer and sentence-transformers modules")
+
+
+def writable_model_folder(args: argparse.Namespace) -> Path:
+    """DST of import-hf and export-hf, unless it already holds a model and --force was not given."""
+    destination = Path(args.dst)
+    if (destination / "config.json").exists() and not args.force:
+        raise CheckpointError(f"{destination} already holds a model (use --force to overwrite)")
+    return destination
 
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> None:
@@ -228,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("dst", metavar="DST")
     convert.add_argument("--force", action="store_true", help="overwrite a checkpoint already in DST")
     convert.set_defaults(run=cmd_import_hf)
+
+    export = commands.add_parser("export-hf", help="convert our checkpoint folder into a Hugging Face BERT folder (transformers, sentence-transformers)")
+    export.add_argument("src", metavar="SRC")
+    export.add_argument("dst", metavar="DST")
+    export.add_argument("--force", action="store_true", help="overwrite a model already in DST")
+    export.set_defaults(run=cmd_export_hf)
 
     vocab = commands.add_parser("train-tokenizer", help="learn a WordPiece vocabulary from a corpus sample")
     vocab.add_argument("--corpus", nargs="+", required=True, help="WikiExtractor or plain-text files (.xz/.gz ok)")

@@ -7,6 +7,8 @@ has nothing else (the GPU machine).
 from .atomic import atomic_write
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import BertConfig
+from .corpus import sentence_starts
+from .hf_export import export_hf
 from .hf_import import import_hf
 from .model import BertForPreTraining, BertModel
 from .text_encoder import Encoder, set_threads
@@ -21,9 +23,11 @@ __all__ = [
     "CheckpointError",
     "Encoder",
     "TextTokenizer",
+    "export_hf",
     "import_hf",
     "load_checkpoint",
     "save_checkpoint",
+    "sentence_starts",
     "set_threads",
     "train_wordpiece",
     "wordpiece_from_vocab",

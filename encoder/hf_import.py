@@ -8,7 +8,6 @@ may be. Only weights are read: nothing is downloaded and no Hugging Face code ru
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import torch
@@ -17,83 +16,19 @@ from tokenizers import Tokenizer
 
 from .checkpoint import CheckpointError, load_weights, save_checkpoint
 from .config import BertConfig
+from .hf_format import POOLING_KEYS, config_from_hf, weights_from_hf
 from .model import BertForPreTraining, BertModel, init_weights
 from .tokenizer import TextTokenizer, wordpiece_from_vocab
-
-HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
-
-# Hugging Face name (after dropping a leading "bert.") -> ours. {i} is a layer number.
-_RENAMES = [
-    (r"embeddings\.word_embeddings\.", "embeddings.word."),
-    (r"embeddings\.position_embeddings\.", "embeddings.position."),
-    (r"embeddings\.token_type_embeddings\.", "embeddings.token_type."),
-    (r"embeddings\.LayerNorm\.", "embeddings.norm."),
-    (r"encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"encoder.layers.\1.attention.output."),
-    (r"encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"encoder.layers.\1.attention_norm."),
-    (r"encoder\.layer\.(\d+)\.intermediate\.dense\.", r"encoder.layers.\1.feed_forward.intermediate."),
-    (r"encoder\.layer\.(\d+)\.output\.dense\.", r"encoder.layers.\1.feed_forward.output."),
-    (r"encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"encoder.layers.\1.output_norm."),
-    (r"pooler\.dense\.", "pooler.dense."),
-    (r"cls\.predictions\.transform\.dense\.", "mlm_head.dense."),
-    (r"cls\.predictions\.transform\.LayerNorm\.", "mlm_head.norm."),
-    (r"cls\.predictions\.(decoder\.)?bias$", "mlm_head.decoder.bias"),
-    (r"cls\.seq_relationship\.", "nsp_head.classifier."),
-]
-_QKV = re.compile(r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.(weight|bias)$")
-_IGNORED = re.compile(r"(position_ids$|cls\.predictions\.decoder\.weight$)")
 
 
 def hf_config(folder: Path) -> BertConfig:
     """Our config from a Hugging Face BERT config.json; refuses what our architecture cannot hold."""
-    raw = _read_json(folder / "config.json")
-    if raw.get("model_type", "bert") != "bert":
-        raise CheckpointError(f"{folder / 'config.json'}: model_type {raw['model_type']!r} is not a BERT")
-    if raw.get("position_embedding_type", "absolute") != "absolute":
-        raise CheckpointError(f"{folder / 'config.json'}: only absolute position embeddings are supported")
-    activation = raw.get("hidden_act", "gelu")
-    if activation not in HF_ACTIVATIONS:
-        raise CheckpointError(f"{folder / 'config.json'}: unsupported hidden_act {activation!r}")
-    return BertConfig(
-        vocab_size=raw["vocab_size"],
-        hidden_size=raw["hidden_size"],
-        num_layers=raw["num_hidden_layers"],
-        num_heads=raw["num_attention_heads"],
-        intermediate_size=raw["intermediate_size"],
-        max_position_embeddings=raw.get("max_position_embeddings", 512),
-        type_vocab_size=raw.get("type_vocab_size", 2),
-        layer_norm_eps=raw.get("layer_norm_eps", 1e-12),
-        dropout=raw.get("hidden_dropout_prob", 0.1),
-        activation=HF_ACTIVATIONS[activation],
-        pad_token_id=raw.get("pad_token_id") or 0,
-        initializer_range=raw.get("initializer_range", 0.02),
-    )
+    return config_from_hf(_read_json(folder / "config.json"), str(folder / "config.json"))
 
 
 def hf_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Our weight names from a Hugging Face state dict, with Q, K and V fused into one projection."""
-    raw = _read_state_dict(folder)
-    out: dict[str, torch.Tensor] = {}
-    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-    for name, tensor in raw.items():
-        name = name.removeprefix("bert.").replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
-        if _IGNORED.search(name):
-            continue
-        if match := _QKV.match(name):
-            layer, part, kind = match.groups()
-            qkv.setdefault((layer, kind), {})[part] = tensor
-            continue
-        for pattern, replacement in _RENAMES:
-            renamed, count = re.subn(pattern, replacement, name)
-            if count:
-                out[renamed] = tensor
-                break
-        else:
-            raise CheckpointError(f"{folder}: unexpected weight {name!r} in a BERT checkpoint")
-    for (layer, kind), parts in qkv.items():
-        if set(parts) != {"query", "key", "value"}:
-            raise CheckpointError(f"{folder}: layer {layer} lacks one of query/key/value {kind}")
-        out[f"encoder.layers.{layer}.attention.qkv.{kind}"] = torch.cat([parts["query"], parts["key"], parts["value"]])
-    return {k: v.to(torch.float32).contiguous() for k, v in out.items()}
+    return weights_from_hf(_read_state_dict(folder), str(folder))
 
 
 def hf_tokenizer(folder: Path, max_length: int) -> TextTokenizer:
@@ -123,10 +58,9 @@ def sentence_transformers_options(folder: Path, config: BertConfig) -> tuple[str
 
 
 def _pooling_mode(options: dict, where: Path) -> str:
-    if options.get("pooling_mode_mean_tokens"):
-        return "mean"
-    if options.get("pooling_mode_cls_token"):
-        return "cls"
+    for mode, key in POOLING_KEYS.items():
+        if options.get(key):
+            return mode
     raise CheckpointError(f"{where}: only mean or CLS pooling are supported")
 
 

@@ -8,7 +8,7 @@ longest member, and `torch.inference_mode` (no autograd bookkeeping).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +100,14 @@ class Encoder:
     def max_length(self) -> int:
         return self.tokenizer.max_length
 
-    def encode(self, texts: Iterable[str | bytes] | str | bytes, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Iterable[str | bytes] | str | bytes, batch_size: int = 64, show_progress: bool = False,
+               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Return float32 (n, dim) L2-normalised vectors, row i for texts[i].
 
         Texts longer than `max_length` tokens are truncated; empty and whitespace-only texts both
         encode as the empty sequence `[CLS] [SEP]`; a single str or bytes counts as a list of one.
+        `on_batch(count)` is told after each batch how many texts it encoded, so that a caller's own
+        progress can move while a long call runs.
         """
         if isinstance(texts, (str, bytes, bytearray)):
             texts = [texts]
@@ -123,6 +126,8 @@ class Encoder:
                 rows = order[start:start + batch_size]
                 out[rows] = self._encode_batch([encodings[i] for i in rows])
                 bar.update(len(rows))
+                if on_batch:
+                    on_batch(len(rows))
         return out
 
     def _encode_batch(self, encodings: Sequence[Encoding]) -> np.ndarray:

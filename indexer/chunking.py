@@ -1,14 +1,17 @@
 """Cutting documents into passages that fit the encoder, with character offsets for highlighting.
 
 The encoder reads at most max_length word pieces and would silently drop the rest of a longer
-document, so such a document is cut into overlapping windows, each ending at a sentence end where one
-falls near its limit, so that a passage reads as whole sentences. Chunks keep their character offsets
-into the document, so that the UI can highlight the matching passage in place.
+document, so such a document is cut into windows of whole sentences: each passage starts where a
+sentence starts and ends where one ends, and repeats as overlap the previous passage's last whole
+sentences that fit the overlap budget (none, when its last sentence alone is longer). Only a sentence
+longer than a passage is cut inside, at a word start, never inside "1.2" or "e.g.". Chunks keep their
+character offsets into the document, so that the UI can highlight the matching passage in place.
 
 Speed: all texts of a batch are tokenised in one call (every core, in Rust). The Python work per
-document is then proportional to its number of chunks, not to its length: a short document costs one
-comparison; a long one finds its sentence and word starts with numpy in one pass and places each
-window by bisection, since a Python loop over every piece is what would make indexing crawl.
+document is then proportional to its number of chunks (and sentences), not to its length: a short
+document costs one comparison; a long one finds its word starts with numpy in one pass, its sentence
+starts with one regular expression, and places each window by bisection, since a Python loop over
+every piece is what would make indexing crawl.
 """
 
 from __future__ import annotations
@@ -20,10 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoder import TextTokenizer
-
-_SENTENCE_PUNCTUATION = np.array([ord(char) for char in ".!?"], dtype=np.uint32)
-_NEWLINE = ord("\n")
+from encoder import TextTokenizer, sentence_starts
 
 
 def passage_text(title: str, passage: str) -> str:
@@ -66,7 +66,8 @@ def _chunks(text: str, offsets: list[tuple[int, int]], max_tokens: int, overlap:
 def _windows(text: str, offsets: list[tuple[int, int]], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
     """The piece ranges [first, stop) of the windows over a text longer than one window. Each ends
     past the previous one, or it would add nothing; where the overlap leaves no room for the next
-    whole word, the overlap is given up rather than the word cut."""
+    whole sentence (or, inside a long sentence, the next whole word), the overlap is given up rather
+    than that sentence or word cut."""
     cuts = _CutPoints.of(text, offsets)
     windows, first, stop = [], 0, 0
     while first + max_tokens < len(offsets):
@@ -85,13 +86,14 @@ def _windows(text: str, offsets: list[tuple[int, int]], max_tokens: int, overlap
 class _CutPoints:
     """The sorted indices of the pieces where a window may start (and the one before it end).
 
-    Windows start and end at word starts, because a word cut in two tokenises differently on its own
-    (its second half loses the `##`) and the passage would no longer be the pieces that were counted.
-    Index 0 is never listed: no window ends there.
+    Windows start and end at sentence starts; inside a sentence longer than a window, at word starts,
+    because a word cut in two tokenises differently on its own (its second half loses the `##`) and
+    the passage would no longer be the pieces that were counted. Index 0 is never listed: no window
+    ends there.
     """
 
-    sentences: list[int]  # pieces after a `.`, `!` or `?` piece, or after a piece followed by a newline
-    words: list[int]  # pieces after whitespace, and sentence starts
+    sentences: list[int]  # pieces where a sentence starts (encoder.sentence_starts)
+    words: list[int]  # pieces after whitespace, sentence starts among them
 
     @classmethod
     def of(cls, text: str, offsets: list[tuple[int, int]]) -> _CutPoints:
@@ -99,34 +101,31 @@ class _CutPoints:
         flat = itertools.chain.from_iterable(offsets)  # fromiter is ~3x faster than asarray on pairs
         spans = np.fromiter(flat, dtype=np.int64, count=2 * len(offsets)).reshape(-1, 2)
         starts, ends = spans[:, 0], spans[:, 1]
-        next_starts = np.append(starts[1:], len(text))
-        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one element per Python character
-        newlines = np.flatnonzero(chars == _NEWLINE)
-        ends_sentence = np.searchsorted(newlines, next_starts) > np.searchsorted(newlines, ends)
-        single = np.flatnonzero(ends - starts == 1)
-        ends_sentence[single] |= np.isin(chars[starts[single]], _SENTENCE_PUNCTUATION)
-        ends_word = ends_sentence | (next_starts > ends)
-        sentences, words = (np.flatnonzero(mask[:-1]) + 1 for mask in (ends_sentence, ends_word))
+        # The first piece at or after each sentence's first character (which a tokenizer may drop).
+        sentences = np.unique(np.searchsorted(starts, np.asarray(sentence_starts(text), dtype=np.int64)))
+        sentences = sentences[(sentences > 0) & (sentences < len(offsets))]
+        words = np.union1d(np.flatnonzero(starts[1:] > ends[:-1]) + 1, sentences)
         return cls(sentences.tolist(), words.tolist())
 
     def window_end(self, first: int, floor: int, max_tokens: int) -> int | None:
-        """Where a window from `first` ends: after the last sentence end in its last third, else at the
-        last word start within it, either past `floor`; None if only a cut inside a word would do."""
+        """Where a window from `first` ends, past `floor`: after its last whole sentence; inside a
+        sentence that runs past the limit, at its last word start; None if only the overlap's
+        sentences fit (the caller gives the overlap up) or only a cut inside a word would do."""
         limit = first + max_tokens
-        sentence_end = _last_in(self.sentences, max(limit - max_tokens // 3, floor), limit)
-        return sentence_end or _last_in(self.words, floor, limit)
+        if (sentence_end := _last_in(self.sentences, floor, limit)) is not None:
+            return sentence_end
+        if _last_in(self.sentences, first, limit) is not None:
+            return None
+        return _last_in(self.words, floor, limit)
 
     def next_first(self, first: int, stop: int, overlap: int) -> int:
-        """Where the window after [first, stop) starts: `overlap` pieces before `stop`, moved forward to
-        a sentence start within the overlap if there is one, else back to the start of its word (or,
-        when that is `first` itself, forward to the next one); always past `first`."""
-        candidate = max(stop - overlap, first + 1)
-        return (
-            _first_in(self.sentences, candidate, stop)
-            or _last_in(self.words, first, candidate)
-            or _first_in(self.words, candidate, stop + 1)
-            or candidate
-        )
+        """Where the window after [first, stop) starts: at the earliest sentence start within the last
+        `overlap` pieces (so the overlap is whole sentences), else at `stop`; after a cut inside a long
+        sentence, at the earliest word start within them; after a cut inside a word, `overlap` pieces
+        back. Always past `first`."""
+        low = max(stop - overlap, first + 1)
+        points = self.sentences if _last_in(self.sentences, stop - 1, stop) else self.words
+        return _first_in(points, low, stop + 1) or low
 
 
 def _last_in(points: list[int], low: int, high: int) -> int | None:

@@ -12,15 +12,15 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
-from tqdm.auto import tqdm
 
 from .chunking import Chunk as Passage, chunk_texts, passage_text
+from .progress import IndexProgress, count_records
 from .readers import FieldMap, Record, read_records
 from .search_index import SearchIndex, vector_bytes
 from .store import Chunk, Document
@@ -70,21 +70,23 @@ def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, 
     """Index every record of `paths` into `config.collection`; returns the counts."""
     report = IndexReport()
     records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad)
-    return index_records(index, records, config, report, show_progress)
+    total = count_records(paths, config.format) if show_progress else None
+    return index_records(index, records, config, report, show_progress, total)
 
 
 def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
-                  show_progress: bool = False) -> IndexReport:
+                  show_progress: bool = False, total: int | None = None) -> IndexReport:
     """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
-    the instance's writer lock and has synced the index (`open_for_writing` does both)."""
+    the instance's writer lock and has synced the index (`open_for_writing` does both). `total`, the
+    expected number of records, gives the progress bar its end."""
     started = time.perf_counter()
     report = report or IndexReport()
     collection_id = index.collection_id(config.collection)
-    with tqdm(unit="doc", desc="index", disable=not show_progress) as bar:
+    with IndexProgress(total, enabled=show_progress) as progress:
         for batch in _batched(records, config.batch_docs):
-            _index_batch(index, collection_id, batch, config, report)
-            bar.update(len(batch))
-            bar.set_postfix(new=report.added, updated=report.updated, same=report.unchanged, bad=report.bad)
+            progress.start_batch(len(batch))
+            _index_batch(index, collection_id, batch, config, report, progress.encoded)
+            progress.end_batch(report)
     if index.vectors.index_type == "flat" and choose_index_type(len(index.vectors)) != "flat":
         index.reindex()  # grown past exact search's size: rebuild as a graph index (it saves)
     else:
@@ -93,7 +95,8 @@ def index_records(index: SearchIndex, records: Iterable[Record], config: IndexCo
     return report
 
 
-def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport) -> None:
+def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport,
+                 on_encoded: Callable[[int, int], None] = lambda count, of: None) -> None:
     report.read += len(records)
     latest = {r.external_id: r for r in records}  # a repeated id within the input: the last one wins
     hashes = {eid: content_hash(r) for eid, r in latest.items()}
@@ -112,7 +115,7 @@ def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], 
     # stored document is findable and `check` holds.
     passages = [ps or [Passage(0, r.text, 0, len(r.text))] for r, ps in zip(todo, passages)]
     texts = [passage_text(r.title, p.text) for r, ps in zip(todo, passages) for p in ps]
-    vectors = encoder.encode(texts, batch_size=config.encode_batch_size)
+    vectors = encoder.encode(texts, batch_size=config.encode_batch_size, on_batch=lambda count: on_encoded(count, len(texts)))
     old_chunks, new_chunks = _write(index, collection_id, todo, hashes, existing, passages, vectors)
     if len(old_chunks):
         index.vectors.remove(old_chunks)

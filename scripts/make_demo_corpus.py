@@ -12,36 +12,25 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
-import lzma
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-DOC_START = re.compile(r'<doc id="(\d+)" url="([^"]+)" title="([^"]+)">')
+from encoder.corpus import open_text, read_wikiextractor
+
 LEAD_CHARS = 1500  # the lead section, cut at a paragraph end near this length
 
 
 def wikipedia_leads(path: Path, count: int, min_chars: int = 400) -> Iterator[dict]:
-    """Articles' lead paragraphs (until the first section heading), skipping stubs and lists."""
-    emitted = 0
-    header, paragraphs = None, []
-    with lzma.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            line = line.strip()
-            if match := DOC_START.match(line):
-                header, paragraphs = match.groups(), []
-            elif line == "</doc>" and header:
-                text = _lead(paragraphs[1:])  # the first line repeats the title
-                if len(text) >= min_chars and not header[2].startswith("List of"):
-                    yield {"id": f"wiki-{header[0]}", "title": header[2], "text": text,
-                           "url": header[1].replace("http://", "https://"), "source": "Wikipedia (English, 2014)"}
-                    emitted += 1
-                    if emitted == count:
-                        return
-                header = None
-            elif header and line:
-                paragraphs.append(line)
+    """Articles' lead paragraphs (until the first section heading), skipping stubs and lists; read by
+    the pretraining corpus reader, with its headings kept since they end the lead."""
+    with open_text(path) as lines:
+        articles = (a for a in read_wikiextractor(lines, min_words=1) if not a.title.startswith("List of"))
+        leads = ((article, _lead(article.paragraphs)) for article in articles)
+        for article, text in itertools.islice(((a, t) for a, t in leads if len(t) >= min_chars), count):
+            yield {"id": f"wiki-{article.id}", "title": article.title, "text": text,
+                   "url": article.url.replace("http://", "https://"), "source": "Wikipedia (English, 2014)"}
 
 
 def _lead(paragraphs: list[str]) -> str:

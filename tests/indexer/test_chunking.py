@@ -4,6 +4,7 @@ import pytest
 
 from encoder import TextTokenizer, wordpiece_from_vocab
 from encoder.tokenizer import SPECIAL_TOKENS
+from encoder import sentence_starts
 from indexer.chunking import Chunk, chunk_texts
 
 # Words the tiny tokenizer never saw (Zürich, xylophone, résumé…) come out as several pieces, so
@@ -15,6 +16,11 @@ LONG = (
     "representations of words and sentences without any résumé\n\n"
     "A cat sat on the mat while the dog slept by the door. Vaccines train the immune system to "
     "recognise a pathogen; the pen is red and I have a pen"
+)
+# Sentences with full stops that end none: a number, abbreviations, initials.
+PROSE = (
+    "The ratio was 1.2 versus 3.4 in the river valley. Dr. Smith and J. R. Tolkien saw it, e.g. on Tuesday. "
+    "Proteins fold into shapes! Did the market fall? The cat sat on the mat while the dog slept by the door. "
 )
 
 
@@ -36,8 +42,8 @@ def test_long_document_chunks_slice_fit_cover_and_overlap(tiny_tokenizer, max_to
     assert all(a.start < b.start and a.end < b.end for a, b in pairwise(chunks))
     covered = set().union(*(range(chunk.start, chunk.end) for chunk in chunks))
     assert all(i in covered for i, char in enumerate(LONG) if not char.isspace())
-    overlapping = [b.start < a.end for a, b in pairwise(chunks)]
-    assert any(overlapping) if overlap else not any(overlapping)
+    if not overlap:
+        assert all(a.end <= b.start for a, b in pairwise(chunks))
 
 
 @pytest.mark.parametrize("max_tokens, overlap", [(8, 2), (13, 4)])
@@ -71,30 +77,55 @@ def test_a_batch_is_tokenised_in_one_call(tiny_tokenizer):
     assert chunked[1] == chunk_texts([LONG], tiny_tokenizer, 16, 4)[0]
 
 
-def test_window_ends_at_a_sentence_end_in_its_last_third():
-    # é before the full stop: offsets count characters, not UTF-8 bytes
-    text = "é é é é é é é . b b b b b b b b b b b b"
-    assert texts(chunk_texts([text], words(), 10, 0)[0])[0] == "é é é é é é é ."
+# Sentences in these end with "!": "a ." would end with an initial, which ends no sentence.
+def test_window_ends_after_its_last_whole_sentence():
+    # é before the mark: offsets count characters, not UTF-8 bytes
+    text = "é é é é é é é ! B b b b b b b b b b b b !"
+    assert texts(chunk_texts([text], words(), 10, 0)[0])[0] == "é é é é é é é !"
     assert texts(chunk_texts(["a a a a a a a a\nb b b b b b b b b b"], words(), 10, 0)[0])[0] == "a a a a a a a a"
-    assert texts(chunk_texts(["a a a a a a a a ! b b b b b b"], words(), 10, 0)[0])[0] == "a a a a a a a a !"
+    assert texts(chunk_texts(["a a ! A a a a a ! B b b b b b"], words(), 10, 0)[0])[0] == "a a ! A a a a a !"
 
 
-def test_sentence_end_too_early_is_not_taken():
-    chunks = chunk_texts(["a a a . b b b b b b b b b b b b"], words(), 10, 0)[0]
-    assert texts(chunks) == ["a a a . b b b b b b", "b b b b b b"]
+def test_a_sentence_longer_than_a_window_alone_is_cut_at_word_starts():
+    chunks = chunk_texts(["a a a ! B b b b b b b b b b b b"], words(), 10, 0)[0]
+    assert texts(chunks) == ["a a a !", "B b b b b b b b b b", "b b"]
 
 
-def test_next_window_starts_at_a_sentence_start_inside_the_overlap():
-    text = "a a a a a a . b b b b b b b b b b b b b b"
-    first, second, *_ = chunk_texts([text], words(), 12, 6)[0]
-    assert first.text == "a a a a a a . b b b b b"  # no sentence end in the last third
-    assert second.start == text.index("b")
+def test_a_number_or_an_abbreviation_is_no_sentence_end():
+    """Regression: "1.2" and "e.g." were cut after a full stop, since a lone piece `.` counted as a
+    sentence end; they are one long sentence here, cut at word starts."""
+    assert texts(chunk_texts(["a a a a a a a 1.2 b b b b b"], words(), 10, 0)[0]) == ["a a a a a a a 1.2", "b b b b b"]
+    assert texts(chunk_texts(["a a a a a a e.g. B b b b b b"], words(), 9, 0)[0]) == ["a a a a a a", "e.g. B b b b b", "b"]
 
 
-def test_next_window_repeats_the_last_overlap_pieces():
-    text = "a b e " * 10  # piece i is the character 2 * i
+def test_overlap_is_the_last_whole_sentences_that_fit():
+    text = "a a a a a a ! B b ! B b b b b b b b !"  # sentences of 7, 3 and 9 pieces
+    first, second = chunk_texts([text], words(), 12, 6)[0]
+    assert first.text == "a a a a a a ! B b !"
+    assert second.start == text.index("B") and second.text == text[second.start :]
+    # with 3 more pieces the third sentence no longer fits after the second: the overlap is given up
+    longer = text + " b b b"
+    assert texts(chunk_texts([longer], words(), 12, 6)[0]) == ["a a a a a a ! B b !", "B b b b b b b b ! b b b"]
+    # an overlap budget smaller than the last sentence: no overlap
+    assert [chunk.start for chunk in chunk_texts([text], words(), 12, 2)[0]] == [0, text.index("B b b")]
+
+
+def test_inside_a_long_sentence_the_next_window_repeats_the_last_overlap_words():
+    text = "a b e " * 10  # piece i is the character 2 * i; no sentence end at all
     chunks = chunk_texts([text], words(), 10, 3)[0]
     assert [(chunk.start // 2, chunk.end // 2 + 1) for chunk in chunks] == [(0, 10), (7, 17), (14, 24), (21, 30)]
+
+
+@pytest.mark.parametrize("max_tokens, overlap", [(32, 0), (40, 12), (64, 24)])
+def test_passages_start_and_end_with_sentences(tiny_tokenizer, max_tokens, overlap):
+    text = PROSE * 3  # its longest sentence is 31 pieces: every one fits a window
+    chunks = chunk_texts([text], tiny_tokenizer, max_tokens, overlap)[0]
+    starts = set(sentence_starts(text))
+    assert len(chunks) > 3 and all(chunk.start in starts for chunk in chunks[1:])
+    assert all(text[chunk.end :].strip() == "" or len(text) - len(text[chunk.end :].lstrip()) in starts for chunk in chunks)
+    overlaps = [(a.end, b) for a, b in pairwise(chunks) if b.start < a.end]
+    assert bool(overlaps) == bool(overlap)
+    assert all(len(tiny_tokenizer.token_offsets([text[b.start : end]])[0]) <= overlap for end, b in overlaps)
 
 
 def test_words_are_not_cut_unless_one_is_longer_than_a_window():
