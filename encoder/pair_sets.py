@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pairs import Pair
 
 WIKIPEDIA_LICENCE = "CC BY-SA 3.0 (Wikipedia text)"
 # A mined pair joins a question of one set to a Wikipedia paragraph: both licences apply.
@@ -405,3 +404,7 @@ OLDER_SOURCE_LICENCES: dict[str, tuple[str, bool]] = {
     "climate_fever": ("none stated", False),
     "wikipedia": (WIKIPEDIA_LICENCE, True),
 }
+
+# Last, because `encoder.pairs` registers these sets in its PAIR_SOURCES by importing this module at its
+# end: whichever of the two is imported first, each finds what it needs of the other already defined.
+from .pairs import Pair  # noqa: E402
