@@ -296,3 +296,10 @@ def read_pairs(path: Path) -> Iterator[Pair]:
         fields = _fields(record, "query", "positive")
         if fields:
             yield Pair(*fields, source=str(record.get("source") or Path(path).name), negative=record.get("negative") or None)
+
+
+# The public pair sets of shared/data/pairs (`encoder.pair_sets`, which needs `Pair` from above, hence
+# the late import), so that `finetune --sources` can name them beside the older sources.
+from .pair_sets import PAIR_SETS, data_dir_reader  # noqa: E402
+
+PAIR_SOURCES.update({name: data_dir_reader(name) for name in PAIR_SETS})

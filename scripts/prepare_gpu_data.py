@@ -1,41 +1,114 @@
 """Build the data folder that travels with the checkout to the GPU machine (git-ignored `gpu_data/`).
 
-    .venv/bin/python scripts/prepare_gpu_data.py [--wikipedia-files 3] [--out gpu_data]
+    PYTHONPATH=. .venv/bin/python scripts/mine_pairs.py --wikipedia-files 2     # first: gpu_data/mined.jsonl.xz
+    PYTHONPATH=. .venv/bin/python scripts/prepare_gpu_data.py [--cap 25000] [--out gpu_data]
 
-Wikipedia stays xz-compressed (denser than token ids: about 0.8M word pieces per MiB); the labelled
-pair sets are reduced here to their training pairs, minus anything that is an evaluation pair, in one
-small compressed file; STS-B dev comes along for the run's closing evaluation. Prints the sizes, which
-must leave the repository and this folder under the 64 MiB that travels.
+What it writes:
+- `pairs.jsonl.xz`: the training mix of every source whose licence lets us ship the model (the file
+  the pipeline trains on); `pairs_research.jsonl.xz`: the sources that do not (research-only, no
+  licence, non-commercial: the older labelled sets among them), for experiments only. Every pair keeps
+  its `source`, so a run can leave sources out. One mix, capped per source, de-duplicated and free of
+  evaluation texts (`encoder.pair_mix`), split by licence;
+- `pairs_sources.json`: per source its licence, whether it is redistributable, pairs read, dropped
+  (evaluation text, duplicate, over the cap) and kept: the model card's table;
+- `stsb/sts-dev.csv` and `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
+  "dev")`) for choosing between checkpoints; test splits never travel.
+
+Sources found in the mined file (`scripts/mine_pairs.py`) are taken from it: its `mined:<set>` pairs, and
+the question-to-passage sets with their BM25 hard negatives instead of their readers' plain pairs.
+Prints the sizes, which must stay under ~45 MiB.
 """
 
 import argparse
+import gzip
+import json
 import shutil
+from collections import defaultdict
+from itertools import chain
 from pathlib import Path
 
-from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, gather_pairs
-from encoder.pairs import write_pairs
+from encoder.corpus import read_corpus
+from encoder.finetune import DEFAULT_SOURCES
+from encoder.pair_mix import MixConfig, evaluation_texts, mix_pairs, write_table
+from encoder.pair_sets import PAIR_SETS, licence_of
+from encoder.pairs import load_pairs, read_pairs, wikipedia_pairs, write_pairs
 from encoder.pipeline import PAIRS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
+RESEARCH_PAIRS_FILE = "pairs_research.jsonl.xz"
+TABLE_FILE = "pairs_sources.json"
+NFCORPUS_DEV = "nfcorpus_dev"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared-data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "gpu_data")
-    parser.add_argument("--wikipedia-files", type=int, default=3, help="how many enwiki2014_*.txt.xz files to carry")
+    parser.add_argument("--mined", type=Path, default=ROOT / "gpu_data" / "mined.jsonl.xz", help="skipped when absent")
+    parser.add_argument("--cap", type=int, default=MixConfig.cap_per_source, help="most pairs kept per source")
+    parser.add_argument("--wikipedia-pairs", type=int, default=20_000, help="title/sentence pairs from the first Wikipedia file")
+    parser.add_argument("--wikipedia-files", type=int, default=0, help="how many enwiki2014_*.txt.xz files to carry (pretraining)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
 
-    wiki = args.out / "wikipedia"
-    wiki.mkdir(parents=True, exist_ok=True)
-    for source in sorted((args.shared_data / "wikipedia_en_2014").glob("*.xz"))[: args.wikipedia_files]:
-        shutil.copyfile(source, wiki / source.name)
+    wikipedia = sorted((args.shared_data / "wikipedia_en_2014").glob("*.xz"))
+    if args.wikipedia_files:
+        (args.out / "wikipedia").mkdir(exist_ok=True)
+        for source in wikipedia[: args.wikipedia_files]:
+            shutil.copyfile(source, args.out / "wikipedia" / source.name)
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")
-    pairs, dropped = gather_pairs(FinetuneConfig(init_checkpoint="", output_dir="", data_dir=str(args.shared_data), sources=DEFAULT_SOURCES))
-    count = write_pairs(pairs, args.out / PAIRS_FILE)
-    total = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
-    print(f"{args.out}: {count} pairs ({dropped} dropped as evaluation pairs), {total / 2**20:.1f} MiB in all")
+    write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV)
+
+    pairs, counts = mix_pairs(all_pairs(args, wikipedia[:1]), evaluation_texts(args.shared_data),
+                              MixConfig(cap_per_source=args.cap, seed=args.seed))
+    shipped = {row.source for row in counts if row.redistributable}
+    written = {PAIRS_FILE: write_pairs((p for p in pairs if p.source in shipped), args.out / PAIRS_FILE),
+               RESEARCH_PAIRS_FILE: write_pairs((p for p in pairs if p.source not in shipped), args.out / RESEARCH_PAIRS_FILE)}
+    write_table(counts, args.out / TABLE_FILE)
+
+    print(f"{'source':<34} {'redistr.':>8} {'read':>7} {'eval':>6} {'dup':>6} {'cap':>7} {'kept':>7}")
+    for row in counts:
+        print(f"{row.source:<34} {'yes' if row.redistributable else 'no':>8} {row.read:>7} {row.dropped_evaluation:>6} "
+              f"{row.dropped_duplicate:>6} {row.dropped_cap:>7} {row.kept:>7}")
+    for name, count in written.items():
+        print(f"{name}: {count} pairs, {(args.out / name).stat().st_size / 2**20:.1f} MiB")
+    total = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file() and f != args.mined)
+    print(f"{args.out}: {total / 2**20:.1f} MiB in all (without {args.mined.name}, which need not travel)")
+
+
+def all_pairs(args: argparse.Namespace, wikipedia_files: list[Path]):
+    """Every source's pairs, the redistributable ones first so that, when two sources share a pair, the
+    shipped file keeps it; within those, pairs that carry a mined hard negative come first."""
+    mined = defaultdict(list)
+    for pair in read_pairs(args.mined) if args.mined.is_file() else ():
+        mined[pair.source].append(pair)
+    sets = [name for name in PAIR_SETS if name not in mined]
+    readers = [mined[name] for name in mined] + [load_pairs(args.shared_data, [name]) for name in sets]
+    readers += [wikipedia_pairs(read_corpus(wikipedia_files), args.wikipedia_pairs, args.seed), load_pairs(args.shared_data, DEFAULT_SOURCES)]
+    return sorted(chain.from_iterable(readers), key=lambda pair: not licence_of(pair.source)[1])
+
+
+def write_nfcorpus_dev(original: Path, folder: Path) -> None:
+    """NFCorpus's dev split as a BEIR folder: documents (ID<TAB>text, gzip), the title queries (one text
+    per query id, close to what people type; the other query files reuse the same ids) and the graded
+    3-2-1 judgements (qrels/dev.tsv)."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    with gzip.open(original / "dev.docs.gz", "rt", encoding="utf-8") as docs, (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
+        for line in docs:
+            doc_id, _, text = line.rstrip("\n").partition("\t")
+            out.write(json.dumps({"_id": doc_id, "title": "", "text": text}) + "\n")
+    with (original / "dev.titles.queries").open(encoding="utf-8") as queries, (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for line in queries:
+            query_id, _, text = line.rstrip("\n").partition("\t")
+            out.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+    with (original / "dev.3-2-1.qrel").open(encoding="utf-8") as qrels, (folder / "qrels" / "dev.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        for line in qrels:
+            fields = line.split()
+            if len(fields) == 4:
+                out.write(f"{fields[0]}\t{fields[2]}\t{fields[3]}\n")
 
 
 if __name__ == "__main__":
