@@ -4,8 +4,8 @@ A FAISS or numpy file with some of its bytes changed still loads and serves nons
 1e38, BM25 rows out of range), and a truncated one can fail anywhere in the loader. So the size and
 SHA-256 of every file of a version are recorded in the version file, which is written last, and a file
 is checked against its record before FAISS or numpy ever reads it. SHA-256 rather than a CRC: with the
-CPU's SHA extensions it hashes at about 2 GB/s, as fast as reading from the page cache
-(bench/integrity.py), so nothing is gained by a weaker checksum.
+CPU's SHA extensions it hashes as fast as zlib's CRC-32, and 2.5× faster than BLAKE2b
+(bench/integrity.py, docs/benchmarks.md), so nothing is gained by a weaker checksum.
 
 The hash is taken from the temporary file before the rename that publishes it, so the time between a
 file's rename and the version file's rename, when a reader can see a new file under an old record,
@@ -94,10 +94,10 @@ def write_recorded(path: Path, write: Callable[[Path], None]) -> FileRecord:
 def file_states(folder: Path, names: Iterable[str]) -> tuple:
     """(name, inode, size, mtime) of each file, None for one that is absent: cheap to take on every
     request, and different as soon as a file is replaced or written in place."""
-    states = []
+    states, root = [], str(folder)
     for name in names:
         try:
-            stat = os.stat(folder / name)
+            stat = os.stat(os.path.join(root, name))  # os.path rather than pathlib: this runs on every request
             states.append((name, stat.st_ino, stat.st_size, stat.st_mtime_ns))
         except OSError:
             states.append((name, None))

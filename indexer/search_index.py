@@ -116,6 +116,7 @@ class SearchIndex:
         self.saved_type: str | None = None  # the index type the version file records
         self._mapped: dict[str, tuple] = {}  # file states of each memory-mapped component, as loaded
         self._seen: tuple | None = None  # the folder's state at the last refresh
+        self._listed: tuple[bytes | None, list[str]] = (None, [])  # a version file's bytes and the files it lists
         self._mmap = mmap
         self._encoder: Encoder | None = None
         self.refresh()
@@ -177,11 +178,12 @@ class SearchIndex:
             text = (self.folder / VERSION_FILE).read_bytes()
         except OSError:
             return (None, checksums.file_states(self.folder, mapped))
-        try:
-            listed = [name for names in component_files(Manifest.parse(text).lexical).values() for name in names]
-        except ValueError:
-            listed = []
-        return (text, checksums.file_states(self.folder, dict.fromkeys(listed + mapped)))
+        if self._listed[0] != text:  # parsed once per version file, not on every request
+            try:
+                self._listed = (text, [name for names in component_files(Manifest.parse(text).lexical).values() for name in names])
+            except ValueError:
+                self._listed = (text, [])
+        return (text, checksums.file_states(self.folder, dict.fromkeys(self._listed[1] + mapped)))
 
     def _read_saved(self, mmap: bool) -> tuple[Manifest | None, dict[str, object], list[str]]:
         """The saved version's manifest, each component that verified and loaded, and the problems found."""

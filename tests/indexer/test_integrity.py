@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import manage
-from damage import CASE_IDS, CASES, damage, resolve
+from damage import CASE_IDS, CASES, damage
 from indexer.ingest import IndexConfig, index_records
+from indexer.manifest import Manifest
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, open_for_writing
 from samples import SENTENCES
@@ -186,3 +187,29 @@ def test_the_command_line_never_prints_a_traceback_over_damaged_files(tmp_path, 
         assert result.returncode == status and "Traceback" not in result.stdout + result.stderr, result.stderr
         assert "the saved index is damaged" in result.stderr and "problem: vectors.json: not JSON" in result.stdout
     assert result.stdout.rstrip().endswith("ok")
+
+
+def test_a_version_file_is_trusted_only_whole(instance):
+    saved = json.loads((instance / "vectors.json").read_text())
+    assert Manifest.parse(json.dumps(saved).encode()).files == Manifest.read(instance).files
+    first = next(iter(saved["files"]))
+    for garbled, reason in (
+        ({**saved, "version": "1"}, "not valid"), ({**saved, "lexical": "../etc"}, "not valid"),
+        ({**saved, "files": {**saved["files"], "../../etc/passwd": saved["files"][first]}}, "does not list"),
+        ({**saved, "files": {**saved["files"], first: {"size": 1, "sha256": "z" * 64}}}, "not a file record"),
+        ({key: value for key, value in saved.items() if key != "files"}, "older version"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            Manifest.parse(json.dumps(garbled).encode())
+
+
+def test_an_instance_saved_before_checksums_is_served_from_the_store_and_repaired(capsys, instance, database_url):
+    saved = json.loads((instance / "vectors.json").read_text())
+    del saved["files"]
+    (instance / "vectors.json").write_text(json.dumps(saved))
+    reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
+    assert reader.damaged == {"vectors", "lexical"} and "older version" in reader.problems[0]
+    assert reader.serve_from_store() == ["vectors", "lexical"] and np.array_equal(reader.vectors.ids(), reader.chunk_ids())
+    reader.close()
+    assert cli(capsys, instance, database_url, "check", "--repair")[0] == 0
+    assert_sound(instance, database_url)
