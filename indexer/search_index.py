@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, func, select
 
-from encoder import Encoder, atomic_write
+from encoder import Encoder
 
 from . import checksums
 from .chunking import passage_text

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from indexer.ingest import IndexConfig, index_records
 from indexer.manifest import Manifest
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, open_for_writing
+from indexer.vector_index import VectorIndex
 from samples import SENTENCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,3 +216,43 @@ def test_an_instance_saved_before_checksums_is_served_from_the_store_and_repaire
     reader.close()
     assert cli(capsys, instance, database_url, "check", "--repair")[0] == 0
     assert_sound(instance, database_url)
+
+
+def test_a_version_saved_while_a_reader_loads_is_picked_up_in_the_same_refresh(instance, database_url, monkeypatch):
+    reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
+    writer = SearchIndex.open(instance, database_url=database_url)
+    writer.delete(["d0"], "default")
+    read_saved, raced = SearchIndex._read_saved, []
+
+    def racing(self, mmap):
+        found = read_saved(self, mmap)
+        if self is reader and not raced:
+            raced.append(writer.delete(["d1"], "default"))  # saved while the reader was reading the previous one
+        return found
+
+    monkeypatch.setattr(SearchIndex, "_read_saved", racing)
+    assert reader.refresh() and raced == [1]
+    assert reader.loaded_version == writer.version == 3 and not reader.problems
+    assert np.array_equal(reader.vectors.ids(), reader.chunk_ids())
+    reader.close()
+    writer.close()
+
+
+def test_a_file_replaced_between_its_hash_and_its_load_is_not_trusted(instance, database_url, monkeypatch, caplog):
+    reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
+    with open_for_writing(instance, database_url=database_url) as writer:
+        writer.delete(["d0"], "default")
+    load, replaced = VectorIndex.load, []
+
+    def load_then_replace(path, mmap=True):
+        loaded = load(path, mmap)
+        if not replaced:  # same bytes, another inode: what was hashed is not what was mapped
+            replaced.append(shutil.copy(path, path.with_name("copy")))
+            os.replace(path.with_name("copy"), path)
+        return loaded
+
+    monkeypatch.setattr(VectorIndex, "load", load_then_replace)
+    reader.refresh()
+    assert "vectors: replaced while being loaded" in caplog.text
+    assert not reader.problems and reader.origins["vectors"] == f"version {writer.version}"  # loaded again, verified
+    reader.close()
