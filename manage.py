@@ -28,7 +28,7 @@ from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
 from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import FieldMap, InputError
-from indexer.search_index import SearchIndex, open_for_writing
+from indexer.search_index import CheckReport, SearchIndex, open_for_writing
 from indexer.store import StoreError
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
@@ -139,9 +139,10 @@ def open_index(args: argparse.Namespace, model: Path | None = None) -> SearchInd
     return SearchIndex.open(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
 
 
-def write_index(args: argparse.Namespace, model: Path | None = None) -> AbstractContextManager[SearchIndex]:
-    """The same, opened inside the instance's writer lock."""
-    return open_for_writing(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
+def write_index(args: argparse.Namespace, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
+    """The same, opened inside the instance's writer lock (and synced, see `open_for_writing`)."""
+    return open_for_writing(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve(),
+                            sync=sync)
 
 
 def database_url(args: argparse.Namespace) -> str | None:
@@ -172,18 +173,29 @@ def cmd_delete(args: argparse.Namespace) -> None:
 
 
 def cmd_reindex(args: argparse.Namespace) -> None:
-    with write_index(args) as index:
+    with write_index(args, sync=False) as index:  # everything is rebuilt from the store: nothing to sync first
         vectors = index.reindex(args.index_type)
     print(f"rebuilt a {vectors.index_type} index of {len(vectors)} vectors (version {index.version})")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = open_index(args).check()
+    report = print_check(open_index(args))
+    if args.repair and not report.ok:
+        with write_index(args, sync=False) as index:
+            vectors = index.repair()
+        print(f"repaired: rebuilt a {vectors.index_type} index of {len(vectors)} vectors from the store (version {index.version})")
+        report = print_check(open_index(args))
+    return 0 if report.ok else 1
+
+
+def print_check(index: SearchIndex) -> CheckReport:
+    report = index.check()
+    index.close()
     print(f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors")
     for problem in report.problems:
         print(f"problem: {problem}")
-    print("ok" if report.ok else "store and index disagree (run `manage.py index` or `reindex` to repair)")
-    return 0 if report.ok else 1
+    print("ok" if report.ok else "store and index disagree (run `manage.py check --repair` to rebuild the index from the store)")
+    return report
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
@@ -338,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None, help="default: chosen by size")
     rebuild.set_defaults(run=cmd_reindex)
 
-    verify = commands.add_parser("check", help="exit status 0 if and only if store and index agree")
+    verify = commands.add_parser("check", help="exit status 0 if and only if store and index agree (every saved file verified)")
+    verify.add_argument("--repair", action="store_true", help="if they do not, rebuild the index from the store, then check again")
     verify.set_defaults(run=cmd_check)
 
     summary = commands.add_parser("stats", help="counts, index type and sizes")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 
+from .checksums import FileRecord, record
 from .stopwords import STOPWORDS_EN
 
 # BM25 parameters that suit short passages (Anserini's BEIR defaults; FACTS.md's reference run).
@@ -36,6 +37,7 @@ B = 0.4
 BUILD_BATCH = 10_000  # passages analysed per step while building
 ARRAYS = ("ids", "data", "rows", "indptr")  # saved as NAME.npy
 VOCABULARY_FILE = "vocabulary.json"
+FILES = tuple(f"{name}.npy" for name in ARRAYS) + (VOCABULARY_FILE,)  # what a saved folder holds
 _WORD = re.compile(r"\w\w+")
 
 
@@ -136,18 +138,29 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return self.ids[top], scores[top]
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path) -> dict[str, FileRecord]:
         """Write to `folder`, which must not exist yet: each version gets a folder of its own, so a
-        reader never sees a half-written one."""
+        reader never sees a half-written one. Returns the size and checksum of each file, by name."""
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         for name in ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(self, name))
         (tmp / VOCABULARY_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False))
+        records = {name: record(tmp / name) for name in FILES}
         tmp.rename(folder)
+        return records
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> "LexicalIndex":
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None) for name in ARRAYS}
-        return cls(vocabulary=json.loads((folder / VOCABULARY_FILE).read_text()), **arrays)
+        """Raises ValueError for files that are not what `save` writes (a missing one: OSError). Only
+        the shapes are checked, not every row number: the version file's checksums guard the bytes."""
+        try:
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False) for name in ARRAYS}
+            vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        except (EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{folder}: not a readable BM25 index ({error.__class__.__name__}: {error})") from None
+        if not isinstance(vocabulary, dict) or any(array.ndim != 1 for array in arrays.values()) \
+                or len(arrays["data"]) != len(arrays["rows"]) or len(arrays["indptr"]) != len(vocabulary) + 1:
+            raise ValueError(f"{folder}: the BM25 arrays do not fit together")
+        return cls(vocabulary=vocabulary, **arrays)

@@ -36,7 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from encoder import atomic_write
+from .checksums import FileRecord, write_recorded
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 
@@ -164,16 +164,18 @@ class VectorIndex:
         scores, positions = graph.search(queries, k, params=params)
         return scores, np.where(positions >= 0, self._positions_to_ids()[positions], -1)
 
-    def save(self, path: Path) -> None:
-        """Write the index and its sidecar (`<name>.meta.json`), each atomically.
+    def save(self, path: Path) -> dict[str, FileRecord]:
+        """Write the index and its sidecar (`<name>.meta.json`), each atomically; returns the size and
+        checksum of each file written, by file name, for the version file to record.
 
         The index goes first: a crash between the two renames leaves a sidecar whose vector count no
         longer matches, which `load` reports instead of applying stale tombstones.
         """
         path = Path(path)
-        atomic_write(path, lambda target: faiss.write_index(self._index, str(target)))
+        records = {path.name: write_recorded(path, lambda target: faiss.write_index(self._index, str(target)))}
         meta = {"ntotal": self._index.ntotal, "removed_positions": self._removed.tolist()}
-        atomic_write(_sidecar(path), lambda target: target.write_text(json.dumps(meta), encoding="utf-8"))
+        records[sidecar(path).name] = write_recorded(sidecar(path), lambda target: target.write_text(json.dumps(meta), encoding="utf-8"))
+        return records
 
     @classmethod
     def load(cls, path: Path, mmap: bool = True) -> VectorIndex:
@@ -184,13 +186,22 @@ class VectorIndex:
         links are read into memory.
         """
         path = Path(path)
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
-        meta = json.loads(_sidecar(path).read_text(encoding="utf-8"))
-        if meta["ntotal"] != index.ntotal:
-            raise ValueError(f"{path} holds {index.ntotal} vectors but its sidecar describes {meta['ntotal']}: "
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+        except RuntimeError as error:  # FAISS's one exception type, for a damaged file as for any other
+            raise ValueError(f"{path}: not a readable FAISS index ({str(error).splitlines()[-1][:200]})") from None
+        try:
+            meta = json.loads(sidecar(path).read_text(encoding="utf-8"))
+            removed = np.asarray(meta["removed_positions"], dtype=np.int64)
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{sidecar(path)}: not a readable sidecar ({error.__class__.__name__}: {error})") from None
+        if meta.get("ntotal") != index.ntotal:
+            raise ValueError(f"{path} holds {index.ntotal} vectors but its sidecar describes {meta.get('ntotal')}: "
                              "a save was interrupted; rebuild the index from the store")
+        if removed.ndim != 1 or (removed.size and (removed.min() < 0 or removed.max() >= index.ntotal)):
+            raise ValueError(f"{sidecar(path)}: tombstones outside the index's {index.ntotal} positions")
         loaded = cls.__new__(cls)
-        loaded._attach(index, removed=np.asarray(meta["removed_positions"], dtype=np.int64), writable=not mmap)
+        loaded._attach(index, removed=removed, writable=not mmap)
         return loaded
 
     @classmethod
@@ -273,5 +284,6 @@ def _check_new_ids(ids: np.ndarray, existing: np.ndarray) -> None:
             raise ValueError(f"{bad.size} ids {problem}: {shown}")
 
 
-def _sidecar(path: Path) -> Path:
+def sidecar(path: Path) -> Path:
+    """The file beside a saved index that holds its tombstones and vector count."""
     return path.with_name(path.name + ".meta.json")

@@ -51,11 +51,15 @@ def delete_document(document_id: str):
 
 @blueprint.get("/health")
 def health():
+    """200 even when degraded: the process still answers searches (from the store where the saved
+    index is damaged), so a load balancer must not take it out of rotation; monitoring reads `status`."""
     service = search_service()
     service.refresh()
     index = service.index
-    return jsonify({"status": "ok", "chunks": len(index.vectors), "index_version": index.loaded_version,
-                    "index_type": index.vectors.index_type, "model": index.model.name, "dim": index.vectors.dim})
+    problems = index.serving_problems()
+    return jsonify({"status": "degraded" if problems else "ok", "problems": problems, "chunks": len(index.vectors),
+                    "index_version": index.loaded_version, "index_type": index.vectors.index_type,
+                    "model": index.model.name, "dim": index.vectors.dim})
 
 
 @blueprint.get("/openapi.json")

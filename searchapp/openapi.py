@@ -63,8 +63,13 @@ _SCHEMAS: dict = {
                                       "unchanged": {"type": "integer"}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"}}},
     "DeleteResponse": {"type": "object", "required": ["deleted", "collection", "index_version"], "properties": {
         "deleted": {"type": "string"}, "collection": {"type": "string"}, "index_version": {"type": "integer"}}},
-    "Health": {"type": "object", "required": ["status", "chunks", "index_version"], "properties": {
-        "status": {"type": "string", "enum": ["ok"]}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"},
+    "Health": {"type": "object", "required": ["status", "problems", "chunks", "index_version"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"],
+                   "description": "degraded: the saved index is damaged or missing and searches are served from what this "
+                                  "process holds (an older version, or an index rebuilt from the store); see problems"},
+        "problems": {"type": "array", "items": {"type": "string"}, "description": "one line per problem; empty when ok"},
+        "chunks": {"type": "integer", "description": "vectors in the index being served"},
+        "index_version": {"type": "integer", "description": "the last saved version loaded whole"},
         "index_type": {"type": "string"}, "model": {"type": "string"}, "dim": {"type": "integer"}}},
 }
 
@@ -108,7 +113,7 @@ def openapi_document(config: Mapping) -> dict:
                 "delete": {"summary": "Delete one document", "security": _BEARER, "parameters": [_ID, _COLLECTION], "responses": {
                     "200": _ok("DeleteResponse"), "404": _error(_NOT_FOUND),
                     "409": _error("the id exists in several collections"), **_WRITE_ERRORS, **limit_errors}}},
-            "/api/health": {"get": {"summary": "Liveness and index version", "responses": {"200": _ok("Health")}}},
+            "/api/health": {"get": {"summary": "Liveness, index version and integrity", "responses": {"200": _ok("Health")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
         },
         "components": {"schemas": _SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -174,7 +174,9 @@ class SearchService:
         vectors agree to a cosine of 0.99997 or more with the bf16 ones indexed (bench/encode.py)."""
         index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
         index.encoder.encode(["warm up"])
-        return cls(index)
+        service = cls(index)
+        service.refresh()
+        return service
 
     @classmethod
     def open_existing(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
@@ -185,9 +187,12 @@ class SearchService:
         return cls.open(folder, database_url, default_model)
 
     def refresh(self) -> None:
-        """Pick up a newer saved index (written by `manage.py index` or an API upsert)."""
+        """Pick up a newer saved index (written by `manage.py index` or an API upsert). Where the saved
+        one is damaged and this process has no good copy of it, search what the store holds instead
+        (`SearchIndex.serve_from_store`): slower to start, never down."""
         with self._refresh_lock:
             self.index.refresh()
+            self.index.serve_from_store()
 
     def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None) -> Results:
         if mode not in MODES:
