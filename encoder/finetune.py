@@ -36,6 +36,7 @@ from .tokenizer import TextTokenizer
 from .training import (
     Budget,
     MetricsLog,
+    compile_static,
     learning_rate,
     make_optimizer,
     optimizer_step,
@@ -308,9 +309,7 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
 
     loss_fn = ContrastiveLoss(config.temperature, config.learn_temperature).to(device)
     optimizer = make_optimizer(nn.ModuleList([model, loss_fn]), config.lr, config.weight_decay, (0.9, 0.999), 1e-8, device)
-    if config.compile:
-        torch._dynamo.reset()  # a graph traced for another stage's shapes must not be reused or re-specialised
-    forward = torch.compile(model, dynamic=False) if config.compile else model
+    forward = compile_static(model) if config.compile else model
     generator = torch.Generator().manual_seed(config.seed)
     budget = Budget(config.time_budget_s, config.max_steps)
     timer = StepTimer(device)
