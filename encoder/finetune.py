@@ -43,6 +43,8 @@ from .training import (
     start_run,
 )
 
+CHARS_PER_TOKEN_CLIP = 16
+TokenCache = dict[tuple[int, int], dict[str, np.ndarray]]  # (tokenizer, width) -> text -> token ids
 DEFAULT_SOURCES = ("stsb", "sick", "msrp", "trecqa", "scifact", "climate_fever")
 
 
@@ -79,6 +81,7 @@ class FinetuneConfig:
     precision: str = "auto"
     seed: int = 0
     extra_pairs: list[Pair] = field(default_factory=list, repr=False)  # pairs given in code (tests, experiments)
+    token_cache: TokenCache | None = field(default=None, repr=False)  # shared by the stages of a recipe
 
 
 class ContrastiveLoss(nn.Module):
@@ -160,15 +163,25 @@ class TokenTable:
         return TokenTable(self.ids.to(device), self.lengths.to(device))
 
 
-def token_table(tokenizer: TextTokenizer, texts: list[str], width: int) -> TokenTable:
-    """One batch call to the Rust tokenizer for all the texts (it uses every core), truncated to `width`."""
+def token_table(tokenizer: TextTokenizer, texts: list[str], width: int, cache: TokenCache | None = None) -> TokenTable:
+    """Distinct texts as a padded id table. The texts not in `cache` go to the Rust tokenizer in one batch
+    call (it uses every core), truncated to `width`; a recipe's stages share one cache, since they share
+    most of their texts.
+
+    Texts are first cut to CHARS_PER_TOKEN_CLIP characters per token of `width`: a word piece is about
+    five characters, so the cut falls past the truncation point, and tokenising a whole Wikipedia
+    paragraph to keep its first 128 tokens would cost several times the work."""
     tokenizer.set_max_length(width)
-    encodings = tokenizer.encode(texts)
-    ids = np.full((len(texts), width), tokenizer.pad_id, dtype=np.int32)  # int32 halves the device copy
+    known = {} if cache is None else cache.setdefault((hash(tokenizer.tokenizer.to_str()), width), {})
+    missing = [text for text in texts if text not in known]
+    if missing:
+        for text, encoding in zip(missing, tokenizer.encode([text[: width * CHARS_PER_TOKEN_CLIP] for text in missing])):
+            known[text] = np.asarray(encoding.ids, dtype=np.int32)  # int32 halves the device copy
+    ids = np.full((len(texts), width), tokenizer.pad_id, dtype=np.int32)
     lengths = np.empty(len(texts), dtype=np.int64)
-    for row, encoding in enumerate(encodings):
-        lengths[row] = len(encoding.ids)
-        ids[row, : lengths[row]] = encoding.ids
+    for row, text in enumerate(texts):
+        lengths[row] = len(known[text])
+        ids[row, : lengths[row]] = known[text]
     return TokenTable(torch.from_numpy(ids), torch.from_numpy(lengths))
 
 
@@ -191,14 +204,16 @@ class PairTensors:
                            *(t.to(device) for t in (self.query_rows, self.positive_rows, self.negative_rows)))
 
 
-def tokenize_pairs(tokenizer: TextTokenizer, pairs: list[Pair], query_length: int, passage_length: int, hard_negatives: bool) -> PairTensors:
+def tokenize_pairs(tokenizer: TextTokenizer, pairs: list[Pair], query_length: int, passage_length: int, hard_negatives: bool,
+                   cache: TokenCache | None = None) -> PairTensors:
     """Tokenise every distinct text once (labelled sets repeat an abstract or an answer across pairs)."""
     query_index: dict[str, int] = {}
     passage_index: dict[str, int] = {}
     query_rows = [query_index.setdefault(p.query, len(query_index)) for p in pairs]
     positive_rows = [passage_index.setdefault(p.positive, len(passage_index)) for p in pairs]
     negative_rows = [passage_index.setdefault(p.negative, len(passage_index)) if hard_negatives and p.negative else -1 for p in pairs]
-    return PairTensors(token_table(tokenizer, list(query_index), query_length), token_table(tokenizer, list(passage_index), passage_length),
+    return PairTensors(token_table(tokenizer, list(query_index), query_length, cache),
+                       token_table(tokenizer, list(passage_index), passage_length, cache),
                        torch.tensor(query_rows), torch.tensor(positive_rows), torch.tensor(negative_rows))
 
 
@@ -295,7 +310,7 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
         raise ValueError(f"{len(pairs)} training pairs, fewer than one batch of {config.batch_size}")
     log = MetricsLog(out / "finetune_log.jsonl")
     started = time.perf_counter()
-    data = tokenize_pairs(tokenizer, pairs, query_length, passage_length, config.hard_negatives).to(device)
+    data = tokenize_pairs(tokenizer, pairs, query_length, passage_length, config.hard_negatives, config.token_cache).to(device)
     static = config.static_shapes if config.static_shapes is not None else device.type == "cuda"
     slots = negative_slots(data, config.batch_size)
     sources: dict[str, int] = {}
@@ -311,6 +326,11 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
     optimizer = make_optimizer(nn.ModuleList([model, loss_fn]), config.lr, config.weight_decay, (0.9, 0.999), 1e-8, device)
     forward = compile_static(model) if config.compile else model
     generator = torch.Generator().manual_seed(config.seed)
+    if config.compile:  # trace and compile every shape before the clock starts; the gradients are thrown away
+        with autocast(device, dtype):
+            batch_loss(forward, loss_fn, data, torch.arange(config.batch_size, device=device), slots, config.pooling, static).backward()
+        optimizer.zero_grad(set_to_none=True)
+        log.write({"event": "compiled", "seconds": round(time.perf_counter() - started, 2)})
     budget = Budget(config.time_budget_s, config.max_steps)
     timer = StepTimer(device)
     step, epoch = 0, 0

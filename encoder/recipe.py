@@ -32,7 +32,7 @@ import torch._dynamo  # noqa: F401  torch.optim imports it on first use (4 s on 
 
 from .corpus import read_corpus
 from .evaluation import dense_rankings, read_beir, retrieval_metrics, sts_spearman, read_stsb
-from .finetune import FinetuneConfig, finetune, select_sources
+from .finetune import FinetuneConfig, TokenCache, finetune, select_sources
 from .pairs import Pair, read_pairs, wikipedia_span_pairs
 from .pipeline import export, log
 from .text_encoder import Encoder
@@ -41,7 +41,7 @@ STS_DEV = "stsb/sts-dev.csv"
 RETRIEVAL_METRIC = "ndcg@10"
 # RecipeConfig fields that are also command-line flags, with the dataclass's defaults (written once).
 TUNABLE = ("retrieval_dev", "retrieval_split", "wikipedia_pairs", "batch_size", "lr", "query_length", "passage_length",
-           "eval_batch_size", "log_every", "reserve_s", "min_stage_s", "stage_overhead_s", "device", "precision", "seed")
+           "eval_batch_size", "log_every", "max_steps", "reserve_s", "min_stage_s", "stage_overhead_s", "device", "precision", "seed")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class RecipeConfig:
     started: float = field(default_factory=time.time)  # epoch seconds the clock started (the shell's, when given)
     variants: dict[str, list[Stage]] = field(default_factory=lambda: dict(DEFAULT_VARIANTS))
     pairs_files: tuple[str, ...] = ()  # default: every *pairs*.jsonl[.xz] in data_dir
-    retrieval_dev: str | None = None  # a BEIR folder; default: the one folder in data_dir with a corpus.jsonl
+    retrieval_dev: str | None = None  # a BEIR folder; default: every folder in data_dir with a corpus.jsonl
     retrieval_split: str = "dev"
     wikipedia_pairs: int = 100_000  # span/title pairs from data_dir/wikipedia/*, for stages that select "wikipedia"
     batch_size: int = 1024
@@ -84,6 +84,7 @@ class RecipeConfig:
     static_shapes: bool | None = None  # None: on CUDA only (see FinetuneConfig)
     eval_batch_size: int = 256
     log_every: int = 50
+    max_steps: int = 0  # a cap on each stage's steps besides its time (0: none); for rehearsals
     reserve_s: float = 20.0  # kept for the export and the closing lines
     min_stage_s: float = 5.0  # a stage given less is not started
     stage_overhead_s: float = 15.0  # first guess of a stage's loading, tokenising and saving (then measured)
@@ -117,8 +118,9 @@ def run_recipe(config: RecipeConfig) -> dict:
     results: dict = {"init": dev.evaluate(config.init_checkpoint, costs)}
     log(f"init: {results['init']}")
     names = list(variants)
+    cache: TokenCache = {}  # every text tokenised once in the whole run, whichever stage needs it first
     for index, name in enumerate(names):
-        checkpoint = train_variant(config, name, [variants[n] for n in names[index:]], pairs, costs)
+        checkpoint = train_variant(config, name, [variants[n] for n in names[index:]], pairs, cache, costs)
         if checkpoint is None:
             break
         results[name] = {**dev.evaluate(checkpoint, costs), "checkpoint": checkpoint, "stages": [vars(s) for s in variants[name]]}
@@ -126,20 +128,18 @@ def run_recipe(config: RecipeConfig) -> dict:
     return finish(config, results)
 
 
-def train_variant(config: RecipeConfig, name: str, ahead: list[list[Stage]], pairs: list[Pair], costs: Costs) -> str | None:
+def train_variant(config: RecipeConfig, name: str, ahead: list[list[Stage]], pairs: list[Pair], cache: TokenCache, costs: Costs) -> str | None:
     """Run the stages of `ahead[0]`, each given its weight's share of the training time left for all the
     stages ahead; returns the last checkpoint, or None when the time left is too short for a stage."""
     checkpoint, stages = config.init_checkpoint, ahead[0]
     for number, stage in enumerate(stages):
-        stages_left = sum(len(v) for v in ahead) - number
-        weights_left = sum(s.weight for s in stages[number:]) + sum(s.weight for v in ahead[1:] for s in v)
-        training_left = config.remaining() - stages_left * costs.stage_overhead - len(ahead) * costs.evaluation
-        budget = training_left * stage.weight / weights_left
+        budget = stage_budget(config.remaining(), ahead, number, costs)
         if budget < config.min_stage_s:
             log(f"variant {name} stage {number}: {budget:.0f}s left for it, too little; no more variants")
             return None
         started = time.time()
-        checkpoint = str(finetune(stage_config(config, stage, pairs, checkpoint, Path(config.work_dir) / name / f"stage{number}", budget),
+        output = Path(config.work_dir) / name / f"stage{number}"
+        checkpoint = str(finetune(stage_config(config, stage, pairs, cache, checkpoint, output, budget),
                                   show_progress=False))
         wall = time.time() - started
         costs.stage_overhead = max(0.0, wall - budget)
@@ -147,13 +147,23 @@ def train_variant(config: RecipeConfig, name: str, ahead: list[list[Stage]], pai
     return checkpoint
 
 
-def stage_config(config: RecipeConfig, stage: Stage, pairs: list[Pair], init: str, output: Path, budget: float) -> FinetuneConfig:
+def stage_budget(remaining: float, ahead: list[list[Stage]], number: int, costs: Costs) -> float:
+    """Training seconds for stage `number` of `ahead[0]`: its weight's share of what is left once every
+    stage ahead has had its overhead and every variant ahead its evaluation."""
+    stages = ahead[0]
+    stages_left = sum(len(v) for v in ahead) - number
+    weights_left = sum(s.weight for s in stages[number:]) + sum(s.weight for v in ahead[1:] for s in v)
+    training_left = remaining - stages_left * costs.stage_overhead - len(ahead) * costs.evaluation
+    return training_left * stages[number].weight / weights_left
+
+
+def stage_config(config: RecipeConfig, stage: Stage, pairs: list[Pair], cache: TokenCache, init: str, output: Path, budget: float) -> FinetuneConfig:
     """The FinetuneConfig of one stage: the recipe's pairs, already in memory, filtered by the stage's sources."""
     return FinetuneConfig(
         init_checkpoint=init, output_dir=str(output), data_dir=config.data_dir, sources=(), extra_pairs=pairs,
         source_prefixes=stage.sources, time_budget_s=budget, batch_size=config.batch_size, lr=stage.lr or config.lr,
         query_length=config.query_length, max_length=config.passage_length, compile=config.compile,
-        static_shapes=config.static_shapes, log_every=config.log_every,
+        static_shapes=config.static_shapes, log_every=config.log_every, token_cache=cache, max_steps=config.max_steps or None,
         device=config.device, precision=config.precision, seed=config.seed)
 
 
@@ -174,39 +184,38 @@ def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
 
 
 class DevSets:
-    """The development sets of the selection: STS-B dev and one BEIR folder's dev split, read once."""
+    """The development sets of the selection, read once: STS-B dev and the dev split of every BEIR folder
+    in the data folder (or the one named); a folder without that split is left out, never replaced by
+    its test split."""
 
     def __init__(self, config: RecipeConfig) -> None:
         data = Path(config.data_dir)
-        self.sts = read_stsb(data / STS_DEV) if (data / STS_DEV).is_file() else None
-        folder = Path(config.retrieval_dev) if config.retrieval_dev else _beir_folder(data)
-        self.retrieval_name = folder.name if folder else None
-        self.beir = read_beir(folder, config.retrieval_split) if folder else None
-        if self.sts is None and self.beir is None:
-            raise FileNotFoundError(f"{data}: neither {STS_DEV} nor a BEIR folder to select a model with")
         self.config = config
+        self.sts = read_stsb(data / STS_DEV) if (data / STS_DEV).is_file() else None
+        folders = [Path(config.retrieval_dev)] if config.retrieval_dev else sorted(p.parent for p in data.glob("*/corpus.jsonl"))
+        split = config.retrieval_split
+        for folder in folders:
+            if not (folder / "qrels" / f"{split}.tsv").is_file():
+                log(f"{folder}: no qrels/{split}.tsv, not used for selection")
+        self.beir = {f"{f.name}-{split}": read_beir(f, split) for f in folders if (f / "qrels" / f"{split}.tsv").is_file()}
+        if self.sts is None and not self.beir:
+            raise FileNotFoundError(f"{data}: neither {STS_DEV} nor a BEIR folder with a {split} split to select a model with")
 
     def evaluate(self, checkpoint: str, costs: Costs) -> dict[str, float]:
+        """STS-B dev Spearman and each BEIR dev set's dense nDCG@10 (exact search), x100."""
         started = time.time()
         encoder = Encoder.load(checkpoint, precision=self.config.precision, device=None if self.config.device == "auto" else self.config.device)
         figures = {}
         if self.sts:
             figures["stsb-dev"] = sts_spearman(encoder, self.sts, self.config.eval_batch_size)
-        if self.beir:
-            rankings = dense_rankings(encoder, self.beir, k=100, batch_size=self.config.eval_batch_size)
-            figures[f"{self.retrieval_name}-{self.config.retrieval_split}"] = retrieval_metrics(rankings, self.beir.qrels)[RETRIEVAL_METRIC]
+        for name, beir in self.beir.items():
+            rankings = dense_rankings(encoder, beir, k=100, batch_size=self.config.eval_batch_size)
+            figures[name] = retrieval_metrics(rankings, beir.qrels)[RETRIEVAL_METRIC]
         del encoder
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         costs.evaluation = time.time() - started
         return figures
-
-
-def _beir_folder(data: Path) -> Path | None:
-    folders = sorted(p.parent for p in data.glob("*/corpus.jsonl"))
-    if len(folders) > 1:
-        raise ValueError(f"{data}: several BEIR folders {[f.name for f in folders]}; name one with --retrieval-dev")
-    return folders[0] if folders else None
 
 
 def selection_score(figures: dict[str, float], baseline: dict[str, float]) -> float:

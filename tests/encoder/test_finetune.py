@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -88,6 +89,10 @@ def test_texts_are_tokenised_once_and_shapes_stay_static(tmp_path, tiny_checkpoi
                             device="cpu", precision="float32", time_budget_s=3600)
     finetune(config, show_progress=False)
     assert len(calls) == 2  # one call for the queries, one for the passages, however many steps ran
+    cache = {}
+    for stage in range(2):  # a recipe's stages share a cache: the second tokenises nothing
+        finetune(replace(config, output_dir=str(tmp_path / f"stage{stage}"), token_cache=cache, max_steps=2), show_progress=False)
+    assert len(calls) == 4
     assert shapes == {(8, 12), (8, 20)}  # queries, and passages (positives and the negative slots)
     log = [json.loads(line) for line in (tmp_path / "ft" / "finetune_log.jsonl").read_text().splitlines()]
     assert log[0]["negative_slots"] == 8 and log[0]["static_shapes"] is True
