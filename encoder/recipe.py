@@ -7,7 +7,9 @@ A variant is a list of stages; a stage is a `FinetuneConfig` with its own share 
 rate and pairs, chosen by source prefix (`FinetuneConfig.source_prefixes`). The default variants:
   A  the labelled pairs, old and new (everything but mined and Wikipedia pairs)
   B  A plus the BM25-mined pairs ("mined:*")
-  C  a label-free contrastive stage on Wikipedia (`pairs.wikipedia_span_pairs`), then B
+  C  a stage on the Wikipedia pairs (the pairs file's, plus `pairs.wikipedia_span_pairs` from DATA/wikipedia/
+     when present), then B
+  D  every pair in one stage: C's control (the same data mixed, not staged)
 `--recipe` replaces them with JSON: {"name": [{"sources": ["!mined:"], "weight": 1, "lr": 1e-4}, ...]}.
 
 The clock is the whole process's: the time left is shared out again before every stage, after what the
@@ -58,6 +60,7 @@ DEFAULT_VARIANTS: dict[str, list[Stage]] = {
     "A": [Stage(("!mined:", "!wikipedia"))],
     "B": [Stage(("!wikipedia",))],
     "C": [Stage(("wikipedia",), weight=0.5, lr=2e-4), Stage(("!wikipedia",))],
+    "D": [Stage(())],
 }
 
 

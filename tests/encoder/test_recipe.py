@@ -48,10 +48,10 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     figures = json.loads((out / "eval.json").read_text())
-    assert set(figures) >= {"init", "A", "B", "C", "selected"}
-    for name in ("init", "A", "B", "C"):
+    assert set(figures) >= {"init", "A", "B", "C", "D", "selected"}
+    for name in ("init", "A", "B", "C", "D"):
         assert set(figures[name]) >= {"stsb-dev", "nfcorpus_dev-dev"}
-    assert figures["selected"] == max("ABC", key=lambda name: figures[name]["score"])
+    assert figures["selected"] == max("ABCD", key=lambda name: figures[name]["score"])
 
     def sources(log: Path) -> set[str]:
         start = json.loads(log.read_text().splitlines()[0])
@@ -62,6 +62,7 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert sources(work / "B" / "stage0" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq"}
     assert sources(work / "C" / "stage0" / "finetune_log.jsonl") == {"wikipedia:span", "wikipedia:title"}
     assert sources(work / "C" / "stage1" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq"}
+    assert sources(work / "D" / "stage0" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq", "wikipedia:span", "wikipedia:title"}
 
     files = list(out.iterdir())
     assert len(files) <= 8 and (out / "recipe.log").is_file()  # what one device call can bring back
