@@ -104,7 +104,7 @@ class Costs:
     """What the fixed parts of a stage and an evaluation cost so far (seconds), to plan the rest."""
 
     stage_overhead: float  # loading, tokenising, saving: a stage's wall time beyond its budget
-    evaluation: float = 0.0
+    evaluation: float = 0.0  # evaluating a variant and exporting it when it is the best so far
 
 
 def run_recipe(config: RecipeConfig) -> dict:
@@ -117,18 +117,27 @@ def run_recipe(config: RecipeConfig) -> dict:
     for name in config.variants.keys() - variants.keys():
         log(f"variant {name} skipped: one of its stages selects no pairs")
     dev = DevSets(config)
-    costs = Costs(config.stage_overhead_s)
-    results: dict = {"init": dev.evaluate(config.init_checkpoint, costs)}
+    started = time.time()
+    results: dict = {"init": dev.evaluate(config.init_checkpoint), "variants": {}}
+    costs = Costs(config.stage_overhead_s, evaluation=time.time() - started)
     log(f"init: {results['init']}")
     names = list(variants)
     cache: TokenCache = {}  # every text tokenised once in the whole run, whichever stage needs it first
+    exported = None
     for index, name in enumerate(names):
         checkpoint = train_variant(config, name, [variants[n] for n in names[index:]], pairs, cache, costs)
         if checkpoint is None:
             break
-        results[name] = {**dev.evaluate(checkpoint, costs), "checkpoint": checkpoint, "stages": [vars(s) for s in variants[name]]}
-        log(f"variant {name}: {results[name]}")
-    return finish(config, results)
+        started = time.time()
+        results["variants"][name] = {**dev.evaluate(checkpoint), "checkpoint": checkpoint, "stages": [vars(s) for s in variants[name]]}
+        log(f"variant {name}: {results['variants'][name]}")
+        exported = publish(config, results, exported)
+        costs.evaluation = time.time() - started
+    if exported is None:
+        publish(config, results, exported)
+        log("no variant finished: nothing exported")
+    log(f"selected {exported}; whole run {time.time() - config.started:.0f}s")
+    return results
 
 
 def train_variant(config: RecipeConfig, name: str, ahead: list[list[Stage]], pairs: list[Pair], cache: TokenCache, costs: Costs) -> str | None:
@@ -204,9 +213,8 @@ class DevSets:
         if self.sts is None and not self.beir:
             raise FileNotFoundError(f"{data}: neither {STS_DEV} nor a BEIR folder with a {split} split to select a model with")
 
-    def evaluate(self, checkpoint: str, costs: Costs) -> dict[str, float]:
+    def evaluate(self, checkpoint: str) -> dict[str, float]:
         """STS-B dev Spearman and each BEIR dev set's dense nDCG@10 (exact search), x100."""
-        started = time.time()
         encoder = Encoder.load(checkpoint, precision=self.config.precision, device=None if self.config.device == "auto" else self.config.device)
         figures = {}
         if self.sts:
@@ -217,7 +225,6 @@ class DevSets:
         del encoder
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        costs.evaluation = time.time() - started
         return figures
 
 
@@ -228,26 +235,25 @@ def selection_score(figures: dict[str, float], baseline: dict[str, float]) -> fl
     return sum(ratios) / len(ratios) if ratios else 0.0
 
 
-def finish(config: RecipeConfig, results: dict) -> dict:
-    """Score the variants, write eval.json, export the best variant's checkpoint with the logs."""
+def publish(config: RecipeConfig, results: dict, exported: str | None) -> str | None:
+    """Score the variants so far, write eval.json, and export the best one's checkpoint with its logs
+    unless it is the one already exported; returns the exported variant. Called after every variant, so
+    a run cut short still leaves its best model and every figure behind."""
     work, out = Path(config.work_dir), Path(config.out_dir)
-    baseline = {k: v for k, v in results["init"].items() if isinstance(v, float)}
-    trained = [name for name in results if name != "init"]
-    for name in trained:
-        results[name]["score"] = selection_score(results[name], baseline)
-    best = max(trained, key=lambda name: results[name]["score"], default=None)
-    results["selected"] = best
-    results["seconds"] = round(time.time() - config.started, 1)
-    (work / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    if best is None:
-        log("no variant finished: nothing exported")
-        return results
+    variants = results["variants"]
+    for figures in variants.values():
+        figures["score"] = selection_score(figures, results["init"])
+    best = max(variants, key=lambda name: variants[name]["score"], default=None)
+    results.update(selected=best, seconds=round(time.time() - config.started, 1))
+    for folder in (work, out):
+        (folder / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    if best is None or best == exported:
+        return exported
     logs = [*sorted(work.glob(f"{best}/stage*/finetune_log.jsonl")), work / "eval.json"]
-    for path in export(Path(results[best]["checkpoint"]), _named_logs(logs, work), out):
+    for path in export(Path(variants[best]["checkpoint"]), _named_logs(logs, work), out):
         log(f"exported {path.name} ({path.stat().st_size / 2**20:.1f} MiB)")
-    log(f"selected {best} (score {results[best]['score']:.3f} relative to init); whole run {time.time() - config.started:.0f}s")
-    return results
+    log(f"best so far: {best} (score {variants[best]['score']:.3f} relative to init)")
+    return best
 
 
 def _named_logs(paths: list[Path], work: Path) -> list[Path]:
