@@ -33,7 +33,7 @@ import torch
 import torch._dynamo  # noqa: F401  torch.optim imports it on first use (4 s on a CPU): here, it is start-up, not a stage's cost
 
 from .corpus import read_corpus
-from .evaluation import dense_rankings, read_beir, retrieval_metrics, sts_spearman, read_stsb
+from .evaluation import dense_rankings, read_beir, read_stsb, retrieval_metrics, sts_spearman
 from .finetune import FinetuneConfig, TokenCache, finetune, select_sources
 from .pairs import Pair, read_pairs, wikipedia_span_pairs
 from .pipeline import export, log
@@ -113,9 +113,10 @@ def run_recipe(config: RecipeConfig) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     pairs = load_recipe_pairs(config)
-    variants = {name: stages for name, stages in config.variants.items() if all(select_sources(pairs, s.sources) for s in stages)}
+    variants = {name: stages for name, stages in config.variants.items()
+                if all(len(select_sources(pairs, s.sources)) >= config.batch_size for s in stages)}
     for name in config.variants.keys() - variants.keys():
-        log(f"variant {name} skipped: one of its stages selects no pairs")
+        log(f"variant {name} skipped: one of its stages selects fewer pairs than a batch of {config.batch_size}")
     dev = DevSets(config)
     started = time.time()
     results: dict = {"init": dev.evaluate(config.init_checkpoint), "variants": {}}
