@@ -122,6 +122,15 @@ def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0
     return islice(chain.from_iterable(_article_pairs(document, rng) for document in documents), max_pairs)
 
 
+def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64)) -> Iterator[Pair]:
+    """Contrastive pre-fine-tuning pairs with no labels at all (Contriever's independent cropping, E5's
+    title-passage pairs): two spans drawn independently from one article, which share its topic but not
+    always its words, and the title to a random paragraph. Sources "wikipedia:span" and
+    "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s."""
+    rng = random.Random(seed)
+    return islice(chain.from_iterable(_span_pairs(document, rng, span_words) for document in documents), max_pairs)
+
+
 PAIR_SOURCES: dict[str, Callable[[Path], Iterator[Pair]]] = {
     "stsb": stsb_pairs,
     "sick": sick_pairs,
@@ -252,6 +261,23 @@ def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
     if candidates:
         sentence, rest = rng.choice(candidates)
         yield Pair(sentence, rest, "wikipedia")
+
+
+def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int]) -> Iterator[Pair]:
+    """Two random word spans of one article (each of `span_words` words, at most half the article), and
+    its title to one random paragraph."""
+    words = document.text.split()
+    shortest, longest = span_words
+    if len(words) >= 2 * shortest:
+        spans = []
+        for _ in range(2):
+            length = rng.randint(shortest, min(longest, len(words) // 2))
+            start = rng.randint(0, len(words) - length)
+            spans.append(" ".join(words[start:start + length]))
+        yield Pair(spans[0], spans[1], "wikipedia:span")
+    paragraph = rng.choice(document.paragraphs)
+    if document.title and _long_enough(paragraph):
+        yield Pair(document.title, paragraph, "wikipedia:title")
 
 
 def _sentence_and_rest(paragraph: str) -> Iterator[tuple[str, str]]:

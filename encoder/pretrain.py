@@ -26,6 +26,7 @@ from .tokenizer import TextTokenizer
 from .training import (
     Budget,
     MetricsLog,
+    compile_static,
     learning_rate,
     load_state,
     make_optimizer,
@@ -173,7 +174,7 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
     special_ids = torch.tensor([tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.unk_id], device=device)
     ids = {"mask": tokenizer.mask_id}
     compiled = config.compile if config.compile is not None else device.type == "cuda"
-    loss_fn = torch.compile(pretraining_loss) if compiled else pretraining_loss
+    loss_fn = compile_static(pretraining_loss) if compiled else pretraining_loss
 
     peak = measure_matmul_flops(device, dtype)
     flops_per_token = transformer_flops_per_token(model_config, max_length, config.masking.mask_fraction)

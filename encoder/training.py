@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,15 @@ def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: tor
         group["lr"] = lr
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+
+
+def compile_static(fn: Callable, backend: str = "inductor") -> Callable:
+    """torch.compile for code whose shapes are fixed within a run (pretraining's batches, fine-tuning's
+    static widths). dynamic=False: a second run in the same process with other shapes (another stage,
+    model or batch size) traces afresh instead of recompiling with symbolic sizes, which `torch.rand`
+    in `mask_tokens` does not survive; the reset drops the previous run's graphs and their guards."""
+    torch._dynamo.reset()
+    return torch.compile(fn, dynamic=False, backend=backend)
 
 
 def seed_everything(seed: int) -> None:

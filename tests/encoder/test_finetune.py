@@ -1,8 +1,11 @@
+import json
+from dataclasses import replace
+
 import numpy as np
 import torch
 
-from encoder import Encoder
-from encoder.finetune import ContrastiveLoss, FinetuneConfig, finetune
+from encoder import BertModel, Encoder, TextTokenizer
+from encoder.finetune import ContrastiveLoss, FinetuneConfig, finetune, select_sources
 from encoder.pairs import Pair
 
 PAIRS = [
@@ -46,3 +49,61 @@ def test_contrastive_loss_rewards_alignment_and_counts_hard_negatives():
     assert loss(queries, queries.clone(), negatives=queries.clone()) > aligned  # a hard negative as close as the positive
     learnable = ContrastiveLoss(temperature=0.05, learnable=True)
     assert any(p.requires_grad for p in learnable.parameters())
+
+
+def test_a_masked_negative_slot_counts_for_nothing():
+    torch.manual_seed(0)
+    queries = torch.nn.functional.normalize(torch.randn(4, 16), dim=-1)
+    positives = torch.nn.functional.normalize(queries + 0.3 * torch.randn(4, 16), dim=-1)
+    loss = ContrastiveLoss(temperature=0.05, learnable=False)
+    negatives = queries.clone()[:2]  # as close as can be: would raise the loss if counted
+    without = loss(queries, positives)
+    masked = loss(queries, positives, negatives, torch.tensor([False, False]))
+    half = loss(queries, positives, negatives, torch.tensor([True, False]))
+    assert torch.isclose(masked, without, atol=1e-5)
+    assert half > without + 0.1
+
+
+def test_select_sources_by_prefix_and_exclusion():
+    pairs = [Pair("q", "p", source) for source in ("stsb", "mined:nq", "mined:webq", "wikispan", "medquad")]
+    assert [p.source for p in select_sources(pairs, ())] == [p.source for p in pairs]
+    assert [p.source for p in select_sources(pairs, ("mined:",))] == ["mined:nq", "mined:webq"]
+    assert [p.source for p in select_sources(pairs, ("!mined:", "!wiki"))] == ["stsb", "medquad"]
+    assert [p.source for p in select_sources(pairs, ("mined:", "!mined:webq"))] == ["mined:nq"]
+
+
+def _toy_pairs(count: int) -> list[Pair]:
+    """Pairs of varied lengths, every third with a hard negative."""
+    texts = [a + " " + b for a, b in PAIRS] + [q for q, _ in PAIRS]
+    return [Pair(f"{PAIRS[i % 8][0]} {i}", texts[(i * 5) % len(texts)], "toy", PAIRS[(i + 3) % 8][1] if i % 3 == 0 else None)
+            for i in range(count)]
+
+
+def test_texts_are_tokenised_once_and_shapes_stay_static(tmp_path, tiny_checkpoint, monkeypatch):
+    calls, shapes = [], set()
+    original_encode, original_forward = TextTokenizer.encode, BertModel.forward
+    monkeypatch.setattr(TextTokenizer, "encode", lambda self, texts, pairs=None: calls.append(len(texts)) or original_encode(self, texts, pairs))
+    monkeypatch.setattr(BertModel, "forward", lambda self, ids, *rest: shapes.add(tuple(ids.shape)) or original_forward(self, ids, *rest))
+    config = FinetuneConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / "ft"), sources=(), extra_pairs=_toy_pairs(40),
+                            batch_size=8, max_steps=12, query_length=12, max_length=20, static_shapes=True, log_every=4,
+                            device="cpu", precision="float32", time_budget_s=3600)
+    finetune(config, show_progress=False)
+    assert len(calls) == 2  # one call for the queries, one for the passages, however many steps ran
+    cache = {}
+    for stage in range(2):  # a recipe's stages share a cache: the second tokenises nothing
+        finetune(replace(config, output_dir=str(tmp_path / f"stage{stage}"), token_cache=cache, max_steps=2), show_progress=False)
+    assert len(calls) == 4
+    assert shapes == {(8, 12), (8, 20)}  # queries, and passages (positives and the negative slots)
+    log = [json.loads(line) for line in (tmp_path / "ft" / "finetune_log.jsonl").read_text().splitlines()]
+    assert log[0]["negative_slots"] == 8 and log[0]["static_shapes"] is True
+    assert log[-1]["step"] == 12 and all("pairs_per_s" in r for r in log if "step" in r and "event" not in r)
+
+
+def test_on_the_cpu_a_batch_is_cut_to_its_longest_text(tmp_path, tiny_checkpoint, monkeypatch):
+    widths = []
+    original_forward = BertModel.forward
+    monkeypatch.setattr(BertModel, "forward", lambda self, ids, *rest: widths.append(ids.shape[1]) or original_forward(self, ids, *rest))
+    config = FinetuneConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / "ft"), sources=(), extra_pairs=_toy_pairs(40),
+                            batch_size=8, max_steps=4, query_length=30, max_length=30, device="cpu", precision="float32", time_budget_s=3600)
+    finetune(config, show_progress=False)
+    assert widths and max(widths) < 30  # no toy text fills 30 tokens, so no batch is padded to the cap

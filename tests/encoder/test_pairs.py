@@ -23,6 +23,7 @@ from encoder.pairs import (
     stsb_pairs,
     trecqa_pairs,
     wikipedia_pairs,
+    wikipedia_span_pairs,
 )
 
 SICK_HEADER = (
@@ -286,3 +287,15 @@ def test_unknown_source_is_refused_with_the_known_names(data):
 def test_a_missing_file_is_named(tmp_path, source, missing):
     with pytest.raises(FileNotFoundError, match=missing):
         load_pairs(tmp_path, [source])
+
+
+def test_wikipedia_span_pairs_crop_one_article_twice_and_pair_its_title():
+    words = [f"w{i}" for i in range(200)]
+    documents = [Document("Alpha", [" ".join(words[:100]), " ".join(words[100:])]), Document("Beta", ["too short"])]
+    pairs = list(wikipedia_span_pairs(documents, max_pairs=10, seed=1, span_words=(8, 30)))
+    assert [p.source for p in pairs] == ["wikipedia:span", "wikipedia:title"]
+    span = pairs[0]
+    for text in (span.query, span.positive):
+        assert 8 <= len(text.split()) <= 30 and text in " ".join(words)  # a contiguous crop of the article
+    assert pairs[1].query == "Alpha" and pairs[1].positive in documents[0].paragraphs
+    assert len(list(wikipedia_span_pairs(documents * 5, max_pairs=3))) == 3

@@ -8,6 +8,7 @@ from encoder import BertConfig, BertForPreTraining, load_checkpoint
 from encoder.corpus import Document
 from encoder.pretrain import IGNORE, MaskingConfig, PretrainConfig, mask_tokens, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
+from encoder.training import compile_static
 
 
 def test_masking_proportions_hold():
@@ -85,3 +86,15 @@ def test_resume_continues_from_the_saved_step(tmp_path, prepared):
     assert steps == [5, 10, 15, 20]
     second = load_checkpoint(tmp_path / "run" / "checkpoint").weights
     assert any(not torch.equal(first[k], second[k]) for k in first)
+
+
+def test_compiled_masking_survives_a_second_run_with_other_shapes():
+    """Regression: with torch.compile's default dynamic shapes, the recompile for a new shape traced
+    `torch.rand` with a symbolic batch size and failed (seen on an H200: a second `pretrain` call in one
+    process). The eager backend traces the same way, in a fraction of the time."""
+    special = torch.tensor([0, 1, 2, 3, 4])
+    for batch, width in [(8, 16), (4, 16), (6, 24)]:
+        masked = compile_static(mask_tokens, backend="eager")
+        ids = torch.randint(5, 100, (batch, width))
+        corrupted, positions, labels = masked(ids, torch.full((batch,), width), special, 100, 3, MaskingConfig())
+        assert corrupted.shape == (batch, width) and positions.shape == labels.shape

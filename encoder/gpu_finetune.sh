@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The GPU fine-tuning run: several recipe variants from one checkpoint, each evaluated on development
+# sets, the best one exported; everything inside TOTAL_SECONDS from this script's start.
+#   encoder/gpu_finetune.sh DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [more encoder.recipe flags]
+# DATA_DIR: the pairs file(s) (*pairs*.jsonl.xz), stsb/sts-dev.csv, a BEIR dev folder (NFCorpus dev)
+#           and optionally wikipedia/*.xz for the label-free stage; made by scripts/prepare_gpu_data.py.
+# OUT_DIR:  eval.json (every variant's figures), recipe.log, and the best checkpoint as float16 parts of
+#           <= 15 MiB plus one archive; rebuild it with `python3 -m encoder.pipeline assemble OUT_DIR DIR`.
+# Scratch (full-precision checkpoints of every stage) goes to $WORK_DIR, default a fresh temporary folder.
+set -euo pipefail
+started=$(date +%s.%N)
+cd "$(dirname "$0")/.."
+if [ $# -lt 4 ]; then
+  echo "usage: $0 DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [flags]" >&2
+  exit 2
+fi
+data=$1 out=$2 init=$3 seconds=$4
+shift 4
+work=${WORK_DIR:-$(mktemp -d)}
+mkdir -p "$out" "$work"
+export PYTHONUNBUFFERED=1
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+status=0
+python3 -m encoder.recipe --data "$data" --init "$init" --work "$work" --out "$out" --seconds "$seconds" \
+  --started "$started" "$@" 2>&1 | tee "$work/recipe.log" || status=$?
+cp "$work/recipe.log" "$out/recipe.log"
+exit "$status"
