@@ -97,7 +97,7 @@ def test_a_model_of_another_dimension_is_refused(tmp_path, index, database_url, 
 
 
 def test_text_without_word_pieces_still_gets_a_passage(tmp_path, index):
-    source = write_jsonl(tmp_path / "odd.jsonl", [{"id": "ctl", "text": "\u0001\u0002"}, {"id": "ok", "text": "the pen is red"}])
+    source = write_jsonl(tmp_path / "odd.jsonl", [{"id": "zw", "text": "\u200b\u200b"}, {"id": "ok", "text": "the pen is red"}])
     report = index_paths(index, [source], IndexConfig(), show_progress=False)
     assert (report.added, report.chunks) == (2, 2) and index.check().ok
 
