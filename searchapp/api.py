@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 
 from indexer.readers import FieldMap, Record, parse_record
+from indexer.validation import collection_problem
 
 from . import search_service, writes
 from .errors import ApiError
@@ -98,6 +99,8 @@ def _parse_upsert(body: bytes) -> tuple[str, list[Record]]:
     collection = payload.get("collection", "default")
     if not isinstance(collection, str) or not collection.strip() or len(collection) > MAX_COLLECTION_CHARS:
         raise ApiError(400, "invalid_body", f'"collection" must be a non-empty string of at most {MAX_COLLECTION_CHARS} characters')
+    if problem := collection_problem(collection.strip()):  # refused here, or IndexConfig would refuse it mid-request
+        raise ApiError(400, "invalid_body", f'"collection": {problem}')
     documents = payload.get("documents")
     limit = current_app.config["MAX_BATCH_DOCUMENTS"]
     if not isinstance(documents, list) or not documents:
