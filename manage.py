@@ -26,10 +26,11 @@ from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
-from indexer.ingest import IndexConfig, index_paths
-from indexer.readers import FieldMap, InputError
+from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
+from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.search_index import CheckReport, SearchIndex, open_for_writing
 from indexer.store import StoreError
+from indexer.validation import COLLECTION_RULE, DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
 from searchapp.demo import build_demo
@@ -151,7 +152,8 @@ def database_url(args: argparse.Namespace) -> str | None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     config = IndexConfig(collection=args.collection, format=args.format, strict=args.strict, batch_docs=args.batch_size,
-                         fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field))
+                         fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field),
+                         max_document_chars=args.max_chars)
     with write_index(args, model=Path(args.model).resolve() if args.model else None) as index:
         report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
     for message in report.bad_examples:
@@ -167,6 +169,7 @@ def cmd_delete(args: argparse.Namespace) -> None:
         ids += [line.strip() for line in Path(args.ids_file).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not ids:
         raise ValueError("give document ids or --ids-file")
+    checked_collection(args.collection)
     with write_index(args) as index:
         removed = index.delete(ids, args.collection)
     print(f"deleted {removed} of {len(ids)} documents from {args.collection!r}")
@@ -328,22 +331,27 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.set_defaults(run=cmd_eval_retrieval)
 
     ingest = commands.add_parser("index", help="add or update documents from files (JSONL, CSV, TSV, a folder, BEIR)")
-    ingest.add_argument("paths", nargs="+", metavar="PATH")
-    ingest.add_argument("--collection", default="default")
-    ingest.add_argument("--format", choices=("auto", "jsonl", "csv", "tsv", "dir", "beir"), default="auto")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, read in turn")
+    ingest.add_argument("--collection", default="default", metavar="NAME", help=f"collection to add to, created if new (default: default); {COLLECTION_RULE}")
+    ingest.add_argument("--format", choices=FORMATS, default="auto",
+                        help="input format (default: auto, told from each name: a folder is dir, or beir if it holds "
+                             "corpus.jsonl; .jsonl/.csv/.tsv, optionally .gz)")
     ingest.add_argument("--strict", action="store_true", help="stop at the first bad record instead of skipping it")
-    ingest.add_argument("--batch-size", type=int, default=2000, help="documents per transaction")
+    ingest.add_argument("--batch-size", type=int, default=2000, metavar="N",
+                        help=f"documents per transaction (default: 2000); a batch also ends at {BATCH_CHARS:,} characters of text")
+    ingest.add_argument("--max-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
+                        help=f"longest text accepted, in characters (default: {DEFAULT_MAX_DOCUMENT_CHARS:,}); a longer one is a bad record")
     ingest.add_argument("--model", help="checkpoint for a new instance (default: the instance's own, else the shipped one)")
-    ingest.add_argument("--id-field", default="id")
-    ingest.add_argument("--title-field", default="title")
-    ingest.add_argument("--text-field", default="text")
+    for name in ("id", "title", "text"):
+        ingest.add_argument(f"--{name}-field", default=name, metavar="NAME",
+                            help=f"JSONL field or CSV/TSV column holding the {name} (default: {name}); other fields are kept as metadata")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(run=cmd_index)
 
     remove = commands.add_parser("delete", help="delete documents by id")
     remove.add_argument("ids", nargs="*", metavar="ID")
     remove.add_argument("--ids-file", help="a file with one id per line")
-    remove.add_argument("--collection", default="default")
+    remove.add_argument("--collection", default="default", metavar="NAME", help="collection to delete from (default: default)")
     remove.set_defaults(run=cmd_delete)
 
     rebuild = commands.add_parser("reindex", help="rebuild the vector index from the store")

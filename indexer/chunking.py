@@ -12,6 +12,11 @@ document is then proportional to its number of chunks (and sentences), not to it
 document costs one comparison; a long one finds its word starts with numpy in one pass, its sentence
 starts with one regular expression, and places each window by bisection, since a Python loop over
 every piece is what would make indexing crawl.
+
+Memory: the tokenizer's output costs some hundred bytes per word piece, so a text is tokenised at
+most SECTION_CHARS characters at a time, cut at a line break (else a space) where one falls in its
+last quarter, and a call tokenises at most TOKENISE_CHARS characters in all. A 50 MB document is thus
+chunked within the memory of its passages, not ten times its size.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoder import TextTokenizer, sentence_starts
+
+SECTION_CHARS = 100_000
+TOKENISE_CHARS = 1_000_000
 
 
 def passage_text(title: str, passage: str) -> str:
@@ -48,8 +56,43 @@ def chunk_texts(
     counts word pieces without [CLS] and [SEP], so an encoder's share is its max_length - 2."""
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError(f"need 0 <= overlap_tokens < max_tokens, got {overlap_tokens} and {max_tokens}")
-    offsets = tokenizer.token_offsets(texts)
-    return [_chunks(text, spans, max_tokens, overlap_tokens) for text, spans in zip(texts, offsets)]
+    sections = [(i, start, end) for i, text in enumerate(texts) for start, end in _sections(text)]
+    chunks: list[list[Chunk]] = [[] for _ in texts]
+    for group in _groups(sections):
+        pieces = [texts[i][start:end] for i, start, end in group]
+        for (i, start, _), piece, spans in zip(group, pieces, tokenizer.token_offsets(pieces)):
+            chunks[i] += [Chunk(len(chunks[i]) + c.ordinal, c.text, start + c.start, start + c.end)
+                          for c in _chunks(piece, spans, max_tokens, overlap_tokens)]
+    return chunks
+
+
+def _sections(text: str) -> list[tuple[int, int]]:
+    """[start, end) ranges of at most SECTION_CHARS that tile `text`; their ends are passage ends."""
+    ranges, start = [], 0
+    while len(text) - start > SECTION_CHARS:
+        limit = start + SECTION_CHARS
+        floor = limit - SECTION_CHARS // 4
+        cut = text.rfind("\n", floor, limit)
+        cut = cut if cut >= 0 else text.rfind(" ", floor, limit)
+        end = cut + 1 if cut >= 0 else limit
+        ranges.append((start, end))
+        start = end
+    ranges.append((start, len(text)))
+    return ranges
+
+
+def _groups(sections: list[tuple[int, int, int]]) -> list[list[tuple[int, int, int]]]:
+    """Consecutive sections, grouped into tokenizer calls of at most TOKENISE_CHARS characters."""
+    groups: list[list[tuple[int, int, int]]] = [[]]
+    chars = 0
+    for section in sections:
+        size = section[2] - section[1]
+        if groups[-1] and chars + size > TOKENISE_CHARS:
+            groups.append([])
+            chars = 0
+        groups[-1].append(section)
+        chars += size
+    return groups
 
 
 def _chunks(text: str, offsets: list[tuple[int, int]], max_tokens: int, overlap: int) -> list[Chunk]:

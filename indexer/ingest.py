@@ -9,7 +9,6 @@ ended: `open_for_writing` first restores the vector index from what the store co
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,13 +20,19 @@ from sqlalchemy import delete, insert, select, update
 
 from .chunking import Chunk as Passage, chunk_texts, passage_text
 from .progress import IndexProgress, count_records
-from .readers import FieldMap, Record, read_records
+from .readers import FieldMap, Record, check_record, read_records
 from .search_index import SearchIndex, vector_bytes
 from .store import Chunk, Document
+from .validation import DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
 from .vector_index import choose_index_type
 
 TITLE_TOKENS = 24  # room left in each passage for the title, which is encoded with it
 MAX_BAD_SHOWN = 20
+# A batch also ends at this much text, and is encoded this many passages at a time: its passages,
+# their word pieces and their vectors are all in memory at once, so a batch of long documents must
+# not hold as many as a batch of short ones.
+BATCH_CHARS = 20_000_000
+ENCODE_PASSAGES = 4096
 
 
 @dataclass
@@ -41,6 +46,13 @@ class IndexConfig:
     batch_docs: int = 2000  # documents per transaction
     encode_batch_size: int = 64
     overlap_tokens: int = 32
+    max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS  # a longer text is a bad record
+
+    def __post_init__(self) -> None:
+        """A bad collection name is refused here, before any instance is opened or written."""
+        checked_collection(self.collection)
+        if self.max_document_chars < 1:
+            raise ValueError(f"the size limit must be at least 1 character, not {self.max_document_chars}")
 
 
 @dataclass
@@ -61,15 +73,18 @@ class IndexReport:
 
 
 def content_hash(record: Record) -> str:
-    """What decides "changed": title, text and metadata, not where the record was read from."""
+    """What decides "changed": title, text and metadata, not where the record was read from. Never
+    raises: a lone surrogate (which check_record replaces, but a caller may hash first) is hashed as
+    it stands, and every other text hashes as it always has."""
     payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, show_progress: bool = True) -> IndexReport:
     """Index every record of `paths` into `config.collection`; returns the counts."""
     report = IndexReport()
-    records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad)
+    records = read_records(paths, config.format, config.fields, config.strict, on_bad=report.note_bad,
+                           max_chars=config.max_document_chars)
     total = count_records(paths, config.format) if show_progress else None
     return index_records(index, records, config, report, show_progress, total)
 
@@ -97,7 +112,10 @@ def index_records(index: SearchIndex, records: Iterable[Record], config: IndexCo
 
 def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport,
                  on_encoded: Callable[[int, int], None] = lambda count, of: None) -> None:
+    records = _checked(records, config, report)
     report.read += len(records)
+    if not records:
+        return
     latest = {r.external_id: r for r in records}  # a repeated id within the input: the last one wins
     hashes = {eid: content_hash(r) for eid, r in latest.items()}
     with index.store.session() as session:
@@ -115,7 +133,9 @@ def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], 
     # stored document is findable and `check` holds.
     passages = [ps or [Passage(0, r.text, 0, len(r.text))] for r, ps in zip(todo, passages)]
     texts = [passage_text(r.title, p.text) for r, ps in zip(todo, passages) for p in ps]
-    vectors = encoder.encode(texts, batch_size=config.encode_batch_size, on_batch=lambda count: on_encoded(count, len(texts)))
+    vectors = np.concatenate([encoder.encode(texts[start:start + ENCODE_PASSAGES], batch_size=config.encode_batch_size,
+                                             on_batch=lambda count: on_encoded(count, len(texts)))
+                              for start in range(0, len(texts), ENCODE_PASSAGES)])
     old_chunks, new_chunks = _write(index, collection_id, todo, hashes, existing, passages, vectors)
     if len(old_chunks):
         index.vectors.remove(old_chunks)
@@ -124,6 +144,22 @@ def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], 
     report.updated += updated
     report.added += len(todo) - updated
     report.chunks += len(new_chunks)
+
+
+def _checked(records: list[Record], config: IndexConfig, report: IndexReport) -> list[Record]:
+    """The batch's records held to the document rules: those from files and the API passed them in
+    parse_record already; records built in code meet them here. A bad one is reported and skipped
+    (or stops a strict run), never an exception halfway through a run."""
+    good = []
+    for record in records:
+        checked = check_record(record, config.max_document_chars)
+        if isinstance(checked, Record):
+            good.append(checked)
+        elif config.strict:
+            raise checked
+        else:
+            report.note_bad(str(checked))
+    return good
 
 
 def _write(index: SearchIndex, collection_id: int, todo: list[Record], hashes: dict[str, str],
@@ -156,6 +192,13 @@ def _write(index: SearchIndex, collection_id: int, todo: list[Record], hashes: d
 
 
 def _batched(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
+    """Batches of `size` records, or fewer where they reach BATCH_CHARS of text."""
+    batch, chars = [], 0
+    for item in items:
+        batch.append(item)
+        chars += len(item.text) if isinstance(item.text, str) else 0
+        if len(batch) >= size or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
         yield batch

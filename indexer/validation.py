@@ -7,6 +7,8 @@ surrogates cannot be encoded at all, while SQLite would store both and fail late
 - Text and title are *normalised*: a lone surrogate becomes U+FFFD and control characters other than
   tab, newline and carriage return are dropped. They carry no meaning a search could use, and
   refusing a whole document over one stray byte would lose more than it protects.
+- A text longer than a size limit (`DEFAULT_MAX_DOCUMENT_CHARS` unless configured) is refused: past
+  it, a "document" is a collection glued together, whose passages no snippet or title can place.
 - Ids, collection names and metadata are *validated*: they are keys a program reads back, so changing
   them silently would break its lookups. A bad one is refused with a reason naming the field.
 """
@@ -60,6 +62,20 @@ def collection_problem(name: str) -> str | None:
     if len(name) <= MAX_COLLECTION_CHARS and COLLECTION_PATTERN.fullmatch(name):
         return None
     return f"collection name {name[:80]!r} is not valid: use {COLLECTION_RULE}"
+
+
+def checked_collection(name: str) -> str:
+    """`name`, if it can be a collection name; else InvalidValue, for callers that must refuse it
+    before anything is written."""
+    problem = collection_problem(name)
+    if problem:
+        raise InvalidValue(problem)
+    return name
+
+
+def size_problem(chars: int, limit: int) -> str | None:
+    """Why a text of `chars` characters is too large, or None when it is not."""
+    return f"the text has {chars:,} characters; the limit is {limit:,} (--max-chars)" if chars > limit else None
 
 
 def clean_metadata(metadata: dict[str, Any], field: str = "metadata") -> dict[str, Any]:

@@ -142,3 +142,23 @@ def test_words_are_not_cut_unless_one_is_longer_than_a_window():
 def test_impossible_window_sizes_are_refused(tiny_tokenizer, max_tokens, overlap):
     with pytest.raises(ValueError, match="overlap_tokens < max_tokens"):
         chunk_texts(["text"], tiny_tokenizer, max_tokens, overlap)
+
+
+def test_long_texts_are_tokenised_in_bounded_sections(tiny_tokenizer, monkeypatch):
+    """Memory: no tokenizer call sees more than TOKENISE_CHARS characters; the chunks still slice,
+    cover and number the whole text as if it had been tokenised at once."""
+    from indexer import chunking
+
+    monkeypatch.setattr(chunking, "SECTION_CHARS", 200)
+    monkeypatch.setattr(chunking, "TOKENISE_CHARS", 450)
+    calls = []
+    original = tiny_tokenizer.token_offsets
+    monkeypatch.setattr(tiny_tokenizer, "token_offsets", lambda pieces: calls.append(sum(map(len, pieces))) or original(pieces))
+    documents = [LONG * 3, "A short one.", LONG.replace("\n", " ").replace(" ", "") * 2]  # the last has nowhere to cut
+    for text, chunks in zip(documents, chunk_texts(documents, tiny_tokenizer, 12, 3)):
+        assert [chunk.ordinal for chunk in chunks] == list(range(len(chunks)))
+        assert all(text[chunk.start : chunk.end] == chunk.text for chunk in chunks)
+        assert all(a.start < b.start and a.end <= b.end for a, b in pairwise(chunks))
+        covered = set().union(*(range(chunk.start, chunk.end) for chunk in chunks))
+        assert all(i in covered for i, char in enumerate(text) if not char.isspace())
+    assert len(calls) > 3 and max(calls) <= 450

@@ -56,3 +56,39 @@ def test_check_fails_when_the_index_lost_vectors(tmp_path, tiny_checkpoint):
 def test_missing_input_is_a_one_line_error(tmp_path, tiny_checkpoint):
     result = manage(tmp_path / "instance", "index", str(tmp_path / "nope.jsonl"), "--model", str(tiny_checkpoint))
     assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_collection_name_is_a_one_line_error_and_writes_nothing(tmp_path):
+    source = tmp_path / "docs.jsonl"
+    source.write_text('{"id": "a", "text": "The pen is red."}\n')
+    instance = tmp_path / "instance"
+    for args in (["index", str(source), "--collection", "a/b"], ["delete", "x", "--collection", "a/b"]):
+        result = manage(instance, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith("error: collection name 'a/b' is not valid") and result.stderr.count("\n") == 1
+        assert not instance.exists()
+
+
+def test_max_chars_and_skipped_files_are_reported(tmp_path, tiny_checkpoint):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "short.md").write_text("# Pens\n\nI have a **pen**. See [the pen](http://pens.example).\n")
+    (folder / "long.txt").write_text("The pen is red. " * 10)
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    instance = tmp_path / "instance"
+    result = manage(instance, "index", str(folder), "--max-chars", "100", "--model", str(tiny_checkpoint), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {folder / 'long.txt'}:1: the text has 160 characters; the limit is 100 (--max-chars)" in result.stderr
+    assert f"skipped {folder / 'notes.pdf'}: only .txt and .md files are read" in result.stderr
+    assert "read 1: 1 added, 0 updated, 0 unchanged, 2 bad" in result.stdout
+    strict = manage(instance, "index", str(folder), "--max-chars", "100", "--strict", "--quiet")
+    assert strict.returncode == 2 and "long.txt:1: the text has 160 characters" in strict.stderr
+
+
+def test_index_help_documents_every_input_flag():
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "index", "--help"], capture_output=True, text=True, timeout=60)
+    text = " ".join(result.stdout.split())
+    for flag in ("--collection", "--format", "--batch-size", "--max-chars", "--id-field", "--title-field", "--text-field"):
+        assert flag in text
+    assert "(default: default)" in text and "(default: 1,000,000)" in text and "(default: id)" in text
+    assert text.count("default:") >= 8

@@ -4,10 +4,14 @@ import json
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from samples import SENTENCES
 from indexer.ingest import IndexConfig, index_paths
+from indexer.readers import InputError
 from indexer.search_index import VECTORS_FILE, SearchIndex
+from indexer.store import Document
+from indexer.validation import InvalidValue
 
 
 def write_jsonl(path, docs):
@@ -97,7 +101,7 @@ def test_a_model_of_another_dimension_is_refused(tmp_path, index, database_url, 
 
 
 def test_text_without_word_pieces_still_gets_a_passage(tmp_path, index):
-    source = write_jsonl(tmp_path / "odd.jsonl", [{"id": "ctl", "text": "\u0001\u0002"}, {"id": "ok", "text": "the pen is red"}])
+    source = write_jsonl(tmp_path / "odd.jsonl", [{"id": "zw", "text": "\u200b\u200b"}, {"id": "ok", "text": "the pen is red"}])
     report = index_paths(index, [source], IndexConfig(), show_progress=False)
     assert (report.added, report.chunks) == (2, 2) and index.check().ok
 
@@ -130,3 +134,60 @@ def test_an_unreadable_bm25_index_neither_hides_the_vectors_nor_survives_the_nex
         report = writer.check()
     assert report.ok, report.problems
     assert report.vectors == report.chunks > 0 and report.documents == 5
+
+
+def test_records_built_in_code_meet_the_same_rules(index):
+    from indexer.ingest import index_records
+    from indexer.readers import Record
+
+    records = [
+        Record("fine", "T\x00itle", "Good text\x07 with a lone \ud800 surrogate.", {"k\x00": "v"}, "code:1"),
+        Record("bad\x00id", "", "Some text.", {}, "code:2"),
+        Record("x" * 600, "", "Some text.", {}, "code:3"),
+        Record("none", "", None, {}, "code:4"),  # type: ignore[arg-type]
+        Record("nan", "", "Some text.", {"score": float("nan")}, "code:5"),
+        Record("long", "", "word " * 30, {}, "code:6"),
+        Record("after", "", "The pen is red.", {}, "code:7"),
+    ]
+    report = index_records(index, records, IndexConfig(max_document_chars=100))
+    assert (report.read, report.added, report.bad) == (2, 2, 5)
+    assert [message.split(": ")[0] for message in report.bad_examples] == [f"code:{n}" for n in (2, 3, 4, 5, 6)]
+    assert "the text has 150 characters; the limit is 100 (--max-chars)" in report.bad_examples[-1]
+    with index.store.session() as session:
+        stored = session.execute(select(Document.title, Document.text, Document.meta).where(Document.external_id == "fine")).one()
+    assert stored == ("Title", "Good text with a lone \ufffd surrogate.", {"k": "v"})
+    assert index.check().ok
+    with pytest.raises(InputError, match="code:2: the id holds a control character"):
+        index_records(index, records, IndexConfig(strict=True))
+
+
+def test_content_hash_never_raises():
+    from indexer.ingest import content_hash
+    from indexer.readers import Record
+
+    assert content_hash(Record("a", "\ud800", "text \udfff", {"k": "\ud83d"}, "o")) != content_hash(Record("a", "", "text", {}, "o"))
+    assert content_hash(Record("a", "t", "é", {}, "o")) == content_hash(Record("b", "t", "é", {}, "elsewhere"))
+
+
+@pytest.mark.parametrize("name", ["a/b", "", "-x", "x" * 65])
+def test_a_bad_collection_name_is_refused_before_anything_is_written(tmp_path, name):
+    with pytest.raises(InvalidValue, match="collection name"):
+        IndexConfig(collection=name)
+    with pytest.raises(ValueError, match="at least 1 character"):
+        IndexConfig(max_document_chars=0)
+
+
+def test_the_size_limit_reaches_the_readers(tmp_path, index):
+    source = write_jsonl(tmp_path / "docs.jsonl", [{"id": "short", "text": "the pen"}, {"id": "long", "text": "the pen is red " * 10}])
+    report = index_paths(index, [source], IndexConfig(max_document_chars=50), show_progress=False)
+    assert (report.added, report.bad) == (1, 1)
+    assert report.bad_examples == [f"{source}:2: the text has 150 characters; the limit is 50 (--max-chars)"]
+
+
+def test_batches_end_at_a_budget_of_characters(monkeypatch):
+    from indexer import ingest
+    from indexer.readers import Record
+
+    monkeypatch.setattr(ingest, "BATCH_CHARS", 10)
+    records = [Record(str(i), "", "x" * size, {}, "o") for i, size in enumerate([4, 4, 4, 20, 1, 1])]
+    assert [[r.external_id for r in batch] for batch in ingest._batched(records, 5)] == [["0", "1", "2"], ["3"], ["4", "5"]]

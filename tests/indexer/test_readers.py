@@ -1,11 +1,16 @@
+import csv
 import gzip
+import io
 import json
 import logging
+import random
 from pathlib import Path
 
 import pytest
 
-from indexer.readers import FieldMap, InputError, Record, detect_format, read_records
+from indexer import readers
+from indexer.readers import FieldMap, InputError, Record, _csv_rows, _Quotes, detect_format, read_records
+from indexer.validation import DEFAULT_MAX_DOCUMENT_CHARS
 
 GOOD = '{"id": "good", "text": "A fine document."}'
 
@@ -155,6 +160,9 @@ def test_folder_of_text_and_markdown_files(tmp_path):
     write(folder / "sub" / "a.md", "Intro line.\n\n#not a heading\n#  The Title  \n\nBody.\n# Second\n")
     write(folder / "sub" / "untitled.md", "No heading here.")
     write(folder / "data.json", '{"ignored": true}')
+    write(folder / "notes.pdf", b"%PDF-1.4")
+    write(folder / ".hidden.txt", "Editors' and tools' files are not documents.")
+    write(folder / ".git" / "HEAD", "ref: refs/heads/main\n")
     write(folder / "empty.txt", " \n")
     write(folder / "latin1.txt", b"line one\nline two\ncaf\xe9\n")
     records, bad = read(folder)
@@ -163,11 +171,29 @@ def test_folder_of_text_and_markdown_files(tmp_path):
         ("sub/a.md", "The Title", f"{folder / 'sub' / 'a.md'}:1"),
         ("sub/untitled.md", "untitled", f"{folder / 'sub' / 'untitled.md'}:1"),
     ]
-    assert records[1].text == (folder / "sub" / "a.md").read_text()
+    assert records[1].text == "Intro line.\n\n#not a heading\nThe Title\n\nBody.\nSecond\n"
     assert bad == [
+        f"{folder / 'data.json'}: only .txt and .md files are read",
         f"{folder / 'empty.txt'}:1: empty file",
         f"{folder / 'latin1.txt'}:3: not valid UTF-8 (byte 0xe9 at column 4)",
+        f"{folder / 'notes.pdf'}: only .txt and .md files are read",
     ]
+
+
+@pytest.mark.parametrize(
+    "content, title",
+    [
+        ("Meeting notes\n\nWe agreed on the plan.\n", "Meeting notes"),
+        ("  Padded heading \r\n\r\nBody.", "Padded heading"),
+        ("A first line\nrunning on into a paragraph.\n\nMore.", "report"),
+        ("x" * 101 + "\n\nBody.", "report"),
+        ("\nStarts with a blank line.\n\nBody.", "report"),
+    ],
+)
+def test_a_text_file_takes_its_first_line_as_title_when_that_is_a_heading(tmp_path, content, title):
+    write(tmp_path / "docs" / "report.txt", content)
+    (record,), bad = read(tmp_path / "docs")
+    assert bad == [] and record.title == title and record.text == content
 
 
 def test_beir_corpus_merges_its_metadata_object(tmp_path):
@@ -229,3 +255,83 @@ def test_a_beir_corpus_file_on_its_own_is_read_as_beir(tmp_path):
     corpus.write_text('{"_id": "d1", "title": "T", "text": "Body.", "metadata": {"year": 2020}}\n')
     (record,) = read_records([corpus])
     assert (record.external_id, record.title, record.text, record.metadata) == ("d1", "T", "Body.", {"year": 2020})
+
+
+def test_csv_unterminated_quote_is_named_where_it_opens_and_later_rows_are_read(tmp_path):
+    path = write(tmp_path / "docs.csv", 'id,text,extra\n1,first,x\n2,"two\nlines",x,"never closed\n3,third,x\n4,fourth,x\n')
+    records, bad = read(path)
+    assert [(r.external_id, r.text, r.origin) for r in records] == [
+        ("1", "first", f"{path}:2"), ("3", "third", f"{path}:5"), ("4", "fourth", f"{path}:6")]
+    assert len(bad) == 1 and bad[0].startswith(f"{path}:4: unterminated quoted field")
+    with pytest.raises(InputError, match=f"{path}:4: unterminated quoted field"):
+        list(read_records([path], strict=True))
+
+
+def test_gzipped_csv_recovers_from_an_unterminated_quote_too(tmp_path):
+    path = tmp_path / "docs.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write('id,text\n1,first\n2,"open\n3,third\n4,fourth\n')
+    records, bad = read(path)
+    assert [r.external_id for r in records] == ["1", "3", "4"]
+    assert [message.split(": ")[0] for message in bad] == [f"{path}:3"]
+
+
+def test_csv_stray_quote_that_meets_a_later_one_reports_the_lines_it_took(tmp_path):
+    path = write(tmp_path / "docs.csv", 'id,text,extra\n1,"stray,x\n2,second,x\n3,"third" quoted,x\n4,fourth,x\n')
+    records, bad = read(path)
+    assert [r.external_id for r in records] == ["4"]
+    assert bad == [f"{path}:2: malformed row (lines 2-4, which it runs over): ',' expected after '\"'"]
+
+
+def test_csv_rows_split_as_the_csv_module_splits_them(tmp_path):
+    """Rows found by following the quotes agree with the csv module on every well-formed file."""
+    rng = random.Random(0)
+    checked = 0
+    while checked < 300:
+        body = "".join(rng.choice('ab,"\n') for _ in range(rng.randint(0, 40)))
+        content = "id,text\n" + body + "\n"
+        try:
+            expected = [row for row in csv.reader(io.StringIO(content), strict=True) if row][1:]
+        except csv.Error:
+            continue  # malformed (an unterminated quote, say): covered by the tests above
+        path = write(tmp_path / f"f{checked}.csv", content)
+        found = [row for _, row in _csv_rows(path, ",", DEFAULT_MAX_DOCUMENT_CHARS)][1:]
+        assert found == expected, content
+        checked += 1
+
+
+@pytest.mark.parametrize("line", [b'a,"b""c",d\n', b'"x""",y,"z\n', b'1,"q",""\n', b'x"y,"",z"\n'])
+def test_quote_state_does_not_depend_on_where_a_long_line_is_cut(line):
+    whole = _Quotes(",")
+    whole.feed(line, 1)
+    for size in (1, 2, 3):
+        cut = _Quotes(",")
+        for start in range(0, len(line), size):
+            cut.feed(line[start:start + size], 1)
+        assert (cut.open, cut.unterminated) == (whole.open, whole.unterminated), (line, size)
+
+
+def test_a_text_over_the_size_limit_is_a_bad_record(tmp_path):
+    path = write(tmp_path / "docs.jsonl", '{"id": "big", "text": "%s"}\n%s\n' % ("x" * 50, GOOD))
+    records, bad = read(path, max_chars=20)
+    assert [r.external_id for r in records] == ["good"]
+    assert bad == [f"{path}:1: the text has 50 characters; the limit is 20 (--max-chars)"]
+    with pytest.raises(InputError, match="the limit is 20"):
+        list(read_records([path], strict=True, max_chars=20))
+
+
+@pytest.mark.parametrize("name", ["docs.jsonl", "docs.csv", "folder"])
+def test_a_record_too_long_to_hold_is_refused_unread_and_the_next_one_read(tmp_path, monkeypatch, name):
+    monkeypatch.setattr(readers, "_RECORD_SLACK_BYTES", 0)  # 12 bytes per character of the limit: 240
+    huge = "word " * 200 + 'with ""quotes"", split ' * 100
+    if name == "docs.jsonl":
+        path = write(tmp_path / name, json.dumps({"id": "huge", "text": huge}) + "\n" + GOOD + "\n")
+    elif name == "docs.csv":
+        path = write(tmp_path / name, f'id,text\nhuge,"{huge}\n{huge}"\ngood,"A fine, short one."\n')
+    else:
+        path = tmp_path / name
+        write(path / "huge.txt", huge)
+        write(path / "ok.txt", "A fine document.")
+    records, bad = read(path, max_chars=20)
+    assert [r.text for r in records] == ["A fine document." if name != "docs.csv" else "A fine, short one."]
+    assert len(bad) == 1 and "bytes, more than a text of at most 20 characters can take (--max-chars)" in bad[0]

@@ -134,6 +134,7 @@ def test_without_a_configured_token_writes_are_disabled(instance, tiny_checkpoin
     (b'{"documents": []}', "invalid_body", "non-empty list"),
     (b'{"documents": {"id": 1}}', "invalid_body", "non-empty list"),
     (b'{"collection": "", "documents": [{"id": "a", "text": "t"}]}', "invalid_body", "collection"),
+    (b'{"collection": "a/b", "documents": [{"id": "a", "text": "t"}]}', "invalid_body", "collection name 'a/b' is not valid"),
     (b'{"documents": [{"id": "a", "text": "fine"}, {"id": "b"}, 5, {"id": true, "text": "t"}]}', "invalid_document",
      '3 invalid document(s): documents[1]: missing "text"; documents[2]: must be an object; documents[3]: "id" must be a string or integer, not boolean'),
 ])
