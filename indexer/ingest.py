@@ -74,9 +74,10 @@ def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, 
 
 
 def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
-                  show_progress: bool = False) -> IndexReport:
-    """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
-    the instance's writer lock and has synced the index (`open_for_writing` does both)."""
+                  show_progress: bool = False, save: bool = True) -> IndexReport:
+    """Upsert `records` into `config.collection` in batches, then save the indexes (unless `save` is
+    false: the API's writer applies several queued batches and saves once). The caller holds the
+    instance's writer lock and has synced the index (`open_for_writing` does both)."""
     started = time.perf_counter()
     report = report or IndexReport()
     collection_id = index.collection_id(config.collection)
@@ -85,12 +86,19 @@ def index_records(index: SearchIndex, records: Iterable[Record], config: IndexCo
             _index_batch(index, collection_id, batch, config, report)
             bar.update(len(batch))
             bar.set_postfix(new=report.added, updated=report.updated, same=report.unchanged, bad=report.bad)
+    if save:
+        save_index(index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def save_index(index: SearchIndex) -> int:
+    """Save the indexes after upserts; returns the new version."""
     if index.vectors.index_type == "flat" and choose_index_type(len(index.vectors)) != "flat":
         index.reindex()  # grown past exact search's size: rebuild as a graph index (it saves)
     else:
         index.save()
-    report.seconds = time.perf_counter() - started
-    return report
+    return index.version
 
 
 def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport) -> None:
