@@ -12,14 +12,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
-from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, import_hf, train_wordpiece
+from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, import_hf, set_threads, train_wordpiece
 from encoder.corpus import read_corpus
 from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
@@ -29,11 +32,13 @@ from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import FieldMap, InputError
 from indexer.search_index import SearchIndex, open_for_writing
 from indexer.store import StoreError
+from indexer.vector_index import set_search_threads
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
 from searchapp.demo import build_demo
 from searchapp.evaluate import evaluate_beir
 from searchapp.search import MODES
+from searchapp.writes import run_writer
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
@@ -179,12 +184,33 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    """The development server (one process, threads); production runs gunicorn (see the README)."""
+    """The development server (one process, threads, the writer in one of them); production runs
+    gunicorn (see the README)."""
     app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
     with app.app_context():
         search_service()  # open the instance and load the model now: a bad folder or model fails here, not on a request
+    stop = threading.Event()
+    writer = threading.Thread(target=run_writer, args=(args.instance, database_url(args), model_path(args).resolve(), stop),
+                              name="writer", daemon=True)  # killed mid-job, it loses nothing: the job is applied again
+    writer.start()
     print(f"serving {args.instance} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    app.run(host=args.host, port=args.port, threaded=True)
+    try:
+        app.run(host=args.host, port=args.port, threaded=True)
+    finally:
+        stop.set()
+        writer.join(timeout=5)
+
+
+def cmd_writer(args: argparse.Namespace) -> None:
+    """Apply the API's queued writes until SIGTERM or Ctrl-C (gunicorn.conf.py starts one)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [writer %(process)d] %(levelname)s %(message)s")
+    set_threads(1)  # one core for the writer: searches get the rest
+    set_search_threads(1)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"applying queued writes to {args.instance} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
+    run_writer(args.instance, database_url(args), model_path(args).resolve(), stop)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -325,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     server.set_defaults(run=cmd_serve)
     demo.set_defaults(run=cmd_demo)
+
+    writer = commands.add_parser("writer", help="apply the API's queued writes until stopped (gunicorn.conf.py starts one)")
+    writer.add_argument("--model", help="checkpoint for a new instance (default: $SEARCHAPP_MODEL or the shipped model)")
+    writer.set_defaults(run=cmd_writer)
     return parser
 
 

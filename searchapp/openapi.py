@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .search import MODES
+from .writes import MAX_WAIT_SECONDS
 
 
 def _error(description: str) -> dict:
@@ -19,6 +20,7 @@ def _ok(schema: str, description: str = "OK") -> dict:
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "the document's own id"}
 _COLLECTION = {"name": "collection", "in": "query", "schema": {"type": "string"},
                "description": "the document's collection; needed only when the id exists in several"}
+_JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "the job's number"}
 _BEARER = [{"bearer": []}]
 _WRITE_ERRORS = {"401": _error("no bearer token"), "403": _error("wrong token, or writes disabled (no token configured)")}
 
@@ -47,11 +49,22 @@ _SCHEMAS: dict = {
     "DocumentInput": {"type": "object", "required": ["id", "text"], "additionalProperties": True, "properties": {
         "id": {"type": ["string", "integer"]}, "title": {"type": "string"}, "text": {"type": "string", "minLength": 1},
         "metadata": {"type": "object", "description": "merged with any other fields into the document's metadata"}}},
-    "UpsertResponse": {"type": "object", "required": ["collection", "added", "updated", "unchanged", "chunks", "index_version"],
-                       "properties": {"collection": {"type": "string"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
-                                      "unchanged": {"type": "integer"}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"}}},
-    "DeleteResponse": {"type": "object", "required": ["deleted", "collection", "index_version"], "properties": {
-        "deleted": {"type": "string"}, "collection": {"type": "string"}, "index_version": {"type": "integer"}}},
+    "Job": {"type": "object", "required": ["job", "kind", "collection", "status", "documents", "submitted_at", "status_url"],
+            "description": "a queued write; `result` once done, `error` once failed", "properties": {
+        "job": {"type": "integer"}, "kind": {"type": "string", "enum": ["upsert", "delete"]}, "collection": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "documents": {"type": "integer", "description": "documents in the request"},
+        "submitted_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time"},
+        "status_url": {"type": "string", "description": "GET it (with the token) to follow the job"},
+        "result": {"oneOf": [{"$ref": "#/components/schemas/UpsertResult"}, {"$ref": "#/components/schemas/DeleteResult"}]},
+        "error": {"type": "string", "description": "why the job failed (a server-side problem: the input was checked when it was accepted)"}}},
+    "UpsertResult": {"type": "object", "required": ["added", "updated", "unchanged", "chunks", "index_version"],
+                     "additionalProperties": False, "properties": {
+        "added": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+        "chunks": {"type": "integer"}, "index_version": {"type": "integer", "description": "the first index version that holds the job"}}},
+    "DeleteResult": {"type": "object", "required": ["id", "deleted", "index_version"], "additionalProperties": False, "properties": {
+        "id": {"type": "string"}, "deleted": {"type": "integer", "description": "1, or 0 if it was already gone"},
+        "index_version": {"type": "integer"}}},
     "Health": {"type": "object", "required": ["status", "chunks", "index_version"], "properties": {
         "status": {"type": "string", "enum": ["ok"]}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"},
         "index_type": {"type": "string"}, "model": {"type": "string"}, "dim": {"type": "integer"}}},
@@ -75,6 +88,9 @@ def openapi_document(config: Mapping) -> dict:
             "collection": {"type": "string", "default": "default", "maxLength": 200},
             "documents": {"type": "array", "minItems": 1, "maxItems": config["MAX_BATCH_DOCUMENTS"],
                           "items": {"$ref": "#/components/schemas/DocumentInput"}}}}}}}
+    wait = {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+            "description": "seconds to wait for the job to finish before answering"}
+    queued = {"202": _ok("Job", "queued: follow status_url (Location)"), "200": _ok("Job", "finished within ?wait=")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "bertsearch", "version": "1",
@@ -82,16 +98,20 @@ def openapi_document(config: Mapping) -> dict:
         "paths": {
             "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
                 "200": _ok("SearchResponse"), "400": _error("a bad parameter")}}},
-            "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id)", "security": _BEARER,
-                                        "requestBody": upsert_body, "responses": {
-                "200": _ok("UpsertResponse"), "400": _error("malformed JSON or an invalid document"),
+            "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id), through the write queue", "security": _BEARER,
+                                        "parameters": [wait], "requestBody": upsert_body, "responses": {
+                **queued, "400": _error("malformed JSON, an invalid document or a bad wait"),
                 "413": _error(f"a body over {config['MAX_CONTENT_LENGTH']:,} bytes"), **_WRITE_ERRORS}}},
             "/api/documents/{id}": {
                 "get": {"summary": "One document", "parameters": [_ID, _COLLECTION], "responses": {
                     "200": _ok("Document"), "404": _error("no such document"), "409": _error("the id exists in several collections")}},
-                "delete": {"summary": "Delete one document", "security": _BEARER, "parameters": [_ID, _COLLECTION], "responses": {
-                    "200": _ok("DeleteResponse"), "404": _error("no such document"),
+                "delete": {"summary": "Delete one document, through the write queue", "security": _BEARER,
+                           "parameters": [_ID, _COLLECTION, wait], "responses": {
+                    **queued, "400": _error("a bad wait"), "404": _error("no such document"),
                     "409": _error("the id exists in several collections"), **_WRITE_ERRORS}}},
+            "/api/jobs/{id}": {"get": {"summary": "A queued write: queued, running, done (with its counts) or failed", "security": _BEARER,
+                                       "parameters": [_JOB_ID, wait], "responses": {
+                "200": _ok("Job"), "400": _error("a bad wait"), "404": _error("no such job"), **_WRITE_ERRORS}}},
             "/api/health": {"get": {"summary": "Liveness and index version", "responses": {"200": _ok("Health")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
         },
