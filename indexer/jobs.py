@@ -48,6 +48,7 @@ class JobStatus:
     status: str
     documents: int
     submitted_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
     result: dict | None
     error: str | None
@@ -59,8 +60,9 @@ class JobStatus:
     def as_json(self) -> dict:
         body = {"job": self.id, "kind": self.kind, "collection": self.collection, "status": self.status,
                 "documents": self.documents, "submitted_at": _iso(self.submitted_at)}
-        if self.finished_at is not None:
-            body["finished_at"] = _iso(self.finished_at)
+        for name in ("started_at", "finished_at"):
+            if getattr(self, name) is not None:
+                body[name] = _iso(getattr(self, name))
         if self.result is not None:
             body["result"] = self.result
         if self.error is not None:
@@ -103,8 +105,8 @@ def job_status(store: Store, job_id: int) -> JobStatus | None:
 
 
 def _status(job: WriteJob) -> JobStatus:
-    return JobStatus(job.id, job.kind, job.collection, job.status, job.documents, job.created_at, job.finished_at,
-                     job.result, job.error)
+    return JobStatus(job.id, job.kind, job.collection, job.status, job.documents, job.created_at, job.started_at,
+                     job.finished_at, job.result, job.error)
 
 
 def has_pending(store: Store) -> bool:
