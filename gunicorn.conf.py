@@ -25,8 +25,8 @@ threads = 8
 # With gthread the timeout is the worker's heartbeat: its main loop answers between requests, so a
 # long request never trips it and only a process that is stuck is restarted. Writes are queued (the
 # longest legitimate request is a ?wait= of 60 s, or validating and queueing the largest allowed
-# body, well under a second), so no request needs a worker to encode for minutes as the sync
-# workers did (WORKER TIMEOUT on a 400-document upsert).
+# body: 1.9 s on a loaded 2-core machine, docs/benchmarks.md), so no request encodes for minutes as
+# the sync workers did (WORKER TIMEOUT on a 400-document upsert).
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
