@@ -138,6 +138,19 @@ def test_wait_answers_with_the_result_once_the_writer_has_applied_it(app, client
     assert not writer.is_alive()
 
 
+def test_a_write_is_accepted_while_another_writer_holds_the_lock(app, instance):
+    from indexer.search_index import write_lock
+
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(app.test_client().post(
+        "/api/documents", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH)))
+    with write_lock(instance):  # as `manage.py index` holds it for its whole run
+        request.start()
+        request.join(timeout=20)  # the request used to wait for the lock, past gunicorn's timeout
+        assert not request.is_alive() and answers[0].status_code == 202
+    assert apply_queued(app) == 1
+
+
 def test_without_a_writer_wait_gives_up_with_202(client):
     response = client.post("/api/documents?wait=0.2", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH)
     assert response.status_code == 202 and response.get_json()["status"] == "queued"
