@@ -5,7 +5,9 @@
 The app's own settings (instance, database, token, ...) come from SEARCHAPP_* variables as always.
 """
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +41,20 @@ WRITER_STOP_SECONDS = 20
 _writer: subprocess.Popen | None = None
 
 
+def _stop_with_the_master() -> None:
+    """In the writer before it starts: SIGTERM it if the master dies without on_exit (kill -9), so
+    that no orphan outlives the server (Linux; elsewhere a restart just adds a second writer, which
+    takes turns with the first by the write lock)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+
 def when_ready(server):
     global _writer
-    _writer = subprocess.Popen([sys.executable, str(Path(__file__).resolve().with_name("manage.py")), "writer"])
+    _writer = subprocess.Popen([sys.executable, str(Path(__file__).resolve().with_name("manage.py")), "writer"],
+                               preexec_fn=_stop_with_the_master)
     server.log.info("started the background writer (pid %d)", _writer.pid)
 
 

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -201,6 +202,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         writer.join(timeout=5)
 
 
+def stop_handler(stop: threading.Event) -> Callable[[int, object], None]:
+    """A signal handler that sets `stop` from another thread: the handler may run while the main
+    thread, inside `stop.wait`, holds the Event's lock, and `stop.set()` would then wait for it forever."""
+    return lambda *_: threading.Thread(target=stop.set).start()
+
+
 def cmd_writer(args: argparse.Namespace) -> None:
     """Apply the API's queued writes until SIGTERM or Ctrl-C (gunicorn.conf.py starts one)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [writer %(process)d] %(levelname)s %(message)s")
@@ -208,7 +215,7 @@ def cmd_writer(args: argparse.Namespace) -> None:
     set_search_threads(1)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop_handler(stop))
     print(f"applying queued writes to {args.instance} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
     run_writer(args.instance, database_url(args), model_path(args).resolve(), stop)
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,9 +53,10 @@ def test_a_writer_killed_mid_job_loses_nothing(tmp_path, tiny_checkpoint):
     writer = start_writer(instance)
     try:
         wait_for_status(index, second.id, "done", writer)
+        time.sleep(1)  # idle, polling: a SIGTERM handler that set the stop event there used to deadlock
     finally:
         writer.send_signal(signal.SIGTERM)
-        output = writer.communicate(timeout=60)[0]
+        output = writer.communicate(timeout=30)[0]  # raises if it does not stop
     assert writer.returncode == 0 and "Traceback" not in output, output
     assert "left running by a writer that stopped" in output
     done = jobs.job_status(index.store, first.id)
@@ -64,6 +66,24 @@ def test_a_writer_killed_mid_job_loses_nothing(tmp_path, tiny_checkpoint):
     assert check.returncode == 0, check.stdout + check.stderr
     assert index.stats()["collections"]["bulk"] == 200
     index.close()
+
+
+def test_the_writers_stop_signal_never_waits_for_the_lock_it_interrupted():
+    sys.path.insert(0, str(ROOT))
+    from manage import stop_handler
+
+    stop = threading.Event()
+    handler = stop_handler(stop)
+
+    def interrupted_wait() -> None:
+        with stop._cond:  # what the main thread holds between the bytecodes of `stop.wait`
+            handler(signal.SIGTERM, None)
+
+    signalled = threading.Thread(target=interrupted_wait, daemon=True)
+    signalled.start()
+    signalled.join(timeout=10)
+    assert not signalled.is_alive()  # `stop.set()` in the handler deadlocked here
+    assert stop.wait(10)
 
 
 def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -108,4 +128,5 @@ def test_gunicorn_with_its_conf_applies_api_writes(tmp_path, tiny_checkpoint):
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=60)[0]
     assert "started the background writer" in output and "Traceback" not in output, output
+    assert "did not stop" not in output  # it stopped on on_exit's SIGTERM, not by a kill
     assert not Path(f"/proc/{writers[0]}").exists() or "State:\tZ" in Path(f"/proc/{writers[0]}/status").read_text()
