@@ -1,4 +1,37 @@
-"""gunicorn settings, read from the current folder by default or named with `-c gunicorn.conf.py`."""
+"""gunicorn settings for the search app:
+
+    gunicorn -c gunicorn.conf.py 'searchapp:create_app()'
+
+The app's own settings (instance, database, token, ...) come from SEARCHAPP_* variables as always.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+# --- workers and the background writer ----------------------------------------------------------
+# One process per core: a search is CPU work (query encoding, FAISS, BM25) on one thread, so
+# processes, not threads, give the parallelism (SEARCHAPP_THREADS stays 1). WEB_CONCURRENCY or -w
+# overrides, as -b does the address.
+bind = "127.0.0.1:8000"
+workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
+# gthread, not sync: a request that waits (POST ...?wait=, GET /api/jobs/<id>?wait=, a slow client
+# sending a 16 MiB body) holds one of a worker's threads, not the whole process, so searches keep
+# being served beside it. Eight threads per worker: more than the clients that wait at once in
+# bench/load.py (4 writers), fewer than would let one process queue up a burst it cannot serve.
+worker_class = "gthread"
+threads = 8
+# With gthread the timeout is the worker's heartbeat: its main loop answers between requests, so a
+# long request never trips it and only a process that is stuck is restarted. Writes are queued (the
+# longest legitimate request is a ?wait= of 60 s, or validating and queueing the largest allowed
+# body: 1.9 s on a loaded 2-core machine, docs/benchmarks.md), so no request encodes for minutes as
+# the sync workers did (WORKER TIMEOUT on a 400-document upsert).
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
 
 # --- Request limits -------------------------------------------------------------------------------
 # gunicorn answers a request line or headers over its own limits (4,094 and 8,190 bytes by default)
@@ -20,3 +53,39 @@ limit_request_line = 0
 limit_request_field_size = 64 * 1024
 limit_request_fields = 200
 # --- end of request limits ------------------------------------------------------------------------
+
+# One writer applies the API's queued writes (`manage.py writer`: its own process, lower CPU
+# priority, one thread), taking turns with `manage.py index` by the instance's write lock. Like every
+# manage.py command it reads SEARCHAPP_INSTANCE, SEARCHAPP_DATABASE_URL and SEARCHAPP_MODEL from the
+# environment. Stopped or killed at any point, it loses nothing: the jobs are in the database.
+WRITER_STOP_SECONDS = 20
+_writer: subprocess.Popen | None = None
+
+
+def _stop_with_the_master() -> None:
+    """In the writer before it starts: SIGTERM it if the master dies without on_exit (kill -9), so
+    that no orphan outlives the server (Linux; elsewhere a restart just adds a second writer, which
+    takes turns with the first by the write lock)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+
+
+def when_ready(server):
+    global _writer
+    _writer = subprocess.Popen([sys.executable, str(Path(__file__).resolve().with_name("manage.py")), "writer"],
+                               preexec_fn=_stop_with_the_master)
+    server.log.info("started the background writer (pid %d)", _writer.pid)
+
+
+def on_exit(server):
+    if _writer is None or _writer.poll() is not None:
+        return
+    _writer.terminate()  # it stops after its current job
+    try:
+        _writer.wait(timeout=WRITER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.log.warning("the writer did not stop within %d s: killing it (its job will be applied again)", WRITER_STOP_SECONDS)
+        _writer.kill()
+        _writer.wait()

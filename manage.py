@@ -12,15 +12,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
-from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, train_wordpiece
+from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, set_threads, train_wordpiece
 from encoder.corpus import read_corpus
 from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
@@ -31,12 +35,14 @@ from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.search_index import CheckReport, SearchIndex, open_for_writing
 from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
+from indexer.vector_index import set_search_threads
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
 from searchapp.demo import build_demo
 from searchapp.evaluate import evaluate_beir
 from searchapp.search import MODES, SearchService
 from searchapp.terminal import format_results, search_params
+from searchapp.writes import run_writer
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
@@ -217,12 +223,39 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    """The development server (one process, threads); production runs gunicorn (see the README)."""
+    """The development server (one process, threads, the writer in one of them); production runs
+    gunicorn (see the README)."""
     app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
     with app.app_context():
         search_service()  # open the instance and load the model now: a bad folder or model fails here, not on a request
+    stop = threading.Event()
+    writer = threading.Thread(target=run_writer, args=(args.instance, database_url(args), model_path(args).resolve(), stop),
+                              name="writer", daemon=True)  # killed mid-job, it loses nothing: the job is applied again
+    writer.start()
     print(f"serving {args.instance} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    app.run(host=args.host, port=args.port, threaded=True)
+    try:
+        app.run(host=args.host, port=args.port, threaded=True)
+    finally:
+        stop.set()
+        writer.join(timeout=5)
+
+
+def stop_handler(stop: threading.Event) -> Callable[[int, object], None]:
+    """A signal handler that sets `stop` from another thread: the handler may run while the main
+    thread, inside `stop.wait`, holds the Event's lock, and `stop.set()` would then wait for it forever."""
+    return lambda *_: threading.Thread(target=stop.set).start()
+
+
+def cmd_writer(args: argparse.Namespace) -> None:
+    """Apply the API's queued writes until SIGTERM or Ctrl-C (gunicorn.conf.py starts one)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [writer %(process)d] %(levelname)s %(message)s")
+    set_threads(1)  # one core for the writer: searches get the rest
+    set_search_threads(1)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop_handler(stop))
+    print(f"applying queued writes to {args.instance} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
+    run_writer(args.instance, database_url(args), model_path(args).resolve(), stop)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -386,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     server.set_defaults(run=cmd_serve)
     demo.set_defaults(run=cmd_demo)
+
+    writer = commands.add_parser("writer", help="apply the API's queued writes until stopped (gunicorn.conf.py starts one)")
+    writer.add_argument("--model", help="checkpoint for a new instance (default: $SEARCHAPP_MODEL or the shipped model)")
+    writer.set_defaults(run=cmd_writer)
     return parser
 
 

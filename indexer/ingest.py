@@ -90,9 +90,10 @@ def index_paths(index: SearchIndex, paths: Sequence[Path], config: IndexConfig, 
 
 
 def index_records(index: SearchIndex, records: Iterable[Record], config: IndexConfig, report: IndexReport | None = None,
-                  show_progress: bool = False, total: int | None = None) -> IndexReport:
-    """Upsert `records` into `config.collection` in batches, then save the indexes. The caller holds
-    the instance's writer lock and has synced the index (`open_for_writing` does both). `total`, the
+                  show_progress: bool = False, total: int | None = None, save: bool = True) -> IndexReport:
+    """Upsert `records` into `config.collection` in batches, then save the indexes (unless `save` is
+    false: the API's writer applies several queued batches and saves once). The caller holds the
+    instance's writer lock and has synced the index (`open_for_writing` does both). `total`, the
     expected number of records, gives the progress bar its end."""
     started = time.perf_counter()
     report = report or IndexReport()
@@ -102,12 +103,19 @@ def index_records(index: SearchIndex, records: Iterable[Record], config: IndexCo
             progress.start_batch(len(batch))
             _index_batch(index, collection_id, batch, config, report, progress.encoded)
             progress.end_batch(report)
+    if save:
+        save_index(index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def save_index(index: SearchIndex) -> int:
+    """Save the indexes after upserts; returns the new version."""
     if index.vectors.index_type == "flat" and choose_index_type(len(index.vectors)) != "flat":
         index.reindex()  # grown past exact search's size: rebuild as a graph index (it saves)
     else:
         index.save()
-    report.seconds = time.perf_counter() - started
-    return report
+    return index.version
 
 
 def _index_batch(index: SearchIndex, collection_id: int, records: list[Record], config: IndexConfig, report: IndexReport,

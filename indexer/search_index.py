@@ -75,6 +75,11 @@ def open_for_writing(folder: str | Path, database_url: str | None = None, model:
             index.close()
 
 
+def store_url(folder: str | Path, database_url: str | None = None) -> str:
+    """The instance's database: `database_url`, else SQLite inside the folder."""
+    return database_url or f"sqlite:///{Path(folder) / DATABASE_FILE}"
+
+
 def vector_bytes(vectors: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in np.ascontiguousarray(vectors, dtype="<f4")]
 
@@ -130,7 +135,7 @@ class SearchIndex:
         read-only, for processes that only search; `precision` is the encoder's (see `Encoder.load`)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        store = open_store(database_url or f"sqlite:///{folder / DATABASE_FILE}")
+        store = open_store(store_url(folder, database_url))
         known = store.get("model")
         chosen = next((Path(m) for m in (model, known, default_model) if m), None)
         if chosen is None:

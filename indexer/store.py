@@ -61,6 +61,26 @@ class Chunk(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, the encoder's dim
 
 
+class WriteJob(Base):
+    """A write accepted by the API and not yet applied, or its outcome: the durable queue that the
+    background writer drains (indexer/jobs.py). `payload` is the job's input as JSON, dropped once
+    the job has finished."""
+
+    __tablename__ = "write_jobs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "upsert" or "delete"
+    collection: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    documents: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Setting(Base):
     """Small facts about the store: schema version, the model and dimension it was built with, the
     version of the vector index that matches it."""
@@ -73,10 +93,15 @@ class Setting(Base):
 # Schema migrations, in order; the store records how many have run. Alembic would be one more tool
 # for what is, so far, an ordered list of functions run once each inside a transaction.
 def _create_initial_tables(connection: Connection) -> None:
-    Base.metadata.create_all(connection)
+    tables = [Collection.__table__, Document.__table__, Chunk.__table__, Setting.__table__]
+    Base.metadata.create_all(connection, tables=tables)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables]
+def _create_write_jobs(connection: Connection) -> None:
+    WriteJob.__table__.create(connection)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

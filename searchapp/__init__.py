@@ -1,6 +1,6 @@
 """The Flask application: the web UI (`ui`) and the JSON API (`api`) over one instance's search service.
 
-    gunicorn -w 2 -b 127.0.0.1:8000 'searchapp:create_app()'
+    gunicorn -c gunicorn.conf.py 'searchapp:create_app()'
 
 Each process loads the model and memory-maps the indexes once, on its first request, and picks up a
 newer index when its version file changes (see `search.SearchService`).

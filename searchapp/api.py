@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 
+from indexer import jobs
 from indexer.readers import FieldMap, Record, parse_record
 from indexer.validation import collection_problem
 
@@ -35,18 +36,53 @@ def get_document(document_id: str):
 @blueprint.post("/documents")
 def upsert_documents():
     _authorize()
+    wait = _wait_seconds()
     collection, records = _parse_upsert(request.get_data(cache=False))
-    report, version = writes.upsert_documents(current_app.config, collection, records)
-    return jsonify({"collection": collection, "added": report.added, "updated": report.updated,
-                    "unchanged": report.unchanged, "chunks": report.chunks, "index_version": version})
+    return _job_response(jobs.enqueue_upsert(_store(), collection, records).id, wait)
 
 
 @blueprint.delete("/documents/<path:document_id>")
 def delete_document(document_id: str):
     _authorize()
+    wait = _wait_seconds()
     document = _find(document_id)
-    version = writes.delete_document(current_app.config, document.id, document.collection)
-    return jsonify({"deleted": document.id, "collection": document.collection, "index_version": version})
+    return _job_response(jobs.enqueue_delete(_store(), document.collection, document.id).id, wait)
+
+
+@blueprint.get("/jobs/<int:job_id>")
+def job(job_id: int):
+    _authorize()
+    return _job_response(job_id, _wait_seconds(), pending_status=200)
+
+
+def _store():
+    return search_service().index.store
+
+
+def _wait_seconds() -> float:
+    """`?wait=SECONDS`: how long the request may wait for its job to finish (0, the default: not at all)."""
+    given = request.args.get("wait", "0")
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= writes.MAX_WAIT_SECONDS:  # also refuses nan
+        raise ApiError(400, "invalid_parameter", f"wait must be a number of seconds from 0 to {writes.MAX_WAIT_SECONDS}, not {given!r}")
+    return seconds
+
+
+def _job_response(job_id: int, wait: float, pending_status: int = 202):
+    """The job, as soon as it has finished or `wait` has passed: 200 once finished (done or failed),
+    else `pending_status` with where to ask again."""
+    status = writes.wait_for(_store(), job_id, wait)
+    if status is None:
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    url = url_for("api.job", job_id=job_id)
+    response = jsonify(status.as_json() | {"status_url": url})
+    response.status_code = 200 if status.finished else pending_status
+    if response.status_code == 202:
+        response.headers["Location"] = url
+    return response
 
 
 @blueprint.get("/health")

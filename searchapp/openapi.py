@@ -9,6 +9,7 @@ from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTI
 
 from .search import MODES
 from .strict_json import MAX_JSON_DEPTH
+from .writes import MAX_WAIT_SECONDS
 
 
 def _error(description: str) -> dict:
@@ -30,6 +31,7 @@ _COLLECTION = {"name": "collection", "in": "query", "schema": _COLLECTION_SCHEMA
 _NOT_FOUND = "no such document, or an id or collection that breaks the rules, which no document can have"
 _DESCRIPTION = ("Semantic search over documents, on our own BERT. Errors are {\"error\": {\"code\", \"message\"}} with a 4xx "
                 "status; every response is strict JSON (never NaN or Infinity).")
+_JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "the job's number"}
 _BEARER = [{"bearer": []}]
 _WRITE_ERRORS = {"401": _error("no bearer token"), "403": _error("wrong token, or writes disabled (no token configured)")}
 
@@ -58,11 +60,24 @@ _SCHEMAS: dict = {
     "DocumentInput": {"type": "object", "required": ["id", "text"], "additionalProperties": True, "properties": {
         "id": {"oneOf": [_ID_SCHEMA, {"type": "integer"}]}, "title": {"type": "string"}, "text": {"type": "string", "minLength": 1},
         "metadata": {"type": "object", "description": "merged with any other fields into the document's metadata"}}},
-    "UpsertResponse": {"type": "object", "required": ["collection", "added", "updated", "unchanged", "chunks", "index_version"],
-                       "properties": {"collection": {"type": "string"}, "added": {"type": "integer"}, "updated": {"type": "integer"},
-                                      "unchanged": {"type": "integer"}, "chunks": {"type": "integer"}, "index_version": {"type": "integer"}}},
-    "DeleteResponse": {"type": "object", "required": ["deleted", "collection", "index_version"], "properties": {
-        "deleted": {"type": "string"}, "collection": {"type": "string"}, "index_version": {"type": "integer"}}},
+    "Job": {"type": "object", "required": ["job", "kind", "collection", "status", "documents", "submitted_at", "status_url"],
+            "description": "a queued write; `result` once done, `error` once failed", "properties": {
+        "job": {"type": "integer"}, "kind": {"type": "string", "enum": ["upsert", "delete"]}, "collection": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "documents": {"type": "integer", "description": "documents in the request"},
+        "submitted_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "description": "when the writer last began applying it"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "status_url": {"type": "string", "description": "GET it (with the token) to follow the job"},
+        "result": {"oneOf": [{"$ref": "#/components/schemas/UpsertResult"}, {"$ref": "#/components/schemas/DeleteResult"}]},
+        "error": {"type": "string", "description": "why the job failed (a server-side problem: the input was checked when it was accepted)"}}},
+    "UpsertResult": {"type": "object", "required": ["added", "updated", "unchanged", "chunks", "index_version"],
+                     "additionalProperties": False, "properties": {
+        "added": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+        "chunks": {"type": "integer"}, "index_version": {"type": "integer", "description": "the first index version that holds the job"}}},
+    "DeleteResult": {"type": "object", "required": ["id", "deleted", "index_version"], "additionalProperties": False, "properties": {
+        "id": {"type": "string"}, "deleted": {"type": "integer", "description": "1, or 0 if it was already gone"},
+        "index_version": {"type": "integer"}}},
     "Health": {"type": "object", "required": ["status", "problems", "chunks", "index_version"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded"],
                    "description": "degraded: the saved index is damaged or missing and searches are served from what this "
@@ -93,6 +108,9 @@ def openapi_document(config: Mapping) -> dict:
             "collection": _COLLECTION_SCHEMA | {"default": "default"},
             "documents": {"type": "array", "minItems": 1, "maxItems": config["MAX_BATCH_DOCUMENTS"],
                           "items": {"$ref": "#/components/schemas/DocumentInput"}}}}}}}
+    wait = {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+            "description": "seconds to wait for the job to finish before answering"}
+    queued = {"202": _ok("Job", "queued: follow status_url (Location)"), "200": _ok("Job", "finished within ?wait=")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "bertsearch", "version": "1", "description": _DESCRIPTION},
@@ -100,19 +118,23 @@ def openapi_document(config: Mapping) -> dict:
             "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
                 "200": _ok("SearchResponse"), "400": _error("a bad parameter: empty_query, query_too_long, invalid_parameter"),
                 "404": _error("unknown_collection: no collection of that name"), **limit_errors}}},
-            "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id)", "security": _BEARER,
-                                        "requestBody": upsert_body, "responses": {
-                "200": _ok("UpsertResponse"),
+            "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id), through the write queue", "security": _BEARER,
+                                        "parameters": [wait], "requestBody": upsert_body, "responses": {
+                **queued,
                 "400": _error(f"invalid_json (not JSON, NaN or Infinity, nested over {MAX_JSON_DEPTH} levels), invalid_body, "
-                              "too_many_documents, or invalid_document (every problem named as documents[i]: reason)"),
+                              "too_many_documents, invalid_document (every problem named as documents[i]: reason), or a bad wait"),
                 "413": _error(f"a body over {config['MAX_CONTENT_LENGTH']:,} bytes"), **_WRITE_ERRORS, **limit_errors}}},
             "/api/documents/{id}": {
                 "get": {"summary": "One document", "parameters": [_ID, _COLLECTION], "responses": {
                     "200": _ok("Document"), "404": _error(_NOT_FOUND), "409": _error("the id exists in several collections"),
                     **limit_errors}},
-                "delete": {"summary": "Delete one document", "security": _BEARER, "parameters": [_ID, _COLLECTION], "responses": {
-                    "200": _ok("DeleteResponse"), "404": _error(_NOT_FOUND),
+                "delete": {"summary": "Delete one document, through the write queue", "security": _BEARER,
+                           "parameters": [_ID, _COLLECTION, wait], "responses": {
+                    **queued, "400": _error("a bad wait"), "404": _error(_NOT_FOUND),
                     "409": _error("the id exists in several collections"), **_WRITE_ERRORS, **limit_errors}}},
+            "/api/jobs/{id}": {"get": {"summary": "A queued write: queued, running, done (with its counts) or failed", "security": _BEARER,
+                                       "parameters": [_JOB_ID, wait], "responses": {
+                "200": _ok("Job"), "400": _error("a bad wait"), "404": _error("no such job"), **_WRITE_ERRORS, **limit_errors}}},
             "/api/health": {"get": {"summary": "Liveness, index version and integrity", "responses": {"200": _ok("Health")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
         },

@@ -1,33 +1,67 @@
-"""Upserts and deletions from the API, through the same indexer code as `manage.py index`/`delete`.
+"""API writes: queued by the request, applied by the background writer, so that writes never hold
+the worker processes that serve searches (README, "Serving").
 
-A write takes the instance's write lock, opens the index from disk (so it starts from whatever the
-last writer saved, in any process), changes it and saves a new version; every app process, this one
-included, then picks that version up on its next request.
+A request enqueues its validated documents (`indexer.jobs`) and answers 202 at once; `run_writer`,
+in its own process (`manage.py writer`, started by gunicorn.conf.py) or a thread of the development
+server, applies them through `open_for_writing`, taking turns with `manage.py index`. The writer
+runs at a lower CPU priority with one thread, so that on a busy machine the searches get the cores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+import logging
+import os
+import threading
+import time
+from pathlib import Path
 
-from indexer.ingest import IndexConfig, IndexReport, index_records
-from indexer.readers import Record
-from indexer.search_index import SearchIndex, open_for_writing
+from indexer.jobs import JobStatus, apply_pending, has_pending, job_status
+from indexer.search_index import open_for_writing, store_url
+from indexer.store import Store, open_store
+
+MAX_WAIT_SECONDS = 60  # the longest `?wait=` a request may hold a (gthread) thread for
+POLL_SECONDS = 0.25  # how soon the writer notices a new job
+RETRY_SECONDS = 5.0  # after a failure outside any job (database down, model missing)
+WRITER_NICE = 10
+
+log = logging.getLogger(__name__)
 
 
-def _writable_index(config: Mapping) -> AbstractContextManager[SearchIndex]:
-    return open_for_writing(config["INSTANCE"], database_url=config["DATABASE_URL"], default_model=config["MODEL"])
+def wait_for(store: Store, job_id: int, seconds: float) -> JobStatus | None:
+    """The job once finished, or as it is after `seconds`; None if there is no such job."""
+    deadline = time.monotonic() + seconds
+    pause = 0.02
+    while True:
+        job = job_status(store, job_id)
+        if job is None or job.finished or time.monotonic() >= deadline:
+            return job
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.5)
 
 
-def upsert_documents(config: Mapping, collection: str, records: Sequence[Record]) -> tuple[IndexReport, int]:
-    """Add or replace `records` in `collection`; returns the counts and the new index version."""
-    with _writable_index(config) as index:
-        report = index_records(index, records, IndexConfig(collection=collection))
-        return report, index.version
-
-
-def delete_document(config: Mapping, external_id: str, collection: str) -> int:
-    """Delete one document; returns the new index version."""
-    with _writable_index(config) as index:
-        index.delete([external_id], collection)
-        return index.version
+def run_writer(instance: str | Path, database_url: str | None, model: str | Path, stop: threading.Event,
+               poll_seconds: float = POLL_SECONDS) -> None:
+    """Apply queued writes until `stop` is set. Stopping between jobs or killed mid-job, it loses
+    nothing: what it had not marked done is applied again by the next writer."""
+    try:
+        os.nice(WRITER_NICE)  # on Linux, this thread and the threads it starts
+    except OSError:
+        log.warning("the writer cannot lower its CPU priority")
+    Path(instance).mkdir(parents=True, exist_ok=True)
+    store = open_store(store_url(instance, database_url))
+    try:
+        while not stop.is_set():
+            try:
+                if has_pending(store):
+                    with open_for_writing(instance, database_url, default_model=model) as index:
+                        applied = apply_pending(index, should_stop=stop.is_set)
+                        version = index.version
+                    log.info("applied %d queued write(s); index version %d", applied, version)
+                    continue
+            except Exception:  # noqa: BLE001 - a writer that stops would leave every later write queued
+                log.exception("the writer failed; trying again in %.0f s", RETRY_SECONDS)
+                stop.wait(RETRY_SECONDS)
+                continue
+            stop.wait(poll_seconds)
+    finally:
+        store.engine.dispose()

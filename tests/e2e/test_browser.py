@@ -199,9 +199,9 @@ def test_collection_filter_and_no_results(server, page):
 def test_a_document_with_markup_is_shown_as_text(server, page):
     body = json.dumps({"collection": "wikipedia", "documents": [
         {"id": "xss", "title": f"Markup {XSS}", "text": f"Zanzibar markup test {XSS}", "url": "javascript:window.pwned=3"}]}).encode()
-    request = urllib.request.Request(f"{server}/api/documents", data=body, method="POST",
+    request = urllib.request.Request(f"{server}/api/documents?wait=60", data=body, method="POST",
                                      headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    assert json.load(urllib.request.urlopen(request))["added"] == 1
+    assert json.load(urllib.request.urlopen(request))["result"]["added"] == 1  # applied by the serve command's writer
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(server)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from indexer.ingest import IndexConfig, index_records
+from indexer.jobs import apply_pending
 from indexer.readers import Record
-from indexer.search_index import SearchIndex
+from indexer.search_index import SearchIndex, open_for_writing
 from samples import SENTENCES
 from searchapp import create_app
 
@@ -51,3 +52,10 @@ def app(instance: Path, tiny_checkpoint: Path, database_url: str):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def apply_queued(app) -> int:
+    """Do the background writer's work now: apply the API writes queued so far."""
+    config = app.config
+    with open_for_writing(config["INSTANCE"], database_url=config["DATABASE_URL"], default_model=config["MODEL"]) as index:
+        return apply_pending(index)

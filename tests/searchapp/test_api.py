@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from searchapp import create_app
+from searchapp.writes import run_writer
 
-from conftest import TOKEN
+from conftest import TOKEN, apply_queued
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -84,28 +86,97 @@ def test_get_document(client):
     assert_error(client.get("/api/documents/long?collection=notes"), 404, "not_found", "in collection 'notes'")
 
 
-def test_upsert_then_search_then_delete(client):
+def test_upsert_then_search_then_delete(app, client):
     payload = {"collection": "notes", "documents": [
         {"id": "z1", "title": "Zebras", "text": "Zebras graze on the savanna.", "metadata": {"kind": "animal"}},
         {"id": 7, "text": "Giraffes browse the tall trees.", "habitat": "savanna"}]}
     response = client.post("/api/documents", json=payload, headers=AUTH)
-    assert response.status_code == 200, response.data
-    body = response.get_json()
-    check_schema(client, body, "UpsertResponse")
-    assert body["added"] == 2 and body["updated"] == 0 and body["chunks"] >= 2
+    assert response.status_code == 202, response.data
+    queued = response.get_json()
+    check_schema(client, queued, "Job")
+    assert queued["status"] == "queued" and queued["documents"] == 2 and queued["kind"] == "upsert"
+    assert queued["status_url"] == f"/api/jobs/{queued['job']}" == response.headers["Location"]
+    assert client.get("/api/search?q=zebras&mode=lexical").get_json()["results"] == []  # queued, not applied yet
+    assert client.get(queued["status_url"], headers=AUTH).get_json()["status"] == "queued"
+
+    assert apply_queued(app) == 1
+    done = client.get(queued["status_url"], headers=AUTH)
+    assert done.status_code == 200
+    body = done.get_json()
+    check_schema(client, body, "Job")
+    assert body["status"] == "done" and body["result"]["added"] == 2 and body["result"]["updated"] == 0
+    assert body["result"]["chunks"] >= 2 and body["result"]["index_version"] >= 2
     found = client.get("/api/search?q=zebras&mode=lexical").get_json()["results"]
     assert [r["id"] for r in found] == ["z1"] and found[0]["metadata"] == {"kind": "animal"}
     assert client.get("/api/documents/7").get_json()["metadata"] == {"habitat": "savanna"}
 
     again = client.post("/api/documents", json=payload, headers=AUTH).get_json()
-    assert again["unchanged"] == 2 and again["added"] == 0
+    apply_queued(app)
+    assert client.get(again["status_url"], headers=AUTH).get_json()["result"]["unchanged"] == 2
 
     deleted = client.delete("/api/documents/z1", headers=AUTH)
-    assert deleted.status_code == 200
-    check_schema(client, deleted.get_json(), "DeleteResponse")
+    assert deleted.status_code == 202
+    assert deleted.get_json()["kind"] == "delete" and deleted.get_json()["collection"] == "notes"
+    apply_queued(app)
+    body = client.get(deleted.get_json()["status_url"], headers=AUTH).get_json()
+    check_schema(client, body, "Job")
+    assert body["result"]["deleted"] == 1 and body["result"]["id"] == "z1"
     assert client.get("/api/search?q=zebras&mode=lexical").get_json()["results"] == []
     assert_error(client.delete("/api/documents/z1", headers=AUTH), 404, "not_found", "'z1'")
     assert_error(client.delete("/api/documents/n0", headers=AUTH), 409, "ambiguous_id", "several collections")
+
+
+def test_wait_answers_with_the_result_once_the_writer_has_applied_it(app, client):
+    stop = threading.Event()
+    writer = threading.Thread(target=run_writer, args=(app.config["INSTANCE"], app.config["DATABASE_URL"], app.config["MODEL"], stop),
+                              kwargs={"poll_seconds": 0.05})
+    writer.start()
+    try:
+        response = client.post("/api/documents?wait=30", json={"documents": [{"id": "w", "text": "Walruses nap on ice."}]}, headers=AUTH)
+        assert response.status_code == 200, response.data
+        body = response.get_json()
+        check_schema(client, body, "Job")
+        assert body["status"] == "done" and body["result"]["added"] == 1
+        removal = client.delete("/api/documents/w?wait=30", headers=AUTH).get_json()
+        assert removal["status"] == "done" and removal["result"]["deleted"] == 1
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert not writer.is_alive()
+
+
+def test_a_write_is_accepted_while_another_writer_holds_the_lock(app, instance):
+    from indexer.search_index import write_lock
+
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(app.test_client().post(
+        "/api/documents", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH)))
+    with write_lock(instance):  # as `manage.py index` holds it for its whole run
+        request.start()
+        request.join(timeout=20)  # the request used to wait for the lock, past gunicorn's timeout
+        assert not request.is_alive() and answers[0].status_code == 202
+    assert apply_queued(app) == 1
+
+
+def test_without_a_writer_wait_gives_up_with_202(client):
+    response = client.post("/api/documents?wait=0.2", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH)
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"
+    job = client.get(f"{response.get_json()['status_url']}?wait=0.1", headers=AUTH)
+    assert job.status_code == 200 and job.get_json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("wait", ["-1", "61", "soon", "nan", "inf"])
+def test_a_bad_wait_is_400_and_queues_nothing(client, wait):
+    response = client.post(f"/api/documents?wait={wait}", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH)
+    assert_error(response, 400, "invalid_parameter", "wait must be a number of seconds from 0 to 60")
+    assert_error(client.get(f"/api/jobs/1?wait={wait}", headers=AUTH), 400, "invalid_parameter", "wait")
+
+
+def test_jobs_need_the_token_and_exist(client):
+    job = client.post("/api/documents", json={"documents": [{"id": "w", "text": "Walruses."}]}, headers=AUTH).get_json()
+    assert_error(client.get(job["status_url"]), 401, "unauthorized", "Bearer")
+    assert_error(client.get(job["status_url"], headers={"Authorization": "Bearer nope"}), 403, "forbidden", "not valid")
+    assert_error(client.get("/api/jobs/999999", headers=AUTH), 404, "not_found", "no job 999999")
 
 
 def test_writes_need_the_right_token(client):
@@ -164,7 +235,7 @@ def test_health(client):
 def test_openapi_describes_every_api_route(app, client):
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    routes = {(rule.rule.replace("<path:document_id>", "{id}"), method.lower())
+    routes = {(rule.rule.replace("<path:document_id>", "{id}").replace("<int:job_id>", "{id}"), method.lower())
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     described = {(path, method) for path, item in spec["paths"].items() for method in item}
@@ -196,25 +267,31 @@ def test_an_empty_instance_answers_with_no_results(tmp_path, tiny_checkpoint):
     assert health["chunks"] == 0
     assert "Search by meaning" in client.get("/").get_data(as_text=True)
     added = client.post("/api/documents", json={"documents": [{"id": "first", "text": "The first document."}]}, headers=AUTH)
-    assert added.status_code == 200 and added.get_json()["index_version"] > health["index_version"]
+    assert added.status_code == 202 and apply_queued(app) == 1
+    result = client.get(added.get_json()["status_url"], headers=AUTH).get_json()["result"]
+    assert result["added"] == 1 and result["index_version"] > health["index_version"]
     assert [r["id"] for r in client.get("/api/search?q=first&mode=lexical").get_json()["results"]] == ["first"]
 
 
 def test_concurrent_writers_take_turns_and_lose_nothing(app, client, instance, database_url):
-    import threading
-
     from indexer.search_index import SearchIndex
 
     def post(name: str) -> None:
         documents = [{"id": f"{name}-{i}", "text": f"Parallel document {name} number {i}."} for i in range(3)]
         response = app.test_client().post("/api/documents", json={"collection": "parallel", "documents": documents}, headers=AUTH)
-        assert response.status_code == 200, response.data
+        assert response.status_code == 202, response.data
 
-    threads = [threading.Thread(target=post, args=(name,)) for name in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def run(target, args) -> None:
+        threads = [threading.Thread(target=target, args=a) for a in args]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    run(post, [("a",), ("b",), ("c",)])
+    applied = []
+    run(lambda: applied.append(apply_queued(app)), [(), ()])  # two writers: they take turns by the write lock
+    assert sum(applied) == 3
     found = client.get("/api/search?q=parallel+document&mode=lexical&collection=parallel&k=20").get_json()
     assert sorted(r["id"] for r in found["results"]) == sorted(f"{n}-{i}" for n in "abc" for i in range(3))
     # Without the write lock each writer would save its own copy of the vector index and the last
