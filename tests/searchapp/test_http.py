@@ -47,12 +47,12 @@ def test_the_token_is_usable_as_read(monkeypatch, tmp_path, tiny_checkpoint):
     client = create_app({"INSTANCE": str(tmp_path / "empty"), "MODEL": str(tiny_checkpoint)}).test_client()
     body = {"documents": [{"id": "a", "text": "Some text."}]}
     assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer True"}).status_code == 403
-    assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer true"}).status_code == 200
+    assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer true"}).status_code == 202  # queued
     # A non-ASCII token, as a server hands the header over (its UTF-8 bytes decoded as Latin-1).
     monkeypatch.setenv("SEARCHAPP_API_TOKEN", "p\u00e4ss")
     client = create_app({"INSTANCE": str(tmp_path / "empty"), "MODEL": str(tiny_checkpoint)}).test_client()
     as_served = "Bearer p\u00e4ss".encode().decode("latin-1")
-    assert client.post("/api/documents", json=body, headers={"Authorization": as_served}).status_code == 200
+    assert client.post("/api/documents", json=body, headers={"Authorization": as_served}).status_code == 202
     assert client.post("/api/documents", json=body, headers={"Authorization": "Bearer p\u00e4ss\u2603"}).status_code == 403
 
 
