@@ -23,8 +23,6 @@ import gzip
 import http.client
 import itertools
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -40,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from indexer.search_index import SearchIndex  # noqa: E402
 from searchapp.config import DEFAULT_MODEL, DEFAULTS  # noqa: E402
 from searchapp.demo import DEMO_FOLDER, build_demo  # noqa: E402
-from serving import get, queries, search_path  # noqa: E402  (bench/serving.py)
+from serving import get, queries, search_path, serve as serve_with_gunicorn  # noqa: E402  (bench/serving.py)
 
 TOKEN = "bench-load-token"
 WRITE_BATCH = 10
@@ -144,20 +142,8 @@ def largest_body(port: int, tag: str) -> dict:
 
 
 def serve(instance: Path, database: str | None) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = os.environ | {"SEARCHAPP_INSTANCE": str(instance), "SEARCHAPP_API_TOKEN": TOKEN}
-    if database:
-        env["SEARCHAPP_DATABASE_URL"] = database
-    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
-                                "--log-level", "warning", "searchapp:create_app()"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 120
-    while get(port, "/api/health")[0] != 200:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("gunicorn did not start")
-        time.sleep(0.2)
-    return process, port
+    settings = {"SEARCHAPP_API_TOKEN": TOKEN} | ({"SEARCHAPP_DATABASE_URL": database} if database else {})
+    return serve_with_gunicorn(instance, settings=settings)
 
 
 def main() -> None:

@@ -100,14 +100,15 @@ def search_path(query: str, mode: str) -> str:
     return "/api/search?" + urllib.parse.urlencode({"q": query, "mode": mode, "k": 10})
 
 
-def serve(folder: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def serve(folder: Path, workers: int | None = None, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    """gunicorn as the README runs it (`-c gunicorn.conf.py`) over `folder` on a free port, once it
+    answers /api/health; `settings` are more SEARCHAPP_* variables, `workers` overrides the config's."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "searchapp:create_app()"],
-        cwd=ROOT, env=os.environ | {"SEARCHAPP_INSTANCE": str(folder)})
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
+               "--log-level", "warning", *(["-w", str(workers)] if workers else []), "searchapp:create_app()"]
+    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | {"SEARCHAPP_INSTANCE": str(folder)} | (settings or {}))
     deadline = time.monotonic() + 120
     while get(port, "/api/health")[0] != 200:
         if process.poll() is not None or time.monotonic() > deadline:

@@ -7,6 +7,7 @@ pretraining data of any size never sits in memory whole.
 from __future__ import annotations
 
 import bz2
+import json
 import gzip
 import lzma
 import re
@@ -144,3 +145,16 @@ def _ends_sentence(text: str, mark: int, next_start: int) -> bool:
 def _chain(head: list[str], rest: Iterable[str]) -> Iterator[str]:
     yield from head
     yield from rest
+
+
+def json_objects(lines: Iterable[str]) -> Iterator[dict]:
+    """The JSON objects of JSON-lines text, one per line; a line that is blank, not JSON or not an
+    object is skipped (public data sets hold a few such lines, which should not cost a training run)."""
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            yield record
+

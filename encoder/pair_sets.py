@@ -359,14 +359,7 @@ def _lines(archive: tarfile.TarFile, name: str) -> list[str]:
 
 
 def _jsonl(text: str) -> Iterator[dict]:
-    """Objects of JSON-lines text; a line that is not a JSON object is skipped, as in `encoder.pairs`."""
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            yield record
+    return json_objects(text.splitlines())
 
 
 PAIR_SETS: dict[str, PairSet] = {
@@ -407,4 +400,5 @@ OLDER_SOURCE_LICENCES: dict[str, tuple[str, bool]] = {
 
 # Last, because `encoder.pairs` registers these sets in its PAIR_SOURCES by importing this module at its
 # end: whichever of the two is imported first, each finds what it needs of the other already defined.
+from .corpus import json_objects  # noqa: E402
 from .pairs import Pair  # noqa: E402

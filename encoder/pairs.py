@@ -23,7 +23,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from .corpus import Document, open_text, read_corpus, split_sentences
+from .corpus import Document, json_objects, open_text, read_corpus, split_sentences
 
 # STS-B's train file has no header; these are its columns in the order of its readme.
 STSB_COLUMNS = ("genre", "file", "year", "id", "score", "sentence1", "sentence2")
@@ -189,16 +189,9 @@ def _table_rows(handle: IO[str], delimiter: str, fieldnames: Sequence[str] | Non
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Objects of a JSON-lines file (gzip-compressed when it ends in .gz); lines that are not a JSON
-    object are skipped."""
+    """Objects of a JSON-lines file (gzip-compressed when it ends in .gz)."""
     with open_text(path) as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record
+        yield from json_objects(handle)
 
 
 def _fields(row: dict[str, Any], *names: str) -> tuple[str, ...] | None:
