@@ -9,19 +9,9 @@
 # Scratch (full-precision checkpoints of every stage) goes to $WORK_DIR, default a fresh temporary folder.
 set -euo pipefail
 started=$(date +%s.%N)
-cd "$(dirname "$0")/.."
-if [ $# -lt 4 ]; then
-  echo "usage: $0 DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [flags]" >&2
-  exit 2
-fi
-data=$1 out=$2 init=$3 seconds=$4
+source "$(dirname "$0")/gpu_common.sh"
+gpu_start "$0 DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [flags]" "$@"
+data=$1 init=$3 seconds=$4
 shift 4
-work=${WORK_DIR:-$(mktemp -d)}
-mkdir -p "$out" "$work"
-export PYTHONUNBUFFERED=1
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-status=0
-python3 -m encoder.recipe --data "$data" --init "$init" --work "$work" --out "$out" --seconds "$seconds" \
-  --started "$started" "$@" 2>&1 | tee "$work/recipe.log" || status=$?
-cp "$work/recipe.log" "$out/recipe.log"
-exit "$status"
+gpu_logged recipe python3 -m encoder.recipe --data "$data" --init "$init" --work "$work" --out "$out" \
+  --seconds "$seconds" --started "$started" "$@"
