@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from .readers import _resolve
+from .readers import resolve_input
 
 if TYPE_CHECKING:
     from .ingest import IndexReport
@@ -35,7 +35,7 @@ def count_records(paths: Sequence[Path], format: str = "auto") -> int | None:
     total = 0
     for path in paths:
         try:
-            kind, file = _resolve(Path(path), format)
+            kind, file = resolve_input(Path(path), format)
             if kind not in _LINE_FORMATS:
                 return None
             total += max(0, _count_lines(file) - _LINE_FORMATS[kind])

@@ -103,7 +103,7 @@ def read_records(
     of that limit whatever the input holds."""
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    sources = [_resolve(Path(path), format) for path in paths]
+    sources = [resolve_input(Path(path), format) for path in paths]
     report = on_bad or log.warning
     for source_format, path in sources:
         for item in _READERS[source_format](path, fields, max_chars):
@@ -115,7 +115,7 @@ def read_records(
                 report(str(item))
 
 
-def _resolve(path: Path, format: str) -> tuple[str, Path]:
+def resolve_input(path: Path, format: str) -> tuple[str, Path]:
     """The format and the file or folder to read, checked before any reading, so that a mistyped
     last path fails at once rather than after the first ones have been indexed for hours."""
     if not path.exists():
