@@ -7,15 +7,19 @@ anything again. SQLite by default (WAL mode: readers never block the writer), Po
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+import numpy as np
 
 from sqlalchemy import (
     JSON, BigInteger, Connection, DateTime, Engine, ForeignKey, Integer, LargeBinary, String, Text,
     UniqueConstraint, create_engine, event, inspect, select, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+SQL_BATCH = 10_000  # ids bound in one statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit, as FAISS ids are.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -109,9 +113,48 @@ class StoreError(Exception):
     """The database cannot be used as it is (newer schema, wrong model); the message says why."""
 
 
+@dataclass(frozen=True)
+class ChunkOwner:
+    """A chunk and what ranking and filtering need of its document (metadata only when asked for:
+    decoding it for every candidate would cost more than the search)."""
+
+    chunk: int
+    document: int
+    collection: str
+    metadata: dict | None
+
+
+@dataclass
+class Passage:
+    """A chunk with its text and the document it belongs to: what a search result shows."""
+
+    chunk: int
+    document: int
+    text: str
+    span: tuple[int, int]  # the chunk's character span in the document's text
+    external_id: str
+    title: str
+    metadata: dict
+    collection: str
+
+
+@dataclass
+class StoredDocument:
+    key: int  # the store's primary key
+    id: str  # the document's own id
+    collection: str
+    title: str
+    text: str
+    metadata: dict
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "collection": self.collection, "title": self.title, "text": self.text, "metadata": self.metadata}
+
+
 @dataclass
 class Store:
-    """An engine and its session factory for one database URL."""
+    """An engine and its session factory for one database URL: the repository every other module
+    reads and writes the database through."""
 
     engine: Engine
     session: sessionmaker
@@ -128,6 +171,51 @@ class Store:
         with self.session.begin() as session:
             for key, value in values.items():
                 session.merge(Setting(key=key, value=str(value)))
+
+
+    def chunk_owners(self, chunk_ids: Sequence[int], with_metadata: bool = False) -> dict[int, ChunkOwner]:
+        """The document and collection of each chunk that still exists (a deleted one is absent)."""
+        columns = [Chunk.id, Chunk.document_id, Collection.name] + ([Document.meta] if with_metadata else [])
+        return {row[0]: ChunkOwner(row[0], row[1], row[2], (row[3] or {}) if with_metadata else None)
+                for row in self._chunk_rows(columns, chunk_ids)}
+
+    def passages(self, chunk_ids: Sequence[int]) -> dict[int, Passage]:
+        columns = [Chunk.id, Chunk.document_id, Chunk.text, Chunk.start_char, Chunk.end_char,
+                   Document.external_id, Document.title, Document.meta, Collection.name]
+        return {row[0]: Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8])
+                for row in self._chunk_rows(columns, chunk_ids)}
+
+    def _chunk_rows(self, columns: list, chunk_ids: Sequence[int]) -> list:
+        """`columns` of the given chunks joined to their document and collection, `SQL_BATCH` ids a statement."""
+        wanted = sorted({int(i) for i in chunk_ids})
+        rows = []
+        with self.session() as session:
+            for start in range(0, len(wanted), SQL_BATCH):
+                rows += session.execute(
+                    select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
+                    .where(Chunk.id.in_(wanted[start:start + SQL_BATCH]))
+                ).all()
+        return rows
+
+    def documents_with_id(self, external_id: str, collection: str | None = None, limit: int = 2) -> list[StoredDocument]:
+        """Documents with this id (in `collection`, if given): at most one per collection."""
+        statement = (select(Document.id, Document.external_id, Collection.name, Document.title, Document.text, Document.meta)
+                     .join(Collection, Document.collection_id == Collection.id).where(Document.external_id == external_id))
+        if collection is not None:
+            statement = statement.where(Collection.name == collection)
+        with self.session() as session:
+            rows = session.execute(statement.limit(limit)).all()
+        return [StoredDocument(*row[:5], row[5] or {}) for row in rows]
+
+    def document_vectors(self, document_key: int) -> np.ndarray:
+        """The vectors of a document's chunks, (chunks, dim); (0, 0) for a document without any."""
+        with self.session() as session:
+            blobs = session.scalars(select(Chunk.vector).where(Chunk.document_id == document_key)).all()
+        return np.vstack([np.frombuffer(b, dtype="<f4") for b in blobs]) if blobs else np.empty((0, 0), np.float32)
+
+    def collection_names(self) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(Collection.name).order_by(Collection.name)))
 
 
 def open_store(url: str) -> Store:

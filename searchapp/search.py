@@ -22,18 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
-
 from indexer.lexical import matching_spans, terms
 from indexer.search_index import VERSION_FILE, SearchIndex
-from indexer.store import Chunk, Collection, Document
+from indexer.store import ChunkOwner, Passage, StoredDocument
 
 MODES = ("dense", "lexical", "hybrid")
 SCORE_KINDS = {"dense": "cosine similarity", "lexical": "BM25", "hybrid": "reciprocal-rank fusion"}  # what a raw score is
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 MIN_CANDIDATES = 100
 SNIPPET_CHARS = 280
-SQL_BATCH = 10_000
 ELLIPSIS = "…"
 
 
@@ -114,42 +111,6 @@ class Results:
                 "results": [hit.as_json() for hit in self.hits]}
 
 
-@dataclass
-class StoredDocument:
-    key: int
-    id: str
-    collection: str
-    title: str
-    text: str
-    metadata: dict
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "collection": self.collection, "title": self.title, "text": self.text, "metadata": self.metadata}
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """A retrieved chunk and what ranking and filtering need of its document (metadata only when
-    a metadata filter asks for it: decoding it for every candidate would cost more than the search)."""
-
-    chunk: int
-    document: int
-    collection: str
-    metadata: dict | None
-
-
-@dataclass
-class _Passage:
-    chunk: int
-    document: int
-    text: str
-    span: tuple[int, int]
-    external_id: str
-    title: str
-    metadata: dict
-    collection: str
-
-
 class AmbiguousDocument(LookupError):
     """An id that names documents in several collections, asked for without a collection."""
 
@@ -220,12 +181,12 @@ class SearchService:
         if name not in names:
             raise UnknownCollection(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
 
-    def _hits(self, ranked: list[tuple[_Candidate, float]], query_terms: set[str]) -> list[Hit]:
-        passages = self._passages([candidate.chunk for candidate, _ in ranked])
+    def _hits(self, ranked: list[tuple[ChunkOwner, float]], query_terms: set[str]) -> list[Hit]:
+        passages = self.index.store.passages([candidate.chunk for candidate, _ in ranked])
         return [_hit(passages[candidate.chunk], score, query_terms) for candidate, score in ranked if candidate.chunk in passages]
 
     def _rank(self, query: str, query_vector: np.ndarray | None, mode: str, candidates: int,
-              filters: Filters) -> list[tuple[_Candidate, float]]:
+              filters: Filters) -> list[tuple[ChunkOwner, float]]:
         """Documents (by their best chunk) and their scores, best first."""
         lists = []
         if mode in ("dense", "hybrid"):
@@ -235,67 +196,36 @@ class SearchService:
         if mode in ("lexical", "hybrid"):
             ids, scores = self.index.lexical.search(query, candidates)
             lists.append((ids, scores))
-        owners = self._candidates(np.concatenate([ids for ids, _ in lists]), with_metadata=bool(filters.metadata))
+        owners = self.index.store.chunk_owners(np.concatenate([ids for ids, _ in lists]), with_metadata=bool(filters.metadata))
         rankings = [_best_per_document(ids, scores, owners, filters) for ids, scores in lists]
         if mode != "hybrid":
             return rankings[0]
         return _fuse(rankings)
 
-    def _candidates(self, chunk_ids: np.ndarray, with_metadata: bool) -> dict[int, _Candidate]:
-        columns = [Chunk.id, Chunk.document_id, Collection.name] + ([Document.meta] if with_metadata else [])
-        return {row[0]: _Candidate(row[0], row[1], row[2], (row[3] or {}) if with_metadata else None)
-                for row in self._chunk_rows(columns, chunk_ids)}
-
-    def _passages(self, chunk_ids: Sequence[int]) -> dict[int, _Passage]:
-        columns = [Chunk.id, Chunk.document_id, Chunk.text, Chunk.start_char, Chunk.end_char,
-                   Document.external_id, Document.title, Document.meta, Collection.name]
-        return {row[0]: _Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8])
-                for row in self._chunk_rows(columns, chunk_ids)}
-
-    def _chunk_rows(self, columns: list, chunk_ids: Sequence[int]) -> list:
-        """`columns` of the given chunks joined to their document and collection, in batches that stay
-        under the databases' limits on bound parameters (SQLite's 32,766; PostgreSQL's 65,535)."""
-        wanted = sorted({int(i) for i in chunk_ids})
-        rows = []
-        with self.index.store.session() as session:
-            for start in range(0, len(wanted), SQL_BATCH):
-                rows += session.execute(
-                    select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
-                    .where(Chunk.id.in_(wanted[start:start + SQL_BATCH]))
-                ).all()
-        return rows
-
     def document(self, external_id: str, collection: str | None = None) -> StoredDocument | None:
         """The document with this id (in `collection`, if given); None if there is none."""
-        statement = (select(Document.id, Document.external_id, Collection.name, Document.title, Document.text, Document.meta)
-                     .join(Collection, Document.collection_id == Collection.id).where(Document.external_id == external_id))
-        if collection is not None:
-            statement = statement.where(Collection.name == collection)
-        with self.index.store.session() as session:
-            rows = session.execute(statement.limit(2)).all()
-        if len(rows) > 1:
+        found = self.index.store.documents_with_id(external_id, collection)
+        if len(found) > 1:
             raise AmbiguousDocument(f"id {external_id!r} exists in several collections; name one")
-        return StoredDocument(*rows[0][:5], rows[0][5] or {}) if rows else None
+        return found[0] if found else None
 
     def similar(self, document: StoredDocument, k: int = 5) -> list[Hit]:
         """Documents nearest to this one: its chunks' mean vector, searched like a query."""
         self.refresh()
-        with self.index.store.session() as session:
-            blobs = session.scalars(select(Chunk.vector).where(Chunk.document_id == document.key)).all()
-        if not blobs:
+        vectors = self.index.store.document_vectors(document.key)
+        if not len(vectors):
             return []
-        centroid = np.mean([np.frombuffer(b, dtype="<f4") for b in blobs], axis=0, keepdims=True)
+        centroid = vectors.mean(axis=0, keepdims=True)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        ranked = self._rank("", centroid, "dense", MIN_CANDIDATES + 4 * len(blobs), Filters())
+        ranked = self._rank("", centroid, "dense", MIN_CANDIDATES + 4 * len(vectors), Filters())
         return self._hits([(c, s) for c, s in ranked if c.document != document.key][:k], set())
 
     def collections(self) -> list[str]:
-        with self.index.store.session() as session:
-            return list(session.scalars(select(Collection.name).order_by(Collection.name)))
+        return self.index.store.collection_names()
 
 
-def _best_per_document(ids: np.ndarray, scores: np.ndarray, candidates: dict[int, _Candidate],
-                       filters: Filters) -> list[tuple[_Candidate, float]]:
+def _best_per_document(ids: np.ndarray, scores: np.ndarray, candidates: dict[int, ChunkOwner],
+                       filters: Filters) -> list[tuple[ChunkOwner, float]]:
     """Chunks (best first) -> documents ranked by their first, hence best, chunk."""
     seen: set[int] = set()
     ranked = []
@@ -309,11 +239,11 @@ def _best_per_document(ids: np.ndarray, scores: np.ndarray, candidates: dict[int
     return ranked
 
 
-def _fuse(rankings: Sequence[list[tuple[_Candidate, float]]]) -> list[tuple[_Candidate, float]]:
+def _fuse(rankings: Sequence[list[tuple[ChunkOwner, float]]]) -> list[tuple[ChunkOwner, float]]:
     """Reciprocal-rank fusion: each list adds 1/(RRF_K + rank) to a document's score. The passage
     shown is the one from the first list (dense) that has the document."""
     scores: dict[int, float] = {}
-    best: dict[int, _Candidate] = {}
+    best: dict[int, ChunkOwner] = {}
     for ranking in rankings:
         for rank, (candidate, _) in enumerate(ranking, start=1):
             scores[candidate.document] = scores.get(candidate.document, 0.0) + 1.0 / (RRF_K + rank)
@@ -322,7 +252,7 @@ def _fuse(rankings: Sequence[list[tuple[_Candidate, float]]]) -> list[tuple[_Can
     return [(best[doc], scores[doc]) for doc in order]
 
 
-def _hit(passage: _Passage, score: float, query_terms: set[str]) -> Hit:
+def _hit(passage: Passage, score: float, query_terms: set[str]) -> Hit:
     return Hit(passage.document, passage.external_id, passage.collection, passage.title,
                make_snippet(passage.text, query_terms), score, passage.metadata, passage.span)
 

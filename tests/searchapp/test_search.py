@@ -152,7 +152,7 @@ def test_snippet_without_matches_is_the_start():
 def test_selective_filters_widen_the_candidates_until_the_page_is_full(service, monkeypatch):
     expected = [h.key for h in service.search("the river", k=50, filters=Filters(collection="notes")).hits]
     monkeypatch.setattr("searchapp.search.MIN_CANDIDATES", 2)  # a round of 2, then 8, 32, …
-    monkeypatch.setattr("searchapp.search.SQL_BATCH", 3)  # and several SQL batches per round
+    monkeypatch.setattr("indexer.store.SQL_BATCH", 3)  # and several SQL batches per round
     narrow = service.search("the river", k=5, filters=Filters(collection="notes"))
     assert [h.key for h in narrow.hits] == expected[:5]
     assert [h.id for h in service.search("cat", k=1, filters=Filters(metadata={"year": ("2020",)})).hits] == ["cats"]
