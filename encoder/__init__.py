@@ -4,7 +4,7 @@ Imports only torch, tokenizers, safetensors, numpy and tqdm, so it runs and trai
 has nothing else (the GPU machine).
 """
 
-from .atomic import atomic_write
+from .atomic import atomic_folder, atomic_write
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import BertConfig
 from .corpus import sentence_starts
@@ -15,6 +15,7 @@ from .text_encoder import Encoder, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
 
 __all__ = [
+    "atomic_folder",
     "atomic_write",
     "BertConfig",
     "BertForPreTraining",

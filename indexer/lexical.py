@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import Stemmer
+
+from encoder import atomic_folder
 
 from .checksums import FileRecord, record
 from .stopwords import STOPWORDS_EN
@@ -48,10 +49,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def term_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, term) of each indexable word of `text`: lower-cased, stop words dropped, stemmed."""
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
-    words = [w for w in words if w[2] not in STOPWORDS_EN]
-    stems = _stemmer().stemWords([w[2] for w in words])
-    return [(start, end, stem) for (start, end, _), stem in zip(words, stems)]
+    return _stemmed([(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)])
 
 
 def terms(text: str) -> list[str]:
@@ -67,9 +65,15 @@ def matching_spans(text: str, query_terms: set[str]) -> list[tuple[int, int]]:
     prefixes = sorted({re.escape(term[:4]) for term in query_terms}, key=len, reverse=True)
     pattern = re.compile(r"\b(?:" + "|".join(prefixes) + r")\w*", re.IGNORECASE)
     words = [(m.start(), m.end(), m.group().lower()) for m in pattern.finditer(text)]
-    words = [w for w in words if len(w[2]) > 1 and w[2] not in STOPWORDS_EN]
+    return [(start, end) for start, end, stem in _stemmed([w for w in words if len(w[2]) > 1]) if stem in query_terms]
+
+
+def _stemmed(words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of the lower-cased `words` that are not stop words: the one place both the
+    index and the highlighting turn a word into its term, so that they cannot disagree."""
+    words = [w for w in words if w[2] not in STOPWORDS_EN]
     stems = _stemmer().stemWords([w[2] for w in words])
-    return [(start, end) for (start, end, _), stem in zip(words, stems) if stem in query_terms]
+    return [(start, end, stem) for (start, end, _), stem in zip(words, stems)]
 
 
 class LexicalIndex:
@@ -139,16 +143,18 @@ class LexicalIndex:
         return self.ids[top], scores[top]
 
     def save(self, folder: Path) -> dict[str, FileRecord]:
-        """Write to `folder`, which must not exist yet: each version gets a folder of its own, so a
-        reader never sees a half-written one. Returns the size and checksum of each file, by name."""
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for name in ARRAYS:
-            np.save(tmp / f"{name}.npy", getattr(self, name))
-        (tmp / VOCABULARY_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False))
-        records = {name: record(tmp / name) for name in FILES}
-        tmp.rename(folder)
+        """Write to `folder`, which must not exist yet: each version gets a folder of its own, written
+        whole and durably before it takes its name (`atomic_folder`), so a reader never sees a
+        half-written one. Returns the size and checksum of each file, by name, taken before the rename."""
+        records: dict[str, FileRecord] = {}
+
+        def write(temp: Path) -> None:
+            for name in ARRAYS:
+                np.save(temp / f"{name}.npy", getattr(self, name))
+            (temp / VOCABULARY_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
+            records.update({name: record(temp / name) for name in FILES})
+
+        atomic_folder(folder, write)
         return records
 
     @classmethod

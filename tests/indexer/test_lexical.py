@@ -1,10 +1,14 @@
 """The BM25 index and its analyzer."""
 
+import json
 import math
+import os
 
+import numpy as np
 import pytest
 
-from indexer.lexical import LexicalIndex, matching_spans, term_spans, terms
+from indexer.checksums import record
+from indexer.lexical import FILES, VOCABULARY_FILE, LexicalIndex, matching_spans, term_spans, terms
 
 
 def test_analyzer_lowercases_drops_stop_words_and_stems():
@@ -34,6 +38,23 @@ def test_search_ranks_by_bm25_and_keeps_ids(tmp_path):
     empty = LexicalIndex.build([])
     empty.save(tmp_path / "lexical-2")
     assert LexicalIndex.load(tmp_path / "lexical-2").search("cats", 5)[0].size == 0
+
+
+def test_save_publishes_the_whole_folder_or_nothing(tmp_path, monkeypatch):
+    index = LexicalIndex.build(zip([10, 20], ["the cat sat", "café dogs"]))
+    folder = tmp_path / "lexical-1"
+    records = index.save(folder)
+    assert os.listdir(tmp_path) == ["lexical-1"] and sorted(os.listdir(folder)) == sorted(FILES)
+    assert records == {name: record(folder / name) for name in FILES}
+    assert (folder / VOCABULARY_FILE).read_bytes() == json.dumps(index.vocabulary, ensure_ascii=False).encode()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        index.save(tmp_path / "lexical-2")
+    assert os.listdir(tmp_path) == ["lexical-1"]  # neither the folder nor its temporary
 
 
 def test_scores_are_lucene_bm25():
