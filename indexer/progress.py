@@ -11,7 +11,6 @@ to the true count when the run ends. A folder of files has no cheap count and sh
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from .readers import resolve_input
+from .record_spans import open_bytes
 
 if TYPE_CHECKING:
     from .ingest import IndexReport
@@ -45,9 +45,8 @@ def count_records(paths: Sequence[Path], format: str = "auto") -> int | None:
 
 
 def _count_lines(path: Path) -> int:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     lines, last = 0, b"\n"
-    with opener(path, "rb") as handle:
+    with open_bytes(path) as handle:
         while chunk := handle.read(_CHUNK):
             lines += chunk.count(b"\n")
             last = chunk[-1:]

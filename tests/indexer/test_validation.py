@@ -2,7 +2,6 @@ import math
 
 import pytest
 
-from indexer.readers import FieldMap, InputError, Record, parse_record
 from indexer.validation import (
     MAX_ID_BYTES, InvalidValue, clean_metadata, clean_text, collection_problem, id_problem,
 )
@@ -48,11 +47,3 @@ def test_metadata_refuses_non_finite_numbers_and_deep_nesting():
         clean_metadata(deep)
     assert clean_metadata({"k\x00ey": ["a\x00b", 1, 2.5, None, True]}) == {"key": ["ab", 1, 2.5, None, True]}
 
-
-def test_parse_record_applies_the_rules():
-    record = parse_record({"id": "a", "title": "T\x00", "text": "x\ud800y", "year": 2014}, FieldMap(), "f:1")
-    assert isinstance(record, Record) and record.title == "T" and record.text == "x\ufffdy"
-    bad = parse_record({"id": "a\x00", "text": "x"}, FieldMap(), "f:2")
-    assert isinstance(bad, InputError) and str(bad).startswith("f:2: ") and "control" in str(bad)
-    nan = parse_record({"id": "a", "text": "x", "score": math.inf}, FieldMap(), "f:3")
-    assert isinstance(nan, InputError) and "finite" in str(nan)
