@@ -12,7 +12,7 @@ types and checks of `records` with it. Each format family is read in a module of
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .csv_reader import read_delimited
@@ -21,8 +21,8 @@ from .jsonl_reader import read_jsonl
 from .records import FieldMap, InputError, Record, check_record, parse_record
 from .validation import DEFAULT_MAX_DOCUMENT_CHARS
 
-__all__ = ["FORMATS", "FieldMap", "InputError", "Record", "check_record", "detect_format", "parse_record",
-           "read_records", "resolve_input"]
+__all__ = ["FORMATS", "FieldMap", "InputError", "Record", "check_record", "detect_format", "good_records",
+           "parse_record", "read_records", "resolve_input"]
 
 FORMATS = ("auto", "jsonl", "csv", "tsv", "dir", "beir")
 _FORMAT_BY_ENDING = {
@@ -71,15 +71,20 @@ def read_records(
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     sources = [resolve_input(Path(path), format) for path in paths]
-    report = on_bad or log.warning
     for source_format, path in sources:
-        for item in _READERS[source_format](path, fields, max_chars):
-            if isinstance(item, Record):
-                yield item
-            elif strict:
-                raise item
-            else:
-                report(str(item))
+        yield from good_records(_READERS[source_format](path, fields, max_chars), strict, on_bad or log.warning)
+
+
+def good_records(items: Iterable[Record | InputError], strict: bool, on_bad: Callable[[str], None]) -> Iterator[Record]:
+    """The records among `items`, in order; each InputError goes to `on_bad` as its `path:line:
+    reason` line, or is raised when `strict`: how every bad record is dealt with, whoever found it."""
+    for item in items:
+        if isinstance(item, Record):
+            yield item
+        elif strict:
+            raise item
+        else:
+            on_bad(str(item))
 
 
 def resolve_input(path: Path, format: str) -> tuple[str, Path]:

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from indexer.readers import FieldMap, InputError, Record, detect_format, read_records
+from indexer.readers import FieldMap, InputError, Record, detect_format, good_records, read_records
 from input_files import GOOD, read, write
 
 
@@ -76,3 +76,14 @@ def test_a_beir_corpus_file_on_its_own_is_read_as_beir(tmp_path):
     corpus.write_text('{"_id": "d1", "title": "T", "text": "Body.", "metadata": {"year": 2020}}\n')
     (record,) = read_records([corpus])
     assert (record.external_id, record.title, record.text, record.metadata) == ("d1", "T", "Body.", {"year": 2020})
+
+
+def test_good_records_reports_or_raises_each_bad_one_in_place():
+    good, bad = Record("a", "", "t", {}, "f:1"), InputError("f:2: the text is empty")
+    reported: list[str] = []
+    assert list(good_records([good, bad, good], strict=False, on_bad=reported.append)) == [good, good]
+    assert reported == ["f:2: the text is empty"]
+    records = good_records([good, bad, good], strict=True, on_bad=reported.append)
+    assert next(records) == good
+    with pytest.raises(InputError, match="f:2: the text is empty"):
+        next(records)
