@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from indexer.readers import FieldMap, InputError, Record, check_record, parse_record, read_records
+from indexer.readers import read_records
+from indexer.records import FieldMap, InputError, Record, check_record, parse_record
 from input_files import GOOD, read, write
 
 
