@@ -10,7 +10,7 @@ from samples import SENTENCES
 from indexer.ingest import IndexConfig, index_paths
 from indexer.readers import InputError
 from indexer.search_index import VECTORS_FILE, SearchIndex
-from indexer.store import Document
+from indexer.schema import Document
 from indexer.validation import InvalidValue
 
 
@@ -162,7 +162,7 @@ def test_records_built_in_code_meet_the_same_rules(index):
 
 
 def test_content_hash_never_raises():
-    from indexer.ingest import content_hash
+    from indexer.passages import content_hash
     from indexer.readers import Record
 
     assert content_hash(Record("a", "\ud800", "text \udfff", {"k": "\ud83d"}, "o")) != content_hash(Record("a", "", "text", {}, "o"))

@@ -2,7 +2,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from indexer.store import SCHEMA_VERSION, Chunk, Collection, Document, Setting, StoreError, migrate, open_store
+from indexer.schema import SCHEMA_VERSION, Chunk, Collection, Document, Setting
+from indexer.store import StoreError, migrate, open_store
 
 
 def test_schema_is_created_once_and_recorded(database_url):
