@@ -157,26 +157,6 @@ def test_a_store_whose_version_file_is_gone_is_not_an_empty_index(instance, data
     reader.close()
 
 
-def test_chunks_without_any_saved_index_are_reported(tmp_path, tiny_checkpoint, database_url):
-    """A first indexing run killed before its first save: the store has chunks, the folder nothing."""
-    index = SearchIndex.open(tmp_path / "instance", database_url=database_url, model=tiny_checkpoint)
-    index.save = lambda: 0  # the crash: nothing reaches the disk
-    index_records(index, DOCUMENTS[:2], IndexConfig())
-    reader = SearchIndex.open(tmp_path / "instance", database_url=database_url, mmap=True)
-    assert reader.problems == [] and reader.serving_problems() == [
-        "the store holds chunks but the index none (run `manage.py check --repair`)"]
-    report = reader.check()
-    assert not report.ok and report.missing == report.chunks > 0
-    reader.close()
-    index.close()
-
-
-def test_an_empty_instance_is_healthy(tmp_path, tiny_checkpoint, database_url):
-    index = SearchIndex.open(tmp_path / "empty", database_url=database_url, model=tiny_checkpoint)
-    assert index.serving_problems() == [] and index.check().ok
-    index.close()
-
-
 def test_the_command_line_never_prints_a_traceback_over_damaged_files(tmp_path, tiny_checkpoint):
     """The real process, over the worst case (every file garbage): warnings and problem lines only."""
     instance = tmp_path / "instance"

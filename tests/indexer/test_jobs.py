@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, inspect, update
+from sqlalchemy import update
 
 from indexer import jobs
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, open_for_writing
-from indexer.schema import MIGRATIONS, SCHEMA_VERSION, Setting, WriteJob
-from indexer.store import open_store
+from indexer.schema import WriteJob
 from samples import SENTENCES
 
 
@@ -143,17 +142,3 @@ def test_finished_jobs_drop_their_payload(instance):
         assert session.get(WriteJob, job.id).payload is None
     assert jobs.job_status(index.store, 12345) is None
     index.close()
-
-
-def test_a_store_from_before_the_queue_gains_it(database_url):
-    engine = create_engine(database_url)
-    with engine.begin() as connection:  # a database as the first schema version left it
-        MIGRATIONS[0](connection)
-        connection.execute(Setting.__table__.insert().values(key="schema_version", value="1"))
-    assert not inspect(engine).has_table("write_jobs")
-    engine.dispose()
-    store = open_store(database_url)
-    assert store.get("schema_version") == str(SCHEMA_VERSION) == "2"
-    job = jobs.enqueue_delete(store, "notes", "x")
-    assert jobs.has_pending(store) and jobs.job_status(store, job.id).kind == "delete"
-    store.engine.dispose()
