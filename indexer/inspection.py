@@ -18,9 +18,6 @@ from .manifest import COMPONENTS
 if TYPE_CHECKING:
     from .search_index import SearchIndex
 
-NO_INDEX = "the store holds chunks but the index none (run `manage.py check --repair`)"
-
-
 @dataclass
 class CheckReport:
     """What `check` found; `ok` is what `manage.py check`'s exit status says."""
@@ -83,4 +80,4 @@ def serving_problems(index: SearchIndex) -> list[str]:
     a serving process unhealthy."""
     if index.problems or len(index.vectors) or not index.store.has_chunks():
         return list(index.problems)
-    return [NO_INDEX]
+    return ["the store holds chunks but the index none (run `manage.py check --repair`)"]

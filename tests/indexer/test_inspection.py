@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.chunking import Chunk
-from indexer.inspection import NO_INDEX, check, serving_problems, stats
+from indexer.inspection import check, serving_problems, stats
 from indexer.readers import Record
 from indexer.search_index import SearchIndex
 from indexer.store import DocumentVersion
@@ -47,7 +46,8 @@ def test_chunks_without_any_saved_index_are_reported(tmp_path, index, database_u
     """A first indexing run killed before its first save: the store has chunks, the folder nothing."""
     index.upsert(DOCUMENTS[:2], "default", save=False)  # the crash: nothing reaches the disk
     reader = SearchIndex.open(tmp_path / "instance", database_url=database_url, mmap=True)
-    assert reader.problems == [] and serving_problems(reader) == [NO_INDEX]
+    assert reader.problems == [] and serving_problems(reader) == [
+        "the store holds chunks but the index none (run `manage.py check --repair`)"]
     report = check(reader)
     assert not report.ok and report.missing == report.chunks > 0
     reader.close()
