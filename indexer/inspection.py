@@ -18,6 +18,7 @@ from .manifest import COMPONENTS
 if TYPE_CHECKING:
     from .search_index import SearchIndex
 
+
 @dataclass
 class CheckReport:
     """What `check` found; `ok` is what `manage.py check`'s exit status says."""
