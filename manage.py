@@ -32,7 +32,8 @@ from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.readers import FORMATS, FieldMap, InputError
-from indexer.search_index import CheckReport, SearchIndex, open_for_writing
+from indexer.inspection import CheckReport
+from indexer.search_index import SearchIndex, open_for_writing
 from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
 from indexer.vector_index import set_search_threads

@@ -22,7 +22,8 @@ import torch
 
 from encoder import BertConfig, BertModel, Encoder, TextTokenizer, save_checkpoint, train_wordpiece
 from indexer.chunking import chunk_texts, passage_text
-from indexer.ingest import TITLE_TOKENS, IndexConfig, index_paths
+from indexer.ingest import IndexConfig, index_paths
+from indexer.passages import TITLE_TOKENS
 from indexer.readers import read_records
 from indexer.search_index import SearchIndex
 

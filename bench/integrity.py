@@ -23,16 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexer import checksums  # noqa: E402
+from indexer.chunking import Chunk  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
 from indexer.manifest import VECTORS_FILE, Manifest  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
-from indexer.store import Chunk, Collection, Document  # noqa: E402
+from indexer.store import DocumentVersion  # noqa: E402
 from indexer.vector_index import VectorIndex  # noqa: E402
 from searchapp.config import DEFAULT_MODEL  # noqa: E402
 
@@ -54,21 +54,16 @@ def timed(step: Callable[[], object], repeat: int = 3) -> float:
 def fill_store(index: SearchIndex, chunks: int) -> None:
     rng = np.random.default_rng(0)
     words = np.array([f"w{i}x" for i in range(VOCABULARY)])
-    with index.store.session.begin() as session:
-        collection = session.scalar(insert(Collection).values(name="bench").returning(Collection.id))
+    collection = index.store.collection_id("bench")
     for start in range(0, chunks, BATCH):
         count = min(BATCH, chunks - start)
         vectors = rng.standard_normal((count, index.dim)).astype("<f4")
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         picks = np.minimum(rng.zipf(1.2, (count, WORDS_PER_PASSAGE)) - 1, VOCABULARY - 1)
         texts = [" ".join(row) for row in words[picks]]
-        with index.store.session.begin() as session:
-            documents = session.scalars(insert(Document).returning(Document.id), [
-                {"collection_id": collection, "external_id": str(start + i), "title": "", "text": text, "meta": {},
-                 "content_hash": str(start + i)} for i, text in enumerate(texts)]).all()
-            session.execute(insert(Chunk), [
-                {"document_id": document, "ordinal": 0, "text": text, "start_char": 0, "end_char": len(text), "vector": vector.tobytes()}
-                for document, text, vector in zip(documents, texts, vectors)])
+        documents = [DocumentVersion(None, str(start + i), "", text, {}, str(start + i), [Chunk(0, text, 0, len(text))])
+                     for i, text in enumerate(texts)]
+        index.store.write_documents(collection, documents, vectors)
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from encoder import load_checkpoint, sentence_starts
 from indexer.chunking import chunk_texts
-from indexer.ingest import TITLE_TOKENS, IndexConfig
+from indexer.ingest import IndexConfig
+from indexer.passages import TITLE_TOKENS
 from indexer.readers import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ _SENTENCE_END_BEFORE = re.compile(r"""([.!?]["'\u201d\u2019)\]]*|\n)\s*\Z""")
 
 def count(path: Path, model: Path) -> dict[str, int]:
     tokenizer = load_checkpoint(model).tokenizer
-    max_tokens = max(8, tokenizer.max_length - 2 - TITLE_TOKENS)  # as indexer.ingest cuts them
+    max_tokens = max(8, tokenizer.max_length - 2 - TITLE_TOKENS)  # as indexer.passages cuts them
     overlap = min(IndexConfig().overlap_tokens, max_tokens // 2)
     texts = [record.text for record in read_records([path])]
     counts = dict.fromkeys(("documents", "passages", "later", "overlapping", "mid-sentence", "in a long sentence", "no end before", "inside a word"), 0)

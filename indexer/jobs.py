@@ -19,15 +19,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select, update
 
-from .ingest import IndexConfig, index_records, save_index
 from .readers import Record
+from .schema import WriteJob
 from .search_index import SearchIndex
-from .store import Store, WriteJob
+from .store import Store
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 PENDING = (QUEUED, RUNNING)
@@ -133,10 +133,10 @@ def apply_pending(index: SearchIndex, should_stop: Callable[[], bool] = lambda: 
         # A delete has saved (the upserts before it too). A job run again after its writer died is
         # saved on its own, so that the jobs beside it never share its fate.
         if job.kind == "delete" or job.attempts > 1:
-            finished += _finish(store, unsaved, version=index.version if job.kind == "delete" else save_index(index))
+            finished += _finish(store, unsaved, version=index.version if job.kind == "delete" else index.save())
             unsaved = []
     if unsaved:
-        finished += _finish(store, unsaved, version=save_index(index))
+        finished += _finish(store, unsaved, version=index.save())
     _prune(store)
     return finished
 
@@ -151,9 +151,9 @@ def _apply(index: SearchIndex, job: WriteJob) -> dict | None:
         if job.kind == "delete":
             external_id = json.loads(job.payload)["id"]
             return {"id": external_id, "deleted": index.delete([external_id], job.collection)}
+        # Validated when enqueued, and no more text than one request body: one upsert, one transaction.
         records = [Record(eid, title, text, metadata, f"job {job.id}") for eid, title, text, metadata in json.loads(job.payload)]
-        report = index_records(index, records, IndexConfig(collection=job.collection), save=False)
-        return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged, "chunks": report.chunks}
+        return asdict(index.upsert(records, job.collection, save=False))
     except Exception as error:  # noqa: BLE001 - recorded on the job for its submitter; the writer goes on
         log.exception("job %d (%s into %r) failed", job.id, job.kind, job.collection)
         _finish(index.store, [(job.id, None)], error=f"{type(error).__name__}: {error}")

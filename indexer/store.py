@@ -3,110 +3,27 @@
 The database is the truth. Each chunk row keeps its vector, so the FAISS index can always be rebuilt
 from the store (another index type, a crash between a commit and an index save) without encoding
 anything again. SQLite by default (WAL mode: readers never block the writer), PostgreSQL by URL.
+
+`Store` is the repository: apart from the tables and migrations (indexer/schema.py) and the write
+queue's own SQL (indexer/jobs.py), no other module speaks SQL, so the queries that must agree (what
+a write commits, what `check` counts, what a search reads) sit side by side here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from sqlalchemy import (
-    JSON, BigInteger, Connection, DateTime, Engine, ForeignKey, Integer, LargeBinary, String, Text,
-    UniqueConstraint, create_engine, event, inspect, select, text,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from . import chunking
+from .schema import MIGRATIONS, SCHEMA_VERSION, Chunk, Collection, Document, Setting
 
 SQL_BATCH = 10_000  # ids bound in one statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit, as FAISS ids are.
-Id = BigInteger().with_variant(Integer, "sqlite")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Collection(Base):
-    __tablename__ = "collections"
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class Document(Base):
-    __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("collection_id", "external_id"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
-    external_id: Mapped[str] = mapped_column(String(1024))
-    title: Mapped[str] = mapped_column(Text, default="")
-    text: Mapped[str] = mapped_column(Text)
-    meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
-
-
-class Chunk(Base):
-    __tablename__ = "chunks"
-    id: Mapped[int] = mapped_column(Id, primary_key=True)  # also the vector's id in FAISS
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    start_char: Mapped[int] = mapped_column(Integer)
-    end_char: Mapped[int] = mapped_column(Integer)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, the encoder's dim
-
-
-class WriteJob(Base):
-    """A write accepted by the API and not yet applied, or its outcome: the durable queue that the
-    background writer drains (indexer/jobs.py). `payload` is the job's input as JSON, dropped once
-    the job has finished."""
-
-    __tablename__ = "write_jobs"
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "upsert" or "delete"
-    collection: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
-    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
-    documents: Mapped[int] = mapped_column(Integer)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class Setting(Base):
-    """Small facts about the store: schema version, the model and dimension it was built with, the
-    version of the vector index that matches it."""
-
-    __tablename__ = "settings"
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-# Schema migrations, in order; the store records how many have run. Alembic would be one more tool
-# for what is, so far, an ordered list of functions run once each inside a transaction.
-def _create_initial_tables(connection: Connection) -> None:
-    tables = [Collection.__table__, Document.__table__, Chunk.__table__, Setting.__table__]
-    Base.metadata.create_all(connection, tables=tables)
-
-
-def _create_write_jobs(connection: Connection) -> None:
-    WriteJob.__table__.create(connection)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs]
-SCHEMA_VERSION = len(MIGRATIONS)
+READ_BATCH = 50_000  # rows streamed per fetch, and stored vectors returned per batch
+DELETE_BATCH = 1000  # documents deleted per transaction
 
 
 class StoreError(Exception):
@@ -151,6 +68,19 @@ class StoredDocument:
         return {"id": self.id, "collection": self.collection, "title": self.title, "text": self.text, "metadata": self.metadata}
 
 
+@dataclass(frozen=True)
+class DocumentVersion:
+    """A document as an upsert writes it: its passages, each with a vector, replace whatever it held."""
+
+    key: int | None  # the stored document it replaces; None for a new one
+    external_id: str
+    title: str
+    text: str
+    metadata: dict
+    content_hash: str
+    passages: Sequence[chunking.Chunk]
+
+
 @dataclass
 class Store:
     """An engine and its session factory for one database URL: the repository every other module
@@ -172,6 +102,116 @@ class Store:
             for key, value in values.items():
                 session.merge(Setting(key=key, value=str(value)))
 
+    def collection_id(self, name: str, create: bool = True) -> int | None:
+        """The collection's key, created if new (unless `create` is false: None then)."""
+        with self.session.begin() as session:
+            found = session.scalar(select(Collection.id).where(Collection.name == name))
+            if found is None and create:
+                collection = Collection(name=name)
+                session.add(collection)
+                session.flush()
+                found = collection.id
+            return found
+
+    def content_hashes(self, collection_id: int, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """(key, content hash) of each of these documents that the collection holds: what an upsert
+        compares, to skip the unchanged ones before encoding anything."""
+        with self.session() as session:
+            rows = session.execute(select(Document.external_id, Document.id, Document.content_hash)
+                                   .where(Document.collection_id == collection_id, Document.external_id.in_(list(external_ids))))
+            return {external_id: (key, digest) for external_id, key, digest in rows}
+
+    def write_documents(self, collection_id: int, documents: Sequence[DocumentVersion], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One transaction: replace the chunks of the documents stored before, insert the new
+        documents, insert every passage with its vector (`vectors` in passage order). Returns (ids of
+        the chunks replaced, ids of the chunks written, in `vectors` order), for the vector index."""
+        passages = sum(len(document.passages) for document in documents)
+        if passages != len(vectors):
+            raise ValueError(f"{len(vectors)} vectors for {passages} passages")
+        changed = [document for document in documents if document.key is not None]
+        fresh = [document for document in documents if document.key is None]
+        with self.session.begin() as session:
+            old = self._chunks_of(session, [document.key for document in changed])
+            if changed:
+                session.execute(delete(Chunk).where(Chunk.document_id.in_([document.key for document in changed])))
+                session.execute(update(Document), [{"id": d.key, "title": d.title, "text": d.text, "meta": d.metadata,
+                                                    "content_hash": d.content_hash} for d in changed])
+            inserted = iter(session.execute(
+                insert(Document).returning(Document.id, sort_by_parameter_order=True),
+                [{"collection_id": collection_id, "external_id": d.external_id, "title": d.title, "text": d.text,
+                  "meta": d.metadata, "content_hash": d.content_hash} for d in fresh],
+            ).scalars().all() if fresh else [])
+            keys = [document.key if document.key is not None else next(inserted) for document in documents]
+            blobs = iter(np.ascontiguousarray(vectors, dtype="<f4"))
+            rows = [{"document_id": key, "ordinal": p.ordinal, "text": p.text, "start_char": p.start, "end_char": p.end,
+                     "vector": next(blobs).tobytes()} for key, document in zip(keys, documents) for p in document.passages]
+            new = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), rows).scalars().all() if rows else []
+        return old, np.array(new, dtype=np.int64)
+
+    def delete_documents(self, collection_id: int, external_ids: Sequence[str]) -> tuple[int, np.ndarray]:
+        """Delete these documents of the collection with their chunks, `DELETE_BATCH` a transaction;
+        returns (how many existed, the ids of their chunks)."""
+        deleted, chunks = 0, []
+        for start in range(0, len(external_ids), DELETE_BATCH):
+            batch = list(external_ids[start:start + DELETE_BATCH])
+            with self.session.begin() as session:
+                keys = list(session.scalars(select(Document.id).where(Document.collection_id == collection_id,
+                                                                      Document.external_id.in_(batch))))
+                if keys:
+                    chunks.append(self._chunks_of(session, keys))
+                    session.execute(delete(Chunk).where(Chunk.document_id.in_(keys)))
+                    session.execute(delete(Document).where(Document.id.in_(keys)))
+                deleted += len(keys)
+        return deleted, np.concatenate(chunks) if chunks else np.empty(0, np.int64)
+
+    @staticmethod
+    def _chunks_of(session: Session, document_keys: list[int]) -> np.ndarray:
+        if not document_keys:
+            return np.empty(0, np.int64)
+        return np.fromiter(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(document_keys))), dtype=np.int64)
+
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk's id (the vector index must hold exactly these)."""
+        with self.session() as session:
+            return np.fromiter(session.scalars(select(Chunk.id).execution_options(yield_per=READ_BATCH)), dtype=np.int64)
+
+    def has_chunks(self) -> bool:
+        with self.session() as session:
+            return session.scalar(select(Chunk.id).limit(1)) is not None
+
+    def stored_vectors(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of the given chunks, `READ_BATCH` at a time: what rebuilds the vector index
+        without encoding anything again."""
+        for start in range(0, len(ids), READ_BATCH):
+            wanted = [int(i) for i in ids[start:start + READ_BATCH]]
+            with self.session() as session:
+                rows = session.execute(select(Chunk.id, Chunk.vector).where(Chunk.id.in_(wanted))).all()
+            if rows:
+                yield (np.array([r[0] for r in rows], dtype=np.int64),
+                       np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]))
+
+    def titled_chunks(self) -> Iterator[tuple[int, str, str]]:
+        """(id, document title, text) of every chunk in id order, streamed: what the BM25 index is built from."""
+        with self.session() as session:
+            yield from session.execute(select(Chunk.id, Document.title, Chunk.text).join(Document, Chunk.document_id == Document.id)
+                                       .order_by(Chunk.id).execution_options(yield_per=READ_BATCH))
+
+    def count_empty_documents(self) -> int:
+        """Documents without any chunk (every write gives a document one at least: `check` reports them)."""
+        with self.session() as session:
+            return session.scalar(select(func.count(Document.id)).where(
+                ~select(Chunk.id).where(Chunk.document_id == Document.id).exists())) or 0
+
+    def count_chunks(self) -> int:
+        with self.session() as session:
+            return session.scalar(select(func.count(Chunk.id))) or 0
+
+    def documents_per_collection(self) -> dict[str, int]:
+        """Every collection's document count, empty collections included."""
+        with self.session() as session:
+            return dict(session.execute(
+                select(Collection.name, func.count(Document.id)).join(Document, Document.collection_id == Collection.id, isouter=True)
+                .group_by(Collection.name)).all())
 
     def chunk_owners(self, chunk_ids: Sequence[int], with_metadata: bool = False) -> dict[int, ChunkOwner]:
         """The document and collection of each chunk that still exists (a deleted one is absent)."""

@@ -16,6 +16,7 @@ import pytest
 import manage
 from damage import CASE_IDS, CASES, damage
 from indexer.ingest import IndexConfig, index_records
+from indexer.instance import InstanceFolder
 from indexer.manifest import Manifest
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, open_for_writing
@@ -47,9 +48,9 @@ def assert_sound(instance: Path, database_url: str) -> None:
     """check passes, and a reader finds each document by its own text, scored as a cosine."""
     index = SearchIndex.open(instance, database_url=database_url, mmap=True)
     try:
-        assert index.check().ok and not index.problems and len(index.vectors) == len(index.chunk_ids())
+        assert index.check().ok and not index.problems and len(index.vectors) == len(index.store.chunk_ids())
         scores, ids = index.vectors.search(index.encoder.encode([f"Title 3\n{SENTENCES[3]}"]), 1)
-        assert 0.9 < scores[0, 0] <= 1.0001 and ids[0, 0] in index.chunk_ids()
+        assert 0.9 < scores[0, 0] <= 1.0001 and ids[0, 0] in index.store.chunk_ids()
         assert len(index.lexical.search("cat mat", 5)[0]) > 0
     finally:
         index.close()
@@ -102,11 +103,11 @@ def test_random_bytes_over_the_vectors_never_reach_a_search_or_a_later_write(ins
     the next writer rebuilds it from the store rather than saving it again with its change."""
     damage(instance, "vectors.faiss", "random")
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
-    assert reader.damaged == {"vectors"} and len(reader.vectors) == 0 and len(reader.lexical) == len(reader.chunk_ids())
+    assert reader.damaged == {"vectors"} and len(reader.vectors) == 0 and len(reader.lexical) == len(reader.store.chunk_ids())
     assert any("vectors.faiss: checksum mismatch" in problem for problem in reader.problems)
     with open_for_writing(instance, database_url=database_url) as writer:
         writer.delete(["d7"], "default")
-    assert reader.refresh() and not reader.problems and np.array_equal(reader.vectors.ids(), reader.chunk_ids())
+    assert reader.refresh() and not reader.problems and np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
     reader.close()
     assert_sound(instance, database_url)
 
@@ -156,26 +157,6 @@ def test_a_store_whose_version_file_is_gone_is_not_an_empty_index(instance, data
     reader.close()
 
 
-def test_chunks_without_any_saved_index_are_reported(tmp_path, tiny_checkpoint, database_url):
-    """A first indexing run killed before its first save: the store has chunks, the folder nothing."""
-    index = SearchIndex.open(tmp_path / "instance", database_url=database_url, model=tiny_checkpoint)
-    index.save = lambda: 0  # the crash: nothing reaches the disk
-    index_records(index, DOCUMENTS[:2], IndexConfig())
-    reader = SearchIndex.open(tmp_path / "instance", database_url=database_url, mmap=True)
-    assert reader.problems == [] and reader.serving_problems() == [
-        "the store holds chunks but the index none (run `manage.py check --repair`)"]
-    report = reader.check()
-    assert not report.ok and report.missing == report.chunks > 0
-    reader.close()
-    index.close()
-
-
-def test_an_empty_instance_is_healthy(tmp_path, tiny_checkpoint, database_url):
-    index = SearchIndex.open(tmp_path / "empty", database_url=database_url, model=tiny_checkpoint)
-    assert index.serving_problems() == [] and index.check().ok
-    index.close()
-
-
 def test_the_command_line_never_prints_a_traceback_over_damaged_files(tmp_path, tiny_checkpoint):
     """The real process, over the worst case (every file garbage): warnings and problem lines only."""
     instance = tmp_path / "instance"
@@ -212,7 +193,7 @@ def test_an_instance_saved_before_checksums_is_served_from_the_store_and_repaire
     (instance / "vectors.json").write_text(json.dumps(saved))
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
     assert reader.damaged == {"vectors", "lexical"} and "older version" in reader.problems[0]
-    assert reader.serve_from_store() == ["vectors", "lexical"] and np.array_equal(reader.vectors.ids(), reader.chunk_ids())
+    assert reader.serve_from_store() == ["vectors", "lexical"] and np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
     reader.close()
     assert cli(capsys, instance, database_url, "check", "--repair")[0] == 0
     assert_sound(instance, database_url)
@@ -222,18 +203,18 @@ def test_a_version_saved_while_a_reader_loads_is_picked_up_in_the_same_refresh(i
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
     writer = SearchIndex.open(instance, database_url=database_url)
     writer.delete(["d0"], "default")
-    read_saved, raced = SearchIndex._read_saved, []
+    read, raced = InstanceFolder.read, []
 
     def racing(self, mmap):
-        found = read_saved(self, mmap)
-        if self is reader and not raced:
+        found = read(self, mmap)
+        if self is reader.saved and not raced:
             raced.append(writer.delete(["d1"], "default"))  # saved while the reader was reading the previous one
         return found
 
-    monkeypatch.setattr(SearchIndex, "_read_saved", racing)
+    monkeypatch.setattr(InstanceFolder, "read", racing)
     assert reader.refresh() and raced == [1]
     assert reader.loaded_version == writer.version == 3 and not reader.problems
-    assert np.array_equal(reader.vectors.ids(), reader.chunk_ids())
+    assert np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
     reader.close()
     writer.close()
 

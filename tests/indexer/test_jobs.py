@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, inspect, update
+from sqlalchemy import update
 
 from indexer import jobs
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, open_for_writing
-from indexer.store import MIGRATIONS, SCHEMA_VERSION, Setting, WriteJob, open_store
+from indexer.schema import WriteJob
 from samples import SENTENCES
 
 
@@ -83,14 +83,14 @@ def test_a_failing_job_is_recorded_and_the_others_still_apply(instance, monkeypa
     good = jobs.enqueue_upsert(index.store, "notes", records("a", 2))
     bad = jobs.enqueue_upsert(index.store, "broken", records("b", 2))
     later = jobs.enqueue_upsert(index.store, "notes", records("c", 1))
-    original = jobs.index_records
+    original = SearchIndex.upsert
 
-    def failing(index, records, config, **kwargs):
-        if config.collection == "broken":
+    def failing(index, records, collection, **kwargs):
+        if collection == "broken":
             raise OSError("disk full")
-        return original(index, records, config, **kwargs)
+        return original(index, records, collection, **kwargs)
 
-    monkeypatch.setattr(jobs, "index_records", failing)
+    monkeypatch.setattr(SearchIndex, "upsert", failing)
     assert apply(instance) == 3
     statuses = {job.id: jobs.job_status(index.store, job.id) for job in (good, bad, later)}
     assert statuses[bad.id].status == "failed" and statuses[bad.id].error == "OSError: disk full"
@@ -107,7 +107,7 @@ def test_a_job_left_running_by_a_dead_writer_is_applied_again(instance):
     # committed, the saved index without their vectors.
     folder, url = instance
     crashed = SearchIndex.open(folder, database_url=url)
-    jobs.index_records(crashed, records("a", 4), jobs.IndexConfig(collection="notes"), save=False)
+    crashed.upsert(records("a", 4), "notes", save=False)
     crashed.close()
     with index.store.session.begin() as session:
         session.execute(update(WriteJob).where(WriteJob.id == job.id).values(status="running", attempts=1))
@@ -142,17 +142,3 @@ def test_finished_jobs_drop_their_payload(instance):
         assert session.get(WriteJob, job.id).payload is None
     assert jobs.job_status(index.store, 12345) is None
     index.close()
-
-
-def test_a_store_from_before_the_queue_gains_it(database_url):
-    engine = create_engine(database_url)
-    with engine.begin() as connection:  # a database as the first schema version left it
-        MIGRATIONS[0](connection)
-        connection.execute(Setting.__table__.insert().values(key="schema_version", value="1"))
-    assert not inspect(engine).has_table("write_jobs")
-    engine.dispose()
-    store = open_store(database_url)
-    assert store.get("schema_version") == str(SCHEMA_VERSION) == "2"
-    job = jobs.enqueue_delete(store, "notes", "x")
-    assert jobs.has_pending(store) and jobs.job_status(store, job.id).kind == "delete"
-    store.engine.dispose()

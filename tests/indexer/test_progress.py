@@ -10,7 +10,7 @@ import indexer.progress
 from indexer.ingest import IndexConfig, index_paths
 from indexer.progress import count_records
 from indexer.search_index import SearchIndex
-from indexer.store import Document
+from indexer.schema import Document
 from samples import SENTENCES
 
 

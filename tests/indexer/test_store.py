@@ -1,12 +1,45 @@
+"""The store repository on both databases: schema versions, and the writes and reads every other
+module goes through."""
+
+from __future__ import annotations
+
+import numpy as np
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from indexer.store import SCHEMA_VERSION, Chunk, Collection, Document, Setting, StoreError, migrate, open_store
+from indexer.chunking import Chunk
+from indexer.schema import SCHEMA_VERSION, Setting
+from indexer.store import DocumentVersion, Store, StoreError, migrate, open_store
+
+DIM = 4
 
 
-def test_schema_is_created_once_and_recorded(database_url):
+@pytest.fixture
+def store(database_url):
     store = open_store(database_url)
+    yield store
+    store.engine.dispose()
+
+
+def version(external_id: str, text: str, key: int | None = None, title: str = "") -> DocumentVersion:
+    """A document of one passage per word."""
+    words, start, passages = text.split(), 0, []
+    for ordinal, word in enumerate(words):
+        start = text.index(word, start)
+        passages.append(Chunk(ordinal, word, start, start + len(word)))
+        start += len(word)
+    return DocumentVersion(key, external_id, title, text, {"id": external_id}, f"hash of {text}", passages)
+
+
+def vectors(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, DIM)).astype(np.float32)
+
+
+def write(store: Store, collection: int, *documents: DocumentVersion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    written = vectors(sum(len(d.passages) for d in documents), seed=len(documents))
+    return (*store.write_documents(collection, documents, written), written)
+
+
+def test_schema_is_created_once_and_recorded(store):
     assert store.get("schema_version") == str(SCHEMA_VERSION)
     assert migrate(store.engine) == SCHEMA_VERSION  # running again is a no-op
     store.put({"model": "m", "dim": "32"})
@@ -14,29 +47,63 @@ def test_schema_is_created_once_and_recorded(database_url):
     assert (store.get("model"), store.get("dim")) == ("m", "64")
 
 
-def test_a_newer_schema_is_refused(database_url):
-    store = open_store(database_url)
+def test_a_newer_schema_is_refused(store, database_url):
     with store.session.begin() as session:
         session.merge(Setting(key="schema_version", value=str(SCHEMA_VERSION + 1)))
     with pytest.raises(StoreError, match="newer than this code"):
         open_store(database_url)
 
 
-def test_external_ids_are_unique_per_collection_and_chunks_cascade(database_url):
-    store = open_store(database_url)
-    with store.session.begin() as session:
-        a, b = Collection(name="a"), Collection(name="b")
-        session.add_all([a, b])
-        session.flush()
-        doc = Document(collection_id=a.id, external_id="x", title="", text="t", meta={"k": [1, 2]}, content_hash="h")
-        session.add_all([doc, Document(collection_id=b.id, external_id="x", text="t", content_hash="h")])
-        session.flush()
-        session.add(Chunk(document_id=doc.id, ordinal=0, text="t", start_char=0, end_char=1, vector=b"\0" * 8))
-    with pytest.raises(IntegrityError):
-        with store.session.begin() as session:
-            session.add(Document(collection_id=a.id, external_id="x", text="again", content_hash="h"))
-    with store.session.begin() as session:
-        assert session.scalar(select(Document.meta).where(Document.id == doc.id)) == {"k": [1, 2]}
-        session.delete(session.get(Document, doc.id))
-    with store.session() as session:
-        assert session.scalars(select(Chunk)).all() == []
+def test_collections_are_created_on_demand(store):
+    assert store.collection_id("notes", create=False) is None
+    key = store.collection_id("notes")
+    assert store.collection_id("notes") == store.collection_id("notes", create=False) == key
+    assert store.collection_names() == ["notes"] and store.documents_per_collection() == {"notes": 0}
+
+
+def test_written_documents_read_back_with_their_vectors(store):
+    notes = store.collection_id("notes")
+    assert not store.has_chunks()
+    replaced, written, vectors_written = write(store, notes, version("a", "red pen", title="Pens"), version("b", "cat"))
+    assert len(replaced) == 0 and len(written) == 3 and store.has_chunks()
+    assert np.array_equal(np.sort(store.chunk_ids()), np.sort(written))
+    hashes = store.content_hashes(notes, ["a", "b", "missing"])
+    assert {external_id: digest for external_id, (_, digest) in hashes.items()} == {"a": "hash of red pen", "b": "hash of cat"}
+    ids, stored = zip(*store.stored_vectors(written[::-1]))
+    order = np.argsort(ids[0])
+    np.testing.assert_array_equal(stored[0][order], vectors_written[np.argsort(written)])  # bit for bit
+    assert list(store.titled_chunks()) == [(written[0], "Pens", "red"), (written[1], "Pens", "pen"), (written[2], "", "cat")]
+    passage = store.passages([written[1]])[written[1]]
+    assert (passage.external_id, passage.text, passage.span, passage.collection) == ("a", "pen", (4, 7), "notes")
+    assert store.document_vectors(hashes["a"][0]).shape == (2, DIM)
+    assert (store.count_chunks(), store.count_empty_documents(), store.documents_per_collection()) == (3, 0, {"notes": 2})
+
+
+def test_a_rewritten_document_keeps_its_key_and_replaces_its_chunks(store):
+    notes = store.collection_id("notes")
+    _, first, _ = write(store, notes, version("a", "red pen"), version("b", "cat"))
+    key = store.content_hashes(notes, ["a"])["a"][0]
+    replaced, written, _ = write(store, notes, version("a", "blue ink pot", key=key), version("c", "dog"))
+    assert np.array_equal(np.sort(replaced), np.sort(first[:2])) and len(written) == 4
+    assert store.content_hashes(notes, ["a"])["a"] == (key, "hash of blue ink pot")
+    assert [stored.text for stored in store.documents_with_id("a")] == ["blue ink pot"]
+    assert np.array_equal(np.sort(store.chunk_ids()), np.sort(np.concatenate([first[2:], written])))
+    with pytest.raises(ValueError, match="3 vectors for 2 passages"):
+        store.write_documents(notes, [version("d", "two words")], vectors(3))
+
+
+def test_documents_are_deleted_with_their_chunks_per_collection(store, monkeypatch):
+    monkeypatch.setattr("indexer.store.DELETE_BATCH", 2)
+    notes, other = store.collection_id("notes"), store.collection_id("other")
+    _, written, _ = write(store, notes, version("a", "red pen"), version("b", "cat"), version("c", "dog"))
+    write(store, other, version("a", "kept"))
+    deleted, chunks = store.delete_documents(notes, ["a", "missing", "c"])
+    assert deleted == 2 and np.array_equal(np.sort(chunks), np.sort(written[[0, 1, 3]]))
+    assert store.documents_per_collection() == {"notes": 1, "other": 1} and store.count_chunks() == 2
+    deleted, chunks = store.delete_documents(notes, ["a"])  # gone already
+    assert deleted == 0 and chunks.size == 0
+
+
+def test_a_document_without_chunks_is_counted(store):
+    write(store, store.collection_id("notes"), version("empty", ""), version("b", "cat"))
+    assert store.count_empty_documents() == 1 and store.documents_per_collection() == {"notes": 2}

@@ -146,7 +146,7 @@ def test_wait_answers_with_the_result_once_the_writer_has_applied_it(app, client
 
 
 def test_a_write_is_accepted_while_another_writer_holds_the_lock(app, instance):
-    from indexer.search_index import write_lock
+    from indexer.instance import write_lock
 
     answers = []
     request = threading.Thread(target=lambda: answers.append(app.test_client().post(

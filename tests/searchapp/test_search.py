@@ -9,7 +9,7 @@ from sqlalchemy import select
 from indexer.ingest import IndexConfig, index_records
 from indexer.readers import Record
 from indexer.search_index import SearchIndex
-from indexer.store import Chunk
+from indexer.schema import Chunk
 from samples import SENTENCES
 from searchapp.search import Filters, SearchService, UnknownCollection, make_snippet
 

@@ -1,0 +1,104 @@
+"""The database's tables and the migrations that create them: what `Store` (indexer/store.py) reads
+and writes, and the write queue's own table (indexer/jobs.py).
+
+The schema is versioned: `MIGRATIONS` is the ordered list of steps, each run once inside a
+transaction by `store.migrate`, and the store records how many have run. A change of schema is a new
+step at the end, so that a database built by earlier code is brought up to date when it is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Connection, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit, as FAISS ids are.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("collection_id", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(1024))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)  # also the vector's id in FAISS
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, the encoder's dim
+
+
+class WriteJob(Base):
+    """A write accepted by the API and not yet applied, or its outcome: the durable queue that the
+    background writer drains (indexer/jobs.py). `payload` is the job's input as JSON, dropped once
+    the job has finished."""
+
+    __tablename__ = "write_jobs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "upsert" or "delete"
+    collection: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    documents: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Setting(Base):
+    """Small facts about the store: schema version, the model and dimension it was built with, the
+    version of the vector index that matches it."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# Schema migrations, in order; the store records how many have run. Alembic would be one more tool
+# for what is, so far, an ordered list of functions run once each inside a transaction.
+def _create_initial_tables(connection: Connection) -> None:
+    tables = [Collection.__table__, Document.__table__, Chunk.__table__, Setting.__table__]
+    Base.metadata.create_all(connection, tables=tables)
+
+
+def _create_write_jobs(connection: Connection) -> None:
+    WriteJob.__table__.create(connection)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs]
+SCHEMA_VERSION = len(MIGRATIONS)
