@@ -14,6 +14,7 @@ import itertools
 import json
 import shutil
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, train_wordpiece
@@ -147,8 +148,13 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
+def index_config(args: argparse.Namespace) -> IndexConfig:
+    """`index`'s flags as its config; a bad collection name is refused here, before any instance is opened."""
+    return from_flags(IndexConfig(), args, fields=from_flags(FieldMap(), args))
+
+
 def cmd_index(args: argparse.Namespace) -> None:
-    config = from_flags(IndexConfig(), args, fields=from_flags(FieldMap(), args))
+    config = index_config(args)
     with settings(args).open_for_writing(model=Path(args.model).resolve() if args.model else None) as index:
         report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
     for message in report.bad_examples:
@@ -185,9 +191,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def print_check(args: argparse.Namespace) -> CheckReport:
-    index = settings(args).open_index()
-    report = index.check()
-    index.close()
+    with closing(settings(args).open_index()) as index:
+        report = index.check()
     print(check_summary(report))
     return report
 
