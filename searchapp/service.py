@@ -1,7 +1,7 @@
 """The search service of this process, as the blueprints reach it (the part `flaskr/db.py` plays in
 Flask's tutorial): `init_app` sets the process up, `search_service()` opens the instance on first use,
-after gunicorn has forked the worker (a model and memory maps opened in the master would be shared by
-copy, and a torch thread pool does not survive a fork), and `health` says how it serves.
+after gunicorn has forked the worker, so that each worker has its own database connections and thread
+pools, and `health_report` says how it serves.
 """
 
 from __future__ import annotations
