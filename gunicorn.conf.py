@@ -2,7 +2,8 @@
 
     gunicorn -c gunicorn.conf.py 'searchapp:create_app()'
 
-The app's own settings (instance, database, token, ...) come from SEARCHAPP_* variables as always.
+The app's own settings (instance, database, token, ...) come from a SEARCHAPP_CONFIG file and
+SEARCHAPP_* variables (searchapp/config.py), read the same way by the writer this conf starts.
 """
 
 import ctypes
@@ -55,9 +56,10 @@ limit_request_fields = 200
 # --- end of request limits ------------------------------------------------------------------------
 
 # One writer applies the API's queued writes (`manage.py writer`: its own process, lower CPU
-# priority, one thread), taking turns with `manage.py index` by the instance's write lock. Like every
-# manage.py command it reads SEARCHAPP_INSTANCE, SEARCHAPP_DATABASE_URL and SEARCHAPP_MODEL from the
-# environment. Stopped or killed at any point, it loses nothing: the jobs are in the database.
+# priority, one thread), taking turns with `manage.py index` by the instance's write lock. It inherits
+# the environment and loads the settings as the workers do (the SEARCHAPP_CONFIG file, then SEARCHAPP_*
+# variables), so it writes to the instance they serve. Stopped or killed at any point, it loses
+# nothing: the jobs are in the database.
 WRITER_STOP_SECONDS = 20
 _writer: subprocess.Popen | None = None
 

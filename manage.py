@@ -12,60 +12,67 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import logging
-import os
 import shutil
-import signal
 import sys
-import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import closing
 from pathlib import Path
 
-import numpy as np
-
-from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, set_threads, train_wordpiece
+from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, train_wordpiece
 from encoder.corpus import read_corpus
 from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
+from encoder.flags import add_flags, from_flags
+from encoder.precision import PRECISIONS
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.inspection import CheckReport
-from indexer.search_index import SearchIndex, open_for_writing
 from indexer.store import StoreError
-from indexer.validation import COLLECTION_RULE, DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
-from indexer.vector_index import set_search_threads
-from searchapp import create_app, search_service
-from searchapp.config import DEFAULT_MODEL, ROOT
+from indexer.validation import COLLECTION_RULE, checked_collection
+from indexer.vector_index import INDEX_TYPES
+from searchapp import create_app
+from searchapp.config import ROOT
 from searchapp.demo import build_demo
+from searchapp.devserver import serve_development
 from searchapp.evaluate import evaluate_beir
+from searchapp.instance import InstanceSettings, instance_settings
+from searchapp.reports import check_summary, encode_report, index_summary
 from searchapp.search import MODES, SearchService
+from searchapp.service import open_now
 from searchapp.terminal import format_results, search_params
-from searchapp.writes import run_writer
+from searchapp.writes import run_writer, writer_process
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
 USER_ERRORS = (CheckpointError, InputError, StoreError, ValueError, OSError)
+# `index`'s flags for IndexConfig's fields and FieldMap's, under the names the command line has always had.
+INDEX_FLAGS = {
+    "collection": {"metavar": "NAME", "help": f"collection to add to, created if new; {COLLECTION_RULE}"},
+    "format": {"choices": FORMATS, "help": "input format, told from each name when auto: a folder is dir, or beir if it "
+                                           "holds corpus.jsonl; .jsonl/.csv/.tsv, optionally .gz"},
+    "strict": {"help": "stop at the first bad record instead of skipping it"},
+    "batch_docs": {"flag": "--batch-size", "metavar": "N",
+                   "help": f"documents per transaction; a batch also ends at {BATCH_CHARS:,} characters of text"},
+    "max_document_chars": {"flag": "--max-chars", "metavar": "N", "help": "longest text accepted, in characters; a longer one is a bad record"},
+}
+FIELD_FLAGS = {name: {"flag": f"--{name}-field", "metavar": "NAME",
+                      "help": f"JSONL field or CSV/TSV column holding the {name}; other fields are kept as metadata"} for name in ("id", "title", "text")}
+
+
+def settings(args: argparse.Namespace) -> InstanceSettings:
+    """The instance, database and model the settings name (searchapp.config), this command's flags first."""
+    return instance_settings(args.instance, args.database, getattr(args, "model", None))
 
 
 def model_path(args: argparse.Namespace) -> Path:
-    """--model, else SEARCHAPP_MODEL, else the shipped checkpoint."""
-    return Path(getattr(args, "model", None) or os.environ.get("SEARCHAPP_MODEL") or DEFAULT_MODEL)
+    """--model, else the MODEL setting (SEARCHAPP_MODEL, the SEARCHAPP_CONFIG file), else the shipped checkpoint."""
+    return settings(args).model
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
     encoder = Encoder.load(model_path(args), precision=args.precision)
-    vectors = encoder.encode(args.texts)
-    print(f"model {model_path(args)}: dim {encoder.dim}, max length {encoder.max_length}, pooling {encoder.pooling}, compute {str(encoder.compute_dtype).removeprefix('torch.')}")
-    for i, (text, vector) in enumerate(zip(args.texts, vectors)):
-        head = " ".join(f"{x:+.4f}" for x in vector[:6])
-        print(f"[{i}] norm {np.linalg.norm(vector):.4f}  [{head} ...]  {text[:60]!r}")
-    if len(vectors) > 1:
-        print("cosine similarities:")
-        for i, row in enumerate(vectors @ vectors.T):
-            print(f"[{i}] " + " ".join(f"{x:6.3f}" for x in row))
+    print(encode_report(model_path(args), encoder, args.texts, encoder.encode(args.texts)))
 
 
 def cmd_import_hf(args: argparse.Namespace) -> None:
@@ -129,7 +136,7 @@ def cmd_eval_sts(args: argparse.Namespace) -> None:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
-    results = evaluate_beir(Path(args.beir_dir), model_path(args).resolve(), modes=args.mode,
+    results = evaluate_beir(Path(args.beir_dir), settings(args).default_model, modes=args.mode,
                             work=Path(args.work) if args.work else None, show_progress=True)
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
     write_json(args.json, {"model": str(model_path(args)), "dataset": Path(args.beir_dir).name, "results": results})
@@ -141,33 +148,18 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
-def open_index(args: argparse.Namespace, model: Path | None = None) -> SearchIndex:
-    """The instance's index, for reading; its model is the one given, else the one the instance was
-    built with, else $SEARCHAPP_MODEL or the shipped one."""
-    return SearchIndex.open(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve())
-
-
-def write_index(args: argparse.Namespace, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
-    """The same, opened inside the instance's writer lock (and synced, see `open_for_writing`)."""
-    return open_for_writing(args.instance, database_url=database_url(args), model=model, default_model=model_path(args).resolve(),
-                            sync=sync)
-
-
-def database_url(args: argparse.Namespace) -> str | None:
-    return args.database or os.environ.get("SEARCHAPP_DATABASE_URL")
+def index_config(args: argparse.Namespace) -> IndexConfig:
+    """`index`'s flags as its config; a bad collection name is refused here, before any instance is opened."""
+    return from_flags(IndexConfig(), args, fields=from_flags(FieldMap(), args))
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    config = IndexConfig(collection=args.collection, format=args.format, strict=args.strict, batch_docs=args.batch_size,
-                         fields=FieldMap(id=args.id_field, title=args.title_field, text=args.text_field),
-                         max_document_chars=args.max_chars)
-    with write_index(args, model=Path(args.model).resolve() if args.model else None) as index:
+    config = index_config(args)
+    with settings(args).open_for_writing(model=Path(args.model).resolve() if args.model else None) as index:
         report = index_paths(index, [Path(p) for p in args.paths], config, show_progress=not args.quiet)
     for message in report.bad_examples:
         print(f"skipped {message}", file=sys.stderr)
-    rate = report.read / report.seconds if report.seconds else 0.0
-    print(f"read {report.read}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-          f"{report.bad} bad; {report.chunks} chunks; {report.seconds:.1f}s ({rate:,.0f} docs/s)")
+    print(index_summary(report))
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
@@ -177,45 +169,43 @@ def cmd_delete(args: argparse.Namespace) -> None:
     if not ids:
         raise ValueError("give document ids or --ids-file")
     checked_collection(args.collection)
-    with write_index(args) as index:
+    with settings(args).open_for_writing() as index:
         removed = index.delete(ids, args.collection)
     print(f"deleted {removed} of {len(ids)} documents from {args.collection!r}")
 
 
 def cmd_reindex(args: argparse.Namespace) -> None:
-    with write_index(args, sync=False) as index:  # everything is rebuilt from the store: nothing to sync first
+    with settings(args).open_for_writing(sync=False) as index:  # everything is rebuilt from the store: nothing to sync first
         vectors = index.reindex(args.index_type)
     print(f"rebuilt a {vectors.index_type} index of {len(vectors)} vectors (version {index.version})")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = print_check(open_index(args))
+    report = print_check(args)
     if args.repair and not report.ok:
-        with write_index(args, sync=False) as index:
+        with settings(args).open_for_writing(sync=False) as index:
             vectors = index.repair()
         print(f"repaired: rebuilt a {vectors.index_type} index of {len(vectors)} vectors from the store (version {index.version})")
-        report = print_check(open_index(args))
+        report = print_check(args)
     return 0 if report.ok else 1
 
 
-def print_check(index: SearchIndex) -> CheckReport:
-    report = index.check()
-    index.close()
-    print(f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors")
-    for problem in report.problems:
-        print(f"problem: {problem}")
-    print("ok" if report.ok else "store and index disagree (run `manage.py check --repair` to rebuild the index from the store)")
+def print_check(args: argparse.Namespace) -> CheckReport:
+    with closing(settings(args).open_index()) as index:
+        report = index.check()
+    print(check_summary(report))
     return report
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    print(json.dumps(open_index(args).stats(), indent=2))
+    print(json.dumps(settings(args).open_index().stats(), indent=2))
 
 
 def cmd_search(args: argparse.Namespace) -> None:
     """The instance searched as the app searches it (same service, same parameter rules), read-only."""
     params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter)
-    service = SearchService.open_existing(args.instance, database_url(args), model_path(args).resolve())
+    where = settings(args)
+    service = SearchService.open_existing(where.folder, where.database_url, where.default_model)
     results = service.search(params.query, params.mode, params.k, params.offset, params.filters)
     if args.json:
         print(json.dumps(results.as_json() | {"k": params.k, "offset": params.offset}, ensure_ascii=False, indent=2))
@@ -226,60 +216,43 @@ def cmd_search(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     """The development server (one process, threads, the writer in one of them); production runs
     gunicorn (see the README)."""
-    app = create_app({"INSTANCE": args.instance, "DATABASE_URL": database_url(args), "MODEL": str(model_path(args).resolve())})
-    with app.app_context():
-        search_service()  # open the instance and load the model now: a bad folder or model fails here, not on a request
-    stop = threading.Event()
-    writer = threading.Thread(target=run_writer, args=(args.instance, database_url(args), model_path(args).resolve(), stop),
-                              name="writer", daemon=True)  # killed mid-job, it loses nothing: the job is applied again
-    writer.start()
-    print(f"serving {args.instance} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    try:
-        app.run(host=args.host, port=args.port, threaded=True)
-    finally:
-        stop.set()
-        writer.join(timeout=5)
-
-
-def stop_handler(stop: threading.Event) -> Callable[[int, object], None]:
-    """A signal handler that sets `stop` from another thread: the handler may run while the main
-    thread, inside `stop.wait`, holds the Event's lock, and `stop.set()` would then wait for it forever."""
-    return lambda *_: threading.Thread(target=stop.set).start()
+    where = settings(args)
+    app = create_app({"INSTANCE": where.folder, "DATABASE_URL": where.database_url, "MODEL": str(where.default_model)})
+    open_now(app)  # a bad folder or model fails here, not on a request
+    print(f"serving {where.folder} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    serve_development(app, args.host, args.port)
 
 
 def cmd_writer(args: argparse.Namespace) -> None:
     """Apply the API's queued writes until SIGTERM or Ctrl-C (gunicorn.conf.py starts one)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [writer %(process)d] %(levelname)s %(message)s")
-    set_threads(1)  # one core for the writer: searches get the rest
-    set_search_threads(1)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop_handler(stop))
-    print(f"applying queued writes to {args.instance} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
-    run_writer(args.instance, database_url(args), model_path(args).resolve(), stop)
+    where = settings(args)
+    stop = writer_process()
+    print(f"applying queued writes to {where.folder} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
+    run_writer(where.folder, where.database_url, where.default_model, stop)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    reports = build_demo(args.instance, database_url(args), model_path(args).resolve(), show_progress=not args.quiet)
+    where = settings(args)
+    reports = build_demo(where.folder, where.database_url, where.default_model, show_progress=not args.quiet)
     for collection, report in reports.items():
         print(f"indexed {report.added} documents ({report.chunks} passages) into {collection!r} in {report.seconds:.0f}s")
     if not reports:
-        print(f"{args.instance} already holds documents: serving them as they are")
+        print(f"{where.folder} already holds documents: serving them as they are")
     if not args.no_serve:
         cmd_serve(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Semantic search on our own BERT.")
-    parser.add_argument("--instance", default=os.environ.get("SEARCHAPP_INSTANCE", "instance"),
-                        help="instance folder (default: $SEARCHAPP_INSTANCE or ./instance)")
+    parser.add_argument("--instance", help="instance folder (default: $SEARCHAPP_INSTANCE or ./instance; "
+                                           "also read from the $SEARCHAPP_CONFIG file, as every setting)")
     parser.add_argument("--database", help="SQLAlchemy URL (default: $SEARCHAPP_DATABASE_URL or SQLite in the instance folder)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     encode = commands.add_parser("encode", help="print the vectors of some texts and their cosine similarities")
     encode.add_argument("texts", nargs="+", metavar="TEXT")
     encode.add_argument("--model", help="checkpoint folder (default: $SEARCHAPP_MODEL or the shipped model)")
-    encode.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
+    encode.add_argument("--precision", choices=PRECISIONS, default="auto")
     encode.set_defaults(run=cmd_encode)
 
     convert = commands.add_parser("import-hf", help="convert a Hugging Face BERT folder into our checkpoint folder")
@@ -366,30 +339,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("index", help="add or update documents from files (JSONL, CSV, TSV, a folder, BEIR)")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, read in turn")
-    ingest.add_argument("--collection", default="default", metavar="NAME", help=f"collection to add to, created if new (default: default); {COLLECTION_RULE}")
-    ingest.add_argument("--format", choices=FORMATS, default="auto",
-                        help="input format (default: auto, told from each name: a folder is dir, or beir if it holds "
-                             "corpus.jsonl; .jsonl/.csv/.tsv, optionally .gz)")
-    ingest.add_argument("--strict", action="store_true", help="stop at the first bad record instead of skipping it")
-    ingest.add_argument("--batch-size", type=int, default=2000, metavar="N",
-                        help=f"documents per transaction (default: 2000); a batch also ends at {BATCH_CHARS:,} characters of text")
-    ingest.add_argument("--max-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS, metavar="N",
-                        help=f"longest text accepted, in characters (default: {DEFAULT_MAX_DOCUMENT_CHARS:,}); a longer one is a bad record")
+    add_flags(ingest, IndexConfig(), names=INDEX_FLAGS, metadata=INDEX_FLAGS)
     ingest.add_argument("--model", help="checkpoint for a new instance (default: the instance's own, else the shipped one)")
-    for name in ("id", "title", "text"):
-        ingest.add_argument(f"--{name}-field", default=name, metavar="NAME",
-                            help=f"JSONL field or CSV/TSV column holding the {name} (default: {name}); other fields are kept as metadata")
+    add_flags(ingest, FieldMap(), metadata=FIELD_FLAGS)
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(run=cmd_index)
 
     remove = commands.add_parser("delete", help="delete documents by id")
     remove.add_argument("ids", nargs="*", metavar="ID")
     remove.add_argument("--ids-file", help="a file with one id per line")
-    remove.add_argument("--collection", default="default", metavar="NAME", help="collection to delete from (default: default)")
+    add_flags(remove, IndexConfig(), names=("collection",), metadata={"collection": {"metavar": "NAME", "help": "collection to delete from"}})
     remove.set_defaults(run=cmd_delete)
 
     rebuild = commands.add_parser("reindex", help="rebuild the vector index from the store")
-    rebuild.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None, help="default: chosen by size")
+    rebuild.add_argument("--index-type", choices=INDEX_TYPES, default=None, help="default: chosen by size")
     rebuild.set_defaults(run=cmd_reindex)
 
     verify = commands.add_parser("check", help="exit status 0 if and only if store and index agree (every saved file verified)")
@@ -412,18 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("serve", help="the web UI and /api over the instance (development server)")
     demo = commands.add_parser("demo", help="index the bundled demo corpus into the instance if it is empty, then serve it")
+    writer = commands.add_parser("writer", help="apply the API's queued writes until stopped (gunicorn.conf.py starts one)")
     for command in (server, demo):
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=5000)
+    for command, run in ((server, cmd_serve), (demo, cmd_demo), (writer, cmd_writer)):
         command.add_argument("--model", help="checkpoint for a new instance (default: $SEARCHAPP_MODEL or the shipped model)")
+        command.set_defaults(run=run)
     demo.add_argument("--no-serve", action="store_true", help="index only")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    server.set_defaults(run=cmd_serve)
-    demo.set_defaults(run=cmd_demo)
-
-    writer = commands.add_parser("writer", help="apply the API's queued writes until stopped (gunicorn.conf.py starts one)")
-    writer.add_argument("--model", help="checkpoint for a new instance (default: $SEARCHAPP_MODEL or the shipped model)")
-    writer.set_defaults(run=cmd_writer)
     return parser
 
 

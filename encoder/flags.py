@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 Config = TypeVar("Config")
@@ -28,24 +28,27 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | N
     return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
-def flag_name(field: dataclasses.Field, prefix: str = "") -> str:
-    return field.metadata.get("flag") or "--" + prefix + field.name.replace("_", "-")
+def flag_name(field: dataclasses.Field, prefix: str = "", metadata: Mapping[str, Any] | None = None) -> str:
+    return (field.metadata if metadata is None else metadata).get("flag") or "--" + prefix + field.name.replace("_", "-")
 
 
 def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, defaults: object,
               names: Collection[str] | None = None, prefix: str = "", required: Collection[str] = (),
-              help: dict[str, str] | None = None) -> list[str]:
+              help: dict[str, str] | None = None, metadata: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Add a flag for each field of `defaults` (those in `names`, if given; in the dataclass's order),
     defaulting to the instance's value; returns the destinations, for `from_flags`. `prefix` names a
-    stage's flags apart (`--finetune-lr`); `help` overrides a field's help for this command."""
+    stage's flags apart (`--finetune-lr`); `help` overrides a field's help for this command. `metadata`
+    gives fields what `setting` would have (`flag`, `help`, `choices`, and `metavar`, the value's name
+    in the help), for a dataclass of a package that knows nothing of command lines."""
     hints = typing.get_type_hints(type(defaults))
     added = []
     for field in dataclasses.fields(defaults):
         if names is not None and field.name not in names:
             continue
+        meta = {**field.metadata, **(metadata or {}).get(field.name, {})}
         dest = (prefix + field.name).replace("-", "_")
         kind, many = _flag_type(hints[field.name], field.name)
-        text = (help or {}).get(field.name) or field.metadata.get("help", "")
+        text = (help or {}).get(field.name) or meta.get("help", "")
         options: dict[str, Any] = {"dest": dest}
         if field.name in required:
             options |= {"required": True, "help": text}
@@ -55,10 +58,10 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
-            options |= {"type": kind, "choices": field.metadata.get("choices")}
+            options |= {"type": kind, "choices": meta.get("choices"), "metavar": meta.get("metavar")}
             if many:
                 options["nargs"] = "*"
-        parser.add_argument(flag_name(field, prefix), **options)
+        parser.add_argument(flag_name(field, prefix, meta), **options)
         added.append(dest)
     return added
 

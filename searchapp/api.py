@@ -7,18 +7,15 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from indexer import jobs
-from indexer.readers import FieldMap, Record, parse_record
-from indexer.validation import collection_problem
 
-from . import search_service, writes
+from . import writes
 from .errors import ApiError
 from .openapi import openapi_document
-from .params import parse_search_params, run_search
+from .params import parse_search_params, parse_upsert, run_search, wait_seconds
 from .search import AmbiguousDocument, StoredDocument
-from .strict_json import load_body
+from .service import health_report, search_service
 
 blueprint = Blueprint("api", __name__)
-SHOWN_PROBLEMS = 10
 
 
 @blueprint.get("/search")
@@ -36,15 +33,15 @@ def get_document(document_id: str):
 @blueprint.post("/documents")
 def upsert_documents():
     _authorize()
-    wait = _wait_seconds()
-    collection, records = _parse_upsert(request.get_data(cache=False))
+    wait = wait_seconds(request.args)
+    collection, records = parse_upsert(request.get_data(cache=False), current_app.config["MAX_BATCH_DOCUMENTS"])
     return _job_response(jobs.enqueue_upsert(_store(), collection, records).id, wait)
 
 
 @blueprint.delete("/documents/<path:document_id>")
 def delete_document(document_id: str):
     _authorize()
-    wait = _wait_seconds()
+    wait = wait_seconds(request.args)
     document = _find(document_id)
     return _job_response(jobs.enqueue_delete(_store(), document.collection, document.id).id, wait)
 
@@ -52,23 +49,11 @@ def delete_document(document_id: str):
 @blueprint.get("/jobs/<int:job_id>")
 def job(job_id: int):
     _authorize()
-    return _job_response(job_id, _wait_seconds(), pending_status=200)
+    return _job_response(job_id, wait_seconds(request.args), pending_status=200)
 
 
 def _store():
     return search_service().index.store
-
-
-def _wait_seconds() -> float:
-    """`?wait=SECONDS`: how long the request may wait for its job to finish (0, the default: not at all)."""
-    given = request.args.get("wait", "0")
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= writes.MAX_WAIT_SECONDS:  # also refuses nan
-        raise ApiError(400, "invalid_parameter", f"wait must be a number of seconds from 0 to {writes.MAX_WAIT_SECONDS}, not {given!r}")
-    return seconds
 
 
 def _job_response(job_id: int, wait: float, pending_status: int = 202):
@@ -89,13 +74,7 @@ def _job_response(job_id: int, wait: float, pending_status: int = 202):
 def health():
     """200 even when degraded: the process still answers searches (from the store where the saved
     index is damaged), so a load balancer must not take it out of rotation; monitoring reads `status`."""
-    service = search_service()
-    service.refresh()
-    index = service.index
-    problems = index.serving_problems()
-    return jsonify({"status": "degraded" if problems else "ok", "problems": problems, "chunks": len(index.vectors),
-                    "index_version": index.loaded_version, "index_type": index.vectors.index_type,
-                    "model": index.model.name, "dim": index.vectors.dim})
+    return jsonify(health_report(search_service()))
 
 
 @blueprint.get("/openapi.json")
@@ -134,34 +113,3 @@ def _sent_bytes(header_value: str) -> bytes:
         return header_value.encode("latin-1")
     except UnicodeEncodeError:
         return header_value.encode()
-
-
-def _parse_upsert(body: bytes) -> tuple[str, list[Record]]:
-    """`{"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}]}`, checked whole
-    before anything is written: one bad document refuses the batch, naming every problem found."""
-    payload = load_body(body)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", 'the body must be a JSON object: {"collection": …, "documents": […]}')
-    collection = payload.get("collection", "default")
-    if not isinstance(collection, str):
-        raise ApiError(400, "invalid_body", '"collection" must be a string')
-    if problem := collection_problem(collection):
-        raise ApiError(400, "invalid_body", problem)
-    documents = payload.get("documents")
-    limit = current_app.config["MAX_BATCH_DOCUMENTS"]
-    if not isinstance(documents, list) or not documents:
-        raise ApiError(400, "invalid_body", '"documents" must be a non-empty list of documents')
-    if len(documents) > limit:
-        raise ApiError(400, "too_many_documents", f"{len(documents):,} documents in one request; the limit is {limit:,}")
-    records, problems = [], []
-    for position, value in enumerate(documents):
-        origin = f"documents[{position}]"
-        parsed = parse_record(value, FieldMap(), origin) if isinstance(value, dict) else ValueError(f"{origin}: must be an object")
-        if isinstance(parsed, Record):
-            records.append(parsed)
-        else:
-            problems.append(str(parsed))
-    if problems:
-        shown = "; ".join(problems[:SHOWN_PROBLEMS]) + ("; …" if len(problems) > SHOWN_PROBLEMS else "")
-        raise ApiError(400, "invalid_document", f"{len(problems)} invalid document(s): {shown}")
-    return collection, records

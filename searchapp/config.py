@@ -1,11 +1,11 @@
-"""The app's settings: defaults, then an optional file, then `SEARCHAPP_*` environment variables, then
-what the caller of `create_app` passes (tests, `manage.py serve`).
+"""The settings, loaded one way for the app (`create_app`) and the command line (`manage.py`) alike:
+defaults, then the JSON file named by `SEARCHAPP_CONFIG`, then `SEARCHAPP_*` environment variables,
+then what the caller gives explicitly (`create_app`'s argument; manage.py's `--instance`, `--database`
+and `--model`). So one shell setting, or one file, serves `manage.py index`, its writer and the server.
 
-The environment names are the command line's (`SEARCHAPP_INSTANCE`, `SEARCHAPP_DATABASE_URL`,
-`SEARCHAPP_MODEL`), so one shell setting serves `manage.py index` and the server alike. Only the
-settings below are read from it, each as its default's type: strings verbatim (Flask's own
-`from_prefixed_env` parses values as JSON, so a token `true`, `1e3` or `null` silently became another
-value or none at all), numbers as whole numbers or a ConfigError naming the variable.
+Only the settings below are read from the environment, each as its default's type: strings verbatim
+(Flask's own `from_prefixed_env` parses values as JSON, so a token `true`, `1e3` or `null` silently
+became another value or none at all), numbers as whole numbers or a ConfigError naming the variable.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "default"
@@ -36,24 +34,43 @@ DEFAULTS: dict[str, object] = {
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
 ENV_PREFIX = "SEARCHAPP_"
+CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
 
 
 class ConfigError(ValueError):
     """A setting that cannot be used as given; the message names it and says what it must be."""
 
 
-def load_config(app: Flask, overrides: dict | None) -> None:
-    app.config.update(DEFAULTS)
-    if path := os.environ.get(f"{ENV_PREFIX}CONFIG"):
-        app.config.from_file(os.path.abspath(path), load=json.load)
-    app.config.update(environment_settings(os.environ))
-    app.config.update(overrides or {})
-    token = app.config["API_TOKEN"]
+def load_settings(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Every setting, from the four sources in order (later ones win); `environ` defaults to the process's."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    if path := environ.get(CONFIG_VARIABLE):
+        settings.update(file_settings(path))
+    settings.update(environment_settings(environ))
+    settings.update(overrides or {})
+    token = settings["API_TOKEN"]
     if token is not None:
-        token = app.config["API_TOKEN"] = str(token)  # a JSON number in the settings file
+        token = settings["API_TOKEN"] = str(token)  # a JSON number in the settings file
         if token != token.strip():
             # An Authorization header cannot carry them, so writes would be refused forever.
             raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
+    return settings
+
+
+def file_settings(path: str) -> dict[str, object]:
+    """The upper-case keys of the JSON object in `path` (as Flask's `config.from_file` takes them: the
+    file may also hold Flask's own settings)."""
+    try:
+        with open(os.path.abspath(path), encoding="utf-8") as file:
+            loaded = json.load(file)
+    except OSError as error:
+        raise ConfigError(f"{CONFIG_VARIABLE}={path!r}: cannot read it ({error.strerror})") from None
+    except ValueError as error:
+        raise ConfigError(f"{CONFIG_VARIABLE}={path!r}: not valid JSON ({error})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{CONFIG_VARIABLE}={path!r}: expected a JSON object of settings, such as {{\"INSTANCE\": \"instance\"}}")
+    return {name: value for name, value in loaded.items() if name.isupper()}
 
 
 def environment_settings(environ: Mapping[str, str]) -> dict[str, object]:

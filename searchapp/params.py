@@ -1,6 +1,9 @@
-"""The search parameters of a request, checked once for the UI and the API alike, and the search they ask for.
+"""What a request asks for, checked before a route acts on it: the search parameters (once for the UI
+and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  collection=…  filter.FIELD=VALUE (repeatable)
+    wait=0…MAX_WAIT_SECONDS
+    {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.readers import FieldMap, Record, parse_record
 from indexer.validation import clean_text, collection_problem
 
 from .errors import ApiError
 from .search import MODES, Filters, Results, SearchService, UnknownCollection
+from .strict_json import load_body
+from .writes import MAX_WAIT_SECONDS
 
 FILTER_PREFIX = "filter."
+SHOWN_PROBLEMS = 10  # of an upsert's invalid documents, named in the refusal
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,45 @@ def _integer(args: MultiDict, name: str, default: int, low: int, high: int) -> i
     if value is None or not low <= value <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be a whole number from {low} to {high}, not {raw!r}")
     return value
+
+
+def wait_seconds(args: MultiDict) -> float:
+    """`?wait=SECONDS`: how long the request may wait for its job to finish (0, the default: not at all)."""
+    given = args.get("wait", "0")
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:  # also refuses nan
+        raise ApiError(400, "invalid_parameter", f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}, not {given!r}")
+    return seconds
+
+
+def parse_upsert(body: bytes, max_documents: int) -> tuple[str, list[Record]]:
+    """`{"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}]}`, checked whole
+    before anything is written: one bad document refuses the batch, naming every problem found."""
+    payload = load_body(body)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", 'the body must be a JSON object: {"collection": …, "documents": […]}')
+    collection = payload.get("collection", "default")
+    if not isinstance(collection, str):
+        raise ApiError(400, "invalid_body", '"collection" must be a string')
+    if problem := collection_problem(collection):
+        raise ApiError(400, "invalid_body", problem)
+    documents = payload.get("documents")
+    if not isinstance(documents, list) or not documents:
+        raise ApiError(400, "invalid_body", '"documents" must be a non-empty list of documents')
+    if len(documents) > max_documents:
+        raise ApiError(400, "too_many_documents", f"{len(documents):,} documents in one request; the limit is {max_documents:,}")
+    records, problems = [], []
+    for position, value in enumerate(documents):
+        origin = f"documents[{position}]"
+        parsed = parse_record(value, FieldMap(), origin) if isinstance(value, dict) else ValueError(f"{origin}: must be an object")
+        if isinstance(parsed, Record):
+            records.append(parsed)
+        else:
+            problems.append(str(parsed))
+    if problems:
+        shown = "; ".join(problems[:SHOWN_PROBLEMS]) + ("; …" if len(problems) > SHOWN_PROBLEMS else "")
+        raise ApiError(400, "invalid_document", f"{len(problems)} invalid document(s): {shown}")
+    return collection, records

@@ -12,12 +12,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from indexer.lexical import terms
-
-from . import search_service
 from .errors import ApiError
+from .pages import document_sections, page_metadata
 from .params import parse_search_params, run_search
-from .search import MODES, SCORE_KINDS, Hit, make_snippet
+from .search import MODES, SCORE_KINDS, Hit
+from .service import search_service
 
 blueprint = Blueprint("ui", __name__)
 SIMILAR_DOCUMENTS = 5
@@ -53,41 +52,10 @@ def document_page(collection: str, document_id: str):
     if document is None:
         abort(404)
     query = request.args.get("q", "")[: current_app.config["MAX_QUERY_CHARS"]]
-    start, end = _passage(request.args.get("passage"), len(document.text))
-    query_terms = set(terms(query))
-    sections = [(make_snippet(part, query_terms, width=len(part) + 1), index == 1)
-                for index, part in enumerate((document.text[:start], document.text[start:end], document.text[end:]))]
+    sections = document_sections(document.text, query, request.args.get("passage"))
     return render_template("document.html", document=document, sections=sections, modes=MODES,
                            collections=service.collections(), args=request.args,
                            similar=service.similar(document, SIMILAR_DOCUMENTS))
-
-
-def page_metadata(hits: list[Hit]) -> tuple[dict[str, dict], list[dict]]:
-    """The metadata a results page shows: per collection with several results on the page, the fields
-    that are the same on all of them (shown once, above the list: a `source` repeated on every result
-    is noise), and each result's remaining fields."""
-    by_collection: dict[str, list[dict]] = {}
-    for hit in hits:
-        by_collection.setdefault(hit.collection, []).append(hit.metadata)
-    shared = {}
-    for collection, metadatas in by_collection.items():
-        if len(metadatas) < 2:
-            continue
-        same = {key: value for key, value in metadatas[0].items() if all(key in m and m[key] == value for m in metadatas[1:])}
-        if same:
-            shared[collection] = same
-    own = [{key: value for key, value in hit.metadata.items() if key not in shared.get(hit.collection, {})} for hit in hits]
-    return shared, own
-
-
-def _passage(raw: str | None, length: int) -> tuple[int, int]:
-    """`passage=START-END` from a result link, clamped to the text; (0, 0) when absent or malformed."""
-    try:
-        start, end = (int(x) for x in (raw or "").split("-", 1))
-    except ValueError:
-        return 0, 0
-    start, end = max(0, min(start, length)), max(0, min(end, length))
-    return (start, end) if start < end else (0, 0)
 
 
 def _search_query(changes: dict[str, object]) -> str:

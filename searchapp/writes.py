@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from encoder import set_threads
 from indexer.jobs import JobStatus, apply_pending, has_pending, job_status
 from indexer.search_index import open_for_writing, store_url
 from indexer.store import Store, open_store
+from indexer.vector_index import set_search_threads
 
 MAX_WAIT_SECONDS = 60  # the longest `?wait=` a request may hold a (gthread) thread for
 POLL_SECONDS = 0.25  # how soon the writer notices a new job
@@ -65,3 +69,22 @@ def run_writer(instance: str | Path, database_url: str | None, model: str | Path
             stop.wait(poll_seconds)
     finally:
         store.engine.dispose()
+
+
+def writer_process() -> threading.Event:
+    """Make this process the background writer (`manage.py writer`, which gunicorn.conf.py starts): log
+    lines that name it, one thread for torch and FAISS (searches get the other cores), and the Event
+    for `run_writer` that SIGTERM or Ctrl-C sets, to stop after the current job."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [writer %(process)d] %(levelname)s %(message)s")
+    set_threads(1)
+    set_search_threads(1)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop_handler(stop))
+    return stop
+
+
+def stop_handler(stop: threading.Event) -> Callable[[int, object], None]:
+    """A signal handler that sets `stop` from another thread: the handler may run while the main
+    thread, inside `stop.wait`, holds the Event's lock, and `stop.set()` would then wait for it forever."""
+    return lambda *_: threading.Thread(target=stop.set).start()

@@ -168,3 +168,30 @@ def test_search_refuses_an_empty_instance_and_creates_nothing(manage, capsys, tm
     status, _, err = search(manage, capsys, str(tmp_path / "nothing"), "cattle")
     assert status == 2 and "holds no index" in err and "manage.py --instance" in err and err.count("\n") == 1
     assert not (tmp_path / "nothing").exists()
+
+
+# `index` and `delete` take their flags from IndexConfig and FieldMap (encoder.flags), under their old names.
+
+def test_index_flags_parse_into_the_config_as_before(manage):
+    from indexer.ingest import IndexConfig
+    from indexer.readers import FieldMap
+
+    parser = manage.build_parser()
+    args = parser.parse_args(["index", "in.jsonl", "--collection", "c", "--format", "csv", "--strict", "--batch-size", "5",
+                              "--max-chars", "100", "--id-field", "_id", "--title-field", "name", "--text-field", "body"])
+    assert manage.index_config(args) == IndexConfig(collection="c", format="csv", strict=True, batch_docs=5, max_document_chars=100,
+                                 fields=FieldMap(id="_id", title="name", text="body"))
+    defaults = parser.parse_args(["index", "in.jsonl"])
+    assert manage.index_config(defaults) == IndexConfig()
+    assert parser.parse_args(["delete", "x"]).collection == "default"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["index", "in.jsonl", "--format", "xml"])
+
+
+def test_index_help_names_each_value(manage, capsys):
+    with pytest.raises(SystemExit):
+        manage.main(["index", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("--collection NAME", "--batch-size N", "--max-chars N", "--id-field NAME", "--format {auto,jsonl,csv,tsv,dir,beir}",
+                  "(default: 2,000)"):
+        assert shown in text

@@ -18,6 +18,7 @@ from indexer import jobs
 from indexer.readers import Record
 from indexer.search_index import SearchIndex
 from samples import SENTENCES
+from searchapp.writes import stop_handler
 
 from conftest import TOKEN, build_instance
 
@@ -69,9 +70,6 @@ def test_a_writer_killed_mid_job_loses_nothing(tmp_path, tiny_checkpoint):
 
 
 def test_the_writers_stop_signal_never_waits_for_the_lock_it_interrupted():
-    sys.path.insert(0, str(ROOT))
-    from manage import stop_handler
-
     stop = threading.Event()
     handler = stop_handler(stop)
 

@@ -1,0 +1,45 @@
+"""An instance as a command opens it (`manage.py` and the writer it runs): the folder, database and
+model that the settings name (`config.load_settings`), with the command's own flags on top."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.search_index import SearchIndex, open_for_writing
+
+from .config import load_settings
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """Where an instance is: its folder, its database, and the checkpoint it starts with when it has
+    recorded none (`model` as given; `default_model` absolute, so that an instance records where its
+    model is whatever the working directory of the next command)."""
+
+    folder: str
+    database_url: str | None
+    model: Path
+
+    @property
+    def default_model(self) -> Path:
+        return self.model.resolve()
+
+    def open_index(self) -> SearchIndex:
+        """The index, for reading; its model is the one it was built with, else `default_model`."""
+        return SearchIndex.open(self.folder, database_url=self.database_url, default_model=self.default_model)
+
+    def open_for_writing(self, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
+        """The same (with `model` if given), inside the instance's writer lock (and synced, see `open_for_writing`)."""
+        return open_for_writing(self.folder, database_url=self.database_url, model=model, default_model=self.default_model, sync=sync)
+
+
+def instance_settings(instance: str | None = None, database_url: str | None = None, model: str | None = None,
+                      environ: Mapping[str, str] | None = None) -> InstanceSettings:
+    """The loaded settings with a command's flags on top (None: the flag was not given)."""
+    flags = {"INSTANCE": instance, "DATABASE_URL": database_url, "MODEL": model}
+    settings = load_settings({name: value for name, value in flags.items() if value is not None}, environ)
+    database = settings["DATABASE_URL"]
+    return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])))
