@@ -10,21 +10,16 @@ checkpoint) ends with one `error:` line and exit status 2, never a stack trace.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 import sys
 from contextlib import closing
 from pathlib import Path
 
-from encoder import BertConfig, CheckpointError, Encoder, TextTokenizer, export_hf, import_hf, train_wordpiece
-from encoder.corpus import read_corpus
-from encoder.evaluation import STS_SETS, evaluate_sts, format_table
-from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
+from encoder import CheckpointError, Encoder, export_hf, import_hf
 from encoder.flags import add_flags, from_flags
 from encoder.precision import PRECISIONS
-from encoder.pretrain import PretrainConfig, pretrain
-from encoder.pretraining_data import PrepareConfig, prepare_pretraining
+from encoder.training import add_commands, format_table
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.inspection import CheckReport
@@ -32,7 +27,6 @@ from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
 from indexer.vector_index import INDEX_TYPES
 from searchapp import create_app
-from searchapp.config import ROOT
 from searchapp.demo import build_demo
 from searchapp.devserver import serve_development
 from searchapp.evaluate import evaluate_beir
@@ -43,7 +37,6 @@ from searchapp.service import open_now
 from searchapp.terminal import format_results, search_params
 from searchapp.writes import run_writer, writer_process
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
 USER_ERRORS = (CheckpointError, InputError, StoreError, ValueError, OSError)
 # `index`'s flags for IndexConfig's fields and FieldMap's, under the names the command line has always had.
@@ -92,47 +85,6 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
     if (destination / "config.json").exists() and not args.force:
         raise CheckpointError(f"{destination} already holds a model (use --force to overwrite)")
     return destination
-
-
-def cmd_train_tokenizer(args: argparse.Namespace) -> None:
-    texts = (p for d in itertools.islice(read_corpus(args.corpus), args.max_docs) for p in d.paragraphs)
-    tokenizer = TextTokenizer(train_wordpiece(texts, args.vocab_size, lowercase=not args.cased), max_length=512)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(args.out)
-    print(f"wrote {args.out}: {tokenizer.vocab_size} word pieces")
-
-
-def cmd_prepare_pretraining(args: argparse.Namespace) -> None:
-    tokenizer = TextTokenizer.from_file(args.tokenizer, max_length=args.max_length)
-    documents = itertools.islice(read_corpus(args.corpus), args.max_docs)
-    folder = prepare_pretraining(documents, tokenizer, args.out, PrepareConfig(max_length=args.max_length, seed=args.seed))
-    meta = json.loads((folder / "meta.json").read_text())
-    print(f"wrote {folder}: {meta['examples']} examples, {meta['tokens']} tokens from {meta['documents']} documents")
-
-
-def cmd_pretrain(args: argparse.Namespace) -> None:
-    model = BertConfig(hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads,
-                       intermediate_size=args.intermediate or 4 * args.hidden, max_position_embeddings=args.max_positions)
-    config = PretrainConfig(data_dir=args.data, tokenizer=args.tokenizer, output_dir=args.out, model=model,
-                            time_budget_s=args.budget, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
-                            device=args.device, init_checkpoint=args.init, seed=args.seed)
-    print(f"wrote {pretrain(config)}")
-
-
-def cmd_finetune(args: argparse.Namespace) -> None:
-    config = FinetuneConfig(init_checkpoint=args.init, output_dir=args.out, data_dir=args.data_dir, sources=tuple(args.sources),
-                            wikipedia_files=tuple(args.wikipedia), max_wikipedia_pairs=args.wikipedia_pairs,
-                            time_budget_s=args.budget, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
-                            max_length=args.max_length, output_max_length=args.output_max_length,
-                            learn_temperature=args.learn_temperature, save_dtype=args.save_dtype, device=args.device, seed=args.seed)
-    print(f"wrote {finetune(config)}")
-
-
-def cmd_eval_sts(args: argparse.Namespace) -> None:
-    encoder = Encoder.load(model_path(args), precision=args.precision)
-    results = evaluate_sts(encoder, Path(args.data_dir), sets=args.sets)
-    print(format_table(results, ["spearman", "pairs"]))
-    write_json(args.json, {"model": str(model_path(args)), "results": results})
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
@@ -267,67 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite a model already in DST")
     export.set_defaults(run=cmd_export_hf)
 
-    vocab = commands.add_parser("train-tokenizer", help="learn a WordPiece vocabulary from a corpus sample")
-    vocab.add_argument("--corpus", nargs="+", required=True, help="WikiExtractor or plain-text files (.xz/.gz ok)")
-    vocab.add_argument("--out", required=True, help="tokenizer.json to write")
-    vocab.add_argument("--vocab-size", type=int, default=16384)
-    vocab.add_argument("--max-docs", type=int, default=20000, help="documents sampled from the start of the corpus")
-    vocab.add_argument("--cased", action="store_true", help="keep case and accents (default: lower-case)")
-    vocab.set_defaults(run=cmd_train_tokenizer)
-
-    prepare = commands.add_parser("prepare-pretraining", help="build MLM+NSP example shards from a corpus")
-    prepare.add_argument("--corpus", nargs="+", required=True)
-    prepare.add_argument("--tokenizer", required=True)
-    prepare.add_argument("--out", required=True, help="folder for the shards")
-    prepare.add_argument("--max-length", type=int, default=128)
-    prepare.add_argument("--max-docs", type=int, default=None)
-    prepare.add_argument("--seed", type=int, default=0)
-    prepare.set_defaults(run=cmd_prepare_pretraining)
-
-    train = commands.add_parser("pretrain", help="MLM+NSP pretraining on a wall-clock budget (resumes if --out has state)")
-    train.add_argument("--data", required=True, help="folder written by prepare-pretraining")
-    train.add_argument("--tokenizer", required=True)
-    train.add_argument("--out", required=True)
-    train.add_argument("--budget", type=float, required=True, help="training seconds")
-    train.add_argument("--max-steps", type=int, default=None)
-    train.add_argument("--layers", type=int, default=4)
-    train.add_argument("--hidden", type=int, default=256)
-    train.add_argument("--heads", type=int, default=4)
-    train.add_argument("--intermediate", type=int, default=None, help="default 4 x hidden")
-    train.add_argument("--max-positions", type=int, default=512)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--device", default="auto")
-    train.add_argument("--init", default=None, help="start from this checkpoint's weights")
-    train.add_argument("--seed", type=int, default=0)
-    train.set_defaults(run=cmd_pretrain)
-
-    tune = commands.add_parser("finetune", help="contrastive pair fine-tuning of a pretrained checkpoint")
-    tune.add_argument("--init", required=True, help="checkpoint folder to start from (e.g. pretrain's OUT/checkpoint)")
-    tune.add_argument("--out", required=True)
-    tune.add_argument("--budget", type=float, required=True, help="training seconds")
-    tune.add_argument("--data-dir", default=str(DEFAULT_DATA), help="folder holding stsb/, sick/, msrp/, … (default ../shared/data)")
-    tune.add_argument("--sources", nargs="*", default=list(DEFAULT_SOURCES))
-    tune.add_argument("--wikipedia", nargs="*", default=[], help="WikiExtractor files for self-supervised pairs")
-    tune.add_argument("--wikipedia-pairs", type=int, default=0)
-    tune.add_argument("--max-steps", type=int, default=None)
-    tune.add_argument("--batch-size", type=int, default=64)
-    tune.add_argument("--lr", type=float, default=1e-4)
-    tune.add_argument("--max-length", type=int, default=128, help="tokens per text while training")
-    tune.add_argument("--output-max-length", type=int, default=None, help="max length stored in the checkpoint")
-    tune.add_argument("--learn-temperature", action="store_true")
-    tune.add_argument("--save-dtype", choices=("float32", "float16"), default="float32")
-    tune.add_argument("--device", default="auto")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.set_defaults(run=cmd_finetune)
-
-    sts = commands.add_parser("eval-sts", help="Spearman x100 on STS-B test and SICK-R test")
-    sts.add_argument("--model")
-    sts.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    sts.add_argument("--sets", nargs="+", default=["stsb-test", "sick-r-test"], choices=sorted(STS_SETS))
-    sts.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
-    sts.add_argument("--json", help="also write the results to this JSON file")
-    sts.set_defaults(run=cmd_eval_sts)
+    add_commands(commands, model_path)
 
     retrieval = commands.add_parser("eval-retrieval", help="nDCG@10, Recall@100, MRR@10 and latency on a BEIR folder, through the search service")
     retrieval.add_argument("beir_dir", metavar="BEIR_DIR")

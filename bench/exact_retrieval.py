@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import Encoder  # noqa: E402
-from encoder.evaluation import evaluate_retrieval, format_table  # noqa: E402
+from encoder.training import evaluate_retrieval, format_table  # noqa: E402
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ has nothing else (the GPU machine).
 from .atomic import atomic_folder, atomic_write
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import BertConfig
-from .corpus import sentence_starts
+from .sentences import sentence_starts
 from .hf_export import export_hf
 from .hf_import import import_hf
 from .model import BertForPreTraining, BertModel

@@ -139,10 +139,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not (folder / name).is_file():
             hint = " (a Hugging Face folder? convert it with `manage.py import-hf`)" if name == CONFIG_FILE or (folder / "vocab.txt").exists() else ""
             raise CheckpointError(f"{folder}: missing {name}{hint}")
-    try:
-        meta = json.loads((folder / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: not valid JSON ({exc})") from None
+    meta = read_json(folder / CONFIG_FILE)
     if meta.get("format") != FORMAT_NAME:
         raise CheckpointError(
             f"{folder / CONFIG_FILE}: not a {FORMAT_NAME} config (a Hugging Face folder? convert it with `manage.py import-hf`)"
@@ -164,3 +161,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         max_length=int(meta["max_length"]),
         extra={k: v for k, v in meta.items() if k not in known},
     )
+
+
+def read_json(path: Path) -> Any:
+    """A model folder's JSON file (ours or a Hugging Face one); a file that is unreadable or not JSON is
+    a CheckpointError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot read JSON ({exc})") from None

@@ -29,7 +29,10 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | N
 
 
 def flag_name(field: dataclasses.Field, prefix: str = "", metadata: Mapping[str, Any] | None = None) -> str:
-    return (field.metadata if metadata is None else metadata).get("flag") or "--" + prefix + field.name.replace("_", "-")
+    """`--field-name`, or the flag the field's metadata names; `prefix` goes before either (`--budget`
+    of a stage named `pretrain-` is `--pretrain-budget`), so two configs' flags can share one parser."""
+    named = (field.metadata if metadata is None else metadata).get("flag")
+    return "--" + prefix + (named or field.name.replace("_", "-")).removeprefix("--")
 
 
 def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, defaults: object,
@@ -47,6 +50,7 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default
             continue
         meta = {**field.metadata, **(metadata or {}).get(field.name, {})}
         dest = (prefix + field.name).replace("-", "_")
+        name = flag_name(field, prefix, meta)
         kind, many = _flag_type(hints[field.name], field.name)
         text = (help or {}).get(field.name) or meta.get("help", "")
         options: dict[str, Any] = {"dest": dest}
@@ -58,19 +62,29 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
-            options |= {"type": kind, "choices": meta.get("choices"), "metavar": meta.get("metavar")}
+            choices = meta.get("choices")
+            # Named after the flag, as argparse names it, not after the field (`--budget BUDGET`, not
+            # `--budget TIME_BUDGET_S`); choices show as {a,b}.
+            metavar = meta.get("metavar") or (None if choices else name.removeprefix("--").replace("-", "_").upper())
+            options |= {"type": kind, "choices": choices, "metavar": metavar}
             if many:
                 options["nargs"] = "*"
-        parser.add_argument(flag_name(field, prefix, meta), **options)
+        parser.add_argument(name, **options)
         added.append(dest)
     return added
 
 
-def from_flags(defaults: Config, args: argparse.Namespace, prefix: str = "", **values: Any) -> Config:
-    """`defaults` with every field that `args` holds a flag for (see `add_flags`) replaced, then `values`."""
+def from_flags(defaults: Config, args: argparse.Namespace, prefix: str = "", names: Collection[str] | None = None,
+               **values: Any) -> Config:
+    """`defaults` with every field that `args` holds a flag for (see `add_flags`) replaced, then `values`.
+    `names` limits the fields read, as in `add_flags`: a parser holding two configs' flags (the GPU
+    pipeline's) may hold a flag of the same name for each (`--vocab-size` is the tokenizer's, not the
+    model's, whose vocabulary comes from the tokenizer)."""
     hints = typing.get_type_hints(type(defaults))
     found = {}
     for field in dataclasses.fields(defaults):
+        if names is not None and field.name not in names:
+            continue
         dest = (prefix + field.name).replace("-", "_")
         if hasattr(args, dest):
             value = getattr(args, dest)

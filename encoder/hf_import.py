@@ -7,14 +7,13 @@ may be. Only weights are read: nothing is downloaded and no Hugging Face code ru
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from .checkpoint import CheckpointError, load_weights, save_checkpoint
+from .checkpoint import CheckpointError, load_weights, read_json, save_checkpoint
 from .config import BertConfig
 from .hf_format import POOLING_KEYS, config_from_hf, weights_from_hf
 from .model import BertForPreTraining, BertModel, init_weights
@@ -23,7 +22,7 @@ from .tokenizer import TextTokenizer, wordpiece_from_vocab
 
 def hf_config(folder: Path) -> BertConfig:
     """Our config from a Hugging Face BERT config.json; refuses what our architecture cannot hold."""
-    return config_from_hf(_read_json(folder / "config.json"), str(folder / "config.json"))
+    return config_from_hf(read_json(folder / "config.json"), str(folder / "config.json"))
 
 
 def hf_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -37,7 +36,7 @@ def hf_tokenizer(folder: Path, max_length: int) -> TextTokenizer:
         return TextTokenizer(Tokenizer.from_file(str(folder / "tokenizer.json")), max_length)
     if not (folder / "vocab.txt").is_file():
         raise CheckpointError(f"{folder}: neither tokenizer.json nor vocab.txt found")
-    options = _read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
+    options = read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
     vocab = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
     return TextTokenizer(wordpiece_from_vocab(vocab, lowercase=options.get("do_lower_case", True)), max_length)
 
@@ -47,13 +46,13 @@ def sentence_transformers_options(folder: Path, config: BertConfig) -> tuple[str
     tokenizer's own limit, whichever is smaller)."""
     pooling, max_length = "mean", min(512, config.max_position_embeddings)
     if (folder / "modules.json").is_file():
-        for module in _read_json(folder / "modules.json"):
+        for module in read_json(folder / "modules.json"):
             if module.get("type", "").endswith(".Pooling"):
-                pooling = _pooling_mode(_read_json(folder / module["path"] / "config.json"), folder / module["path"])
+                pooling = _pooling_mode(read_json(folder / module["path"] / "config.json"), folder / module["path"])
     if (folder / "sentence_bert_config.json").is_file():
-        max_length = _read_json(folder / "sentence_bert_config.json").get("max_seq_length", max_length)
+        max_length = read_json(folder / "sentence_bert_config.json").get("max_seq_length", max_length)
     elif (folder / "tokenizer_config.json").is_file():
-        max_length = min(max_length, int(_read_json(folder / "tokenizer_config.json").get("model_max_length", max_length)))
+        max_length = min(max_length, int(read_json(folder / "tokenizer_config.json").get("model_max_length", max_length)))
     return pooling, min(max_length, config.max_position_embeddings)
 
 
@@ -92,10 +91,3 @@ def _read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
         # weights_only: a .bin is a pickle, and unpickling arbitrary objects from a folder is unsafe.
         return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
     raise CheckpointError(f"{folder}: neither model.safetensors nor pytorch_model.bin found")
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot read JSON ({exc})") from None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from encoder.pairs import Pair
+from encoder.training import Pair
 
 from .lexical import LexicalIndex, terms
 

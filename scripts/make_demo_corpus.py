@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from encoder.corpus import open_text, read_wikiextractor
+from encoder.training import open_text, read_wikiextractor
 
 LEAD_CHARS = 1500  # the lead section, cut at a paragraph end near this length
 

@@ -13,9 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from encoder.corpus import read_corpus
-from encoder.pair_sets import ANSWER_SETS, MINED_PREFIX, PAIR_SETS, read_answer_set, read_pair_set
-from encoder.pairs import write_pairs
+from encoder.training import ANSWER_SETS, MINED_PREFIX, PAIR_SETS, read_answer_set, read_corpus, read_pair_set, write_pairs
 from indexer.pair_mining import MiningConfig, ParagraphIndex, mine_answers, with_bm25_negatives
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ What it writes:
   the pipeline trains on); `pairs_research.jsonl.xz`: the sources that do not (research-only, no
   licence, non-commercial: the older labelled sets among them), for experiments only. Every pair keeps
   its `source`, so a run can leave sources out. One mix, capped per source, de-duplicated and free of
-  evaluation texts (`encoder.pair_mix`), split by licence;
+  evaluation texts (`encoder.training.pair_mix`), split by licence;
 - `pairs_sources.json`: per source its licence, whether it is redistributable, pairs read, dropped
   (evaluation text, duplicate, over the cap) and kept: the model card's table;
 - `stsb/sts-dev.csv` and `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
@@ -27,12 +27,21 @@ from collections import defaultdict
 from itertools import chain
 from pathlib import Path
 
-from encoder.corpus import read_corpus
-from encoder.finetune import DEFAULT_SOURCES
-from encoder.pair_mix import MixConfig, evaluation_texts, mix_pairs, write_table
-from encoder.pair_sets import PAIR_SETS, licence_of
-from encoder.pairs import load_pairs, read_pairs, wikipedia_pairs, write_pairs
-from encoder.pipeline import PAIRS_FILE
+from encoder.training import (
+    DEFAULT_SOURCES,
+    PAIR_SETS,
+    PAIRS_FILE,
+    MixConfig,
+    evaluation_texts,
+    licence_of,
+    load_pairs,
+    mix_pairs,
+    read_corpus,
+    read_pairs,
+    wikipedia_pairs,
+    write_pairs,
+    write_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH_PAIRS_FILE = "pairs_research.jsonl.xz"

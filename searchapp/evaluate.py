@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from encoder.evaluation import read_beir, retrieval_metrics
+from encoder.training import read_beir, retrieval_metrics
 from indexer.ingest import IndexConfig, index_paths
 from indexer.search_index import open_for_writing
 

@@ -70,3 +70,9 @@ def test_corrupt_weights_are_reported(tiny_checkpoint):
     (tiny_checkpoint / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_checkpoint(tiny_checkpoint)
+
+
+def test_a_config_that_is_not_json_is_named(tiny_checkpoint):
+    (tiny_checkpoint / "config.json").write_text("{truncated")
+    with pytest.raises(CheckpointError, match=r"config\.json: cannot read JSON"):
+        load_checkpoint(tiny_checkpoint)

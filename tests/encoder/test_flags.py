@@ -56,3 +56,20 @@ def test_choices_required_and_prefix():
 def test_a_field_that_cannot_be_a_flag_is_refused():
     with pytest.raises(TypeError, match="inner"):
         parser_for(Outer(path="p"))
+
+
+def test_a_prefix_goes_before_a_named_flag_and_metavars_follow_the_flag():
+    parser = parser_for(Outer(path="p"), names=("path", "rate"), prefix="stage-")
+    assert "--stage-speed STAGE_SPEED" in parser.format_help() and "--stage-path STAGE_PATH" in parser.format_help()
+    config = from_flags(Outer(path="p"), parser.parse_args(["--stage-speed", "3"]), prefix="stage-")
+    assert config == Outer(path="p", rate=3.0)
+    assert "--speed SPEED" in parser_for(Outer(path="p"), names=("rate",)).format_help()
+
+
+def test_from_flags_reads_only_the_names_asked_for():
+    parser = parser_for(Outer(path="p"), names=("path", "steps"))
+    parser.add_argument("--width", type=int, default=5)  # another config's flag, in the same parser
+    args = parser.parse_args(["--steps", "2", "--width", "9"])
+    assert from_flags(Inner(), args, names=("name",)) == Inner()
+    assert from_flags(Inner(), args) == Inner(width=9)
+    assert from_flags(Outer(path="p"), args, names=("steps",), path="q") == Outer(path="q", steps=2)

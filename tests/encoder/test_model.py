@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from encoder import BertConfig, BertForPreTraining, BertModel
+from encoder import BertForPreTraining, BertModel
 
 
 @pytest.fixture
@@ -53,10 +53,3 @@ def test_mlm_positions_select_the_same_logits(model, tiny_config):
 def test_padding_embedding_starts_at_zero(tiny_config):
     model = BertModel(tiny_config)
     assert model.embeddings.word.weight[tiny_config.pad_token_id].abs().sum() == 0
-
-
-def test_config_validation():
-    with pytest.raises(ValueError, match="multiple"):
-        BertConfig(hidden_size=30, num_heads=4)
-    with pytest.raises(ValueError, match="unknown"):
-        BertConfig.from_dict({"hidden_sise": 3})

@@ -1,7 +1,7 @@
 """BM25 distant supervision on a tiny inline corpus: the answer-bearing paragraph becomes the positive, a
 high-ranked distractor the hard negative."""
 
-from encoder.pairs import Pair
+from encoder.training import Pair
 from indexer.pair_mining import MiningConfig, ParagraphIndex, answer_pattern, mine_answers, term_overlap, with_bm25_negatives
 
 PARAGRAPHS = [

@@ -4,7 +4,7 @@ import gzip
 import importlib.util
 from pathlib import Path
 
-from encoder.evaluation import read_beir
+from encoder.training import read_beir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_gpu_data.py"
 

@@ -1,0 +1,254 @@
+"""How good an `Encoder` is, measured on the public data sets in `shared/data/`.
+
+Two families, as the sentence-embedding literature reports them: semantic textual similarity (STS-B,
+SICK-R: Spearman x100 between the cosine of two sentence vectors and the human score) and retrieval on
+BEIR folders (nDCG@10, Recall@100, MRR@10, x100, defined as trec_eval defines them so our numbers sit
+next to published ones). Only numpy: this runs on the GPU machine, which has nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from ..text_encoder import Encoder
+
+Pairs = list[tuple[str, str, float]]
+Qrels = dict[str, dict[str, int]]
+
+# Scores are computed for a block of queries against the whole corpus at once; the block is sized so
+# that one block's score matrix stays near this many float32 values (64 MiB), whatever the corpus size.
+_SCORE_BLOCK_VALUES = 1 << 24
+
+
+# --- Files -------------------------------------------------------------------------------------------
+
+def _tsv_rows(path: Path) -> Iterator[list[str]]:
+    """Rows of a tab-separated file, read verbatim: these files are not CSV-quoted (a sentence may hold
+    a lone '"'), so quote characters must stay text."""
+    with Path(path).open(encoding="utf-8", newline="") as f:
+        yield from (row for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if row)
+
+
+def _tsv_records(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a tab-separated file with a header line, keyed by column name."""
+    rows = _tsv_rows(path)
+    header = next(rows, [])
+    for row in rows:
+        yield dict(zip(header, row))
+
+
+def jsonl_records(path: Path) -> Iterator[dict]:
+    """The records of a JSON-lines evaluation file, strictly: unlike training data (`corpus.json_objects`),
+    a line that does not parse is an error, since a figure measured on part of a set would be wrong."""
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+# --- Semantic textual similarity ---------------------------------------------------------------------
+
+def read_stsb(path: Path) -> Pairs:
+    """(sentence1, sentence2, score 0-5) from an STS-B file; columns after sentence2 name the source of
+    a few pairs and are ignored."""
+    return [(row[5], row[6], float(row[4])) for row in _tsv_rows(path)]
+
+
+def read_sick(path: Path, split: str = "TEST") -> Pairs:
+    """(sentence_A, sentence_B, relatedness 1-5) of one official SICK split (TRAIN, TRIAL or TEST)."""
+    records = list(_tsv_records(path))
+    pairs = [(r["sentence_A"], r["sentence_B"], float(r["relatedness_score"])) for r in records if r["SemEval_set"] == split]
+    if not pairs:
+        found = sorted({r["SemEval_set"] for r in records})
+        raise ValueError(f"{path} has no {split!r} rows; its splits are {found}")
+    return pairs
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, tied values sharing the mean of the ranks they span (gold STS scores tie a lot)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    run_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    run_ends = np.r_[run_starts[1:], len(values)]
+    run_of_position = np.repeat(np.arange(len(run_starts)), run_ends - run_starts)
+    ranks = np.empty(len(values))
+    ranks[order] = ((run_starts + run_ends + 1) / 2)[run_of_position]
+    return ranks
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation; NaN where one side is constant (undefined, as in scipy), so that a
+    collapsed model shows up in the results table rather than aborting the whole evaluation."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"need two 1-D sequences of equal length >= 2, got shapes {x.shape} and {y.shape}")
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    norm = np.sqrt((rx @ rx) * (ry @ ry))
+    return float(rx @ ry / norm) if norm > 0 else float("nan")
+
+
+def sts_spearman(encoder: Encoder, pairs: Pairs, batch_size: int = 64) -> float:
+    """Spearman x100 between the cosine of each pair's two vectors and its gold score."""
+    first, second, gold = zip(*pairs)
+    vectors = encoder.encode(list(first) + list(second), batch_size=batch_size)
+    left, right = vectors[: len(pairs)], vectors[len(pairs):]
+    return 100 * spearman(np.einsum("ij,ij->i", left, right), gold)
+
+
+STS_SETS: dict[str, tuple[Callable[[Path], Pairs], str]] = {
+    "stsb-test": (read_stsb, "stsb/sts-test.csv"),
+    "sick-r-test": (read_sick, "sick/SICK.txt"),
+    "stsb-dev": (read_stsb, "stsb/sts-dev.csv"),
+}
+DEFAULT_STS_SETS = ("stsb-test", "sick-r-test")  # the test sets papers report
+
+
+def evaluate_sts(
+    encoder: Encoder, data_dir: Path, sets: Sequence[str] = DEFAULT_STS_SETS, batch_size: int = 64
+) -> dict[str, dict[str, float]]:
+    """{set name: {"spearman": x100, "pairs": count}}; the default sets are the ones papers report."""
+    unknown = [name for name in sets if name not in STS_SETS]
+    if unknown:
+        raise ValueError(f"unknown STS sets {unknown}; known: {sorted(STS_SETS)}")
+    results = {}
+    for name in sets:
+        reader, relative = STS_SETS[name]
+        pairs = reader(Path(data_dir) / relative)
+        results[name] = {"spearman": sts_spearman(encoder, pairs, batch_size), "pairs": len(pairs)}
+    return results
+
+
+# --- Retrieval -----------------------------------------------------------------------------------------
+
+@dataclass
+class BeirSet:
+    """One BEIR split: the corpus (id -> (title, text)), its judged queries and their graded qrels."""
+
+    corpus: dict[str, tuple[str, str]]
+    queries: dict[str, str]
+    qrels: Qrels
+
+
+def read_beir(folder: Path, split: str = "test") -> BeirSet:
+    """Load a BEIR folder, keeping only the queries with at least one relevant (grade > 0) document:
+    a query with none scores 0 under every metric whatever the model does, so it would only dilute
+    the mean."""
+    folder = Path(folder)
+    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in jsonl_records(folder / "corpus.jsonl")}
+    all_queries = {str(q["_id"]): q["text"] for q in jsonl_records(folder / "queries.jsonl")}
+    judged: Qrels = {}
+    for record in _tsv_records(folder / "qrels" / f"{split}.tsv"):
+        judged.setdefault(record["query-id"], {})[record["corpus-id"]] = int(record["score"])
+    qrels = {qid: grades for qid, grades in judged.items() if any(g > 0 for g in grades.values())}
+    missing = sorted(set(qrels) - set(all_queries))
+    if missing:
+        raise ValueError(f"{folder}: qrels judge {len(missing)} queries absent from queries.jsonl, e.g. {missing[:3]}")
+    return BeirSet(corpus=corpus, queries={qid: all_queries[qid] for qid in qrels}, qrels=qrels)
+
+
+def _dcg(gains: Sequence[float]) -> float:
+    return sum(gain / math.log2(rank + 2) for rank, gain in enumerate(gains))
+
+
+def ndcg_at_k(ranking: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    """nDCG@k with the grade itself as gain and the ideal DCG taken from all judged documents, as
+    trec_eval (and so BEIR) computes it; a document judged relevant but never retrieved still counts
+    in the ideal."""
+    ideal = _dcg(sorted((g for g in relevant.values() if g > 0), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return _dcg([max(relevant.get(doc, 0), 0) for doc in ranking[:k]]) / ideal
+
+
+def recall_at_k(ranking: Sequence[str], relevant: dict[str, int], k: int = 100) -> float:
+    wanted = {doc for doc, grade in relevant.items() if grade > 0}
+    return len(wanted.intersection(ranking[:k])) / len(wanted) if wanted else 0.0
+
+
+def mrr_at_k(ranking: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    for rank, doc in enumerate(ranking[:k], start=1):
+        if relevant.get(doc, 0) > 0:
+            return 1 / rank
+    return 0.0
+
+
+RETRIEVAL_METRICS: dict[str, Callable[[Sequence[str], dict[str, int]], float]] = {
+    "ndcg@10": partial(ndcg_at_k, k=10),
+    "recall@100": partial(recall_at_k, k=100),
+    "mrr@10": partial(mrr_at_k, k=10),
+}
+
+
+def retrieval_metrics(rankings: dict[str, list[str]], qrels: Qrels) -> dict[str, float]:
+    """Each metric's mean x100 over the judged queries; a query missing from `rankings` scores 0 rather
+    than dropping out, so a retriever cannot gain by answering only the easy queries."""
+    if not qrels:
+        raise ValueError("no judged queries to evaluate")
+    return {
+        name: 100 * float(np.mean([metric(rankings.get(qid, []), grades) for qid, grades in qrels.items()]))
+        for name, metric in RETRIEVAL_METRICS.items()
+    }
+
+
+def dense_rankings(
+    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False
+) -> dict[str, list[str]]:
+    """Top-k document ids per query by exact inner product (cosine: the vectors are unit length)."""
+    doc_ids = list(beir.corpus)
+    query_ids = list(beir.queries)
+    texts = [f"{title} {text}".strip() for title, text in beir.corpus.values()]
+    docs = encoder.encode(texts, batch_size=batch_size, show_progress=show_progress)
+    queries = encoder.encode([beir.queries[qid] for qid in query_ids], batch_size=batch_size, show_progress=show_progress)
+    k = min(k, len(doc_ids))
+    block = max(1, _SCORE_BLOCK_VALUES // max(1, len(doc_ids)))
+    rankings = {}
+    for start in range(0, len(query_ids), block):
+        for qid, top in zip(query_ids[start:start + block], _top_k(queries[start:start + block] @ docs.T, k)):
+            rankings[qid] = [doc_ids[i] for i in top]
+    return rankings
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k highest scores, best first; argpartition keeps this linear in the
+    corpus size, only the k survivors are sorted."""
+    if k == 0:
+        return np.empty((len(scores), 0), dtype=np.int64)
+    candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, candidates, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def evaluate_retrieval(encoder: Encoder, folder: Path, batch_size: int = 64, show_progress: bool = False) -> dict[str, float]:
+    """Dense retrieval metrics on one BEIR folder, with the query and document counts they rest on."""
+    beir = read_beir(folder)
+    rankings = dense_rankings(encoder, beir, k=100, batch_size=batch_size, show_progress=show_progress)
+    return {**retrieval_metrics(rankings, beir.qrels), "queries": len(beir.queries), "documents": len(beir.corpus)}
+
+
+# --- Reporting -----------------------------------------------------------------------------------------
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str]) -> str:
+    """A markdown table, one row per name, padded so it also reads well in a terminal; metrics to two
+    decimals, counts as integers, a missing value left blank."""
+    table = [["", *columns]] + [[name, *(_cell(values.get(c)) for c in columns)] for name, values in rows.items()]
+    widths = [max(3, *(len(row[i]) for row in table)) for i in range(len(table[0]))]
+    rule = [":" + "-" * (widths[0] - 1)] + ["-" * (w - 1) + ":" for w in widths[1:]]
+    return "\n".join(
+        "| " + " | ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))]) + " |"
+        for line in [table[0], rule, *table[1:]]
+    )

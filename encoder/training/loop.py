@@ -1,0 +1,238 @@
+"""What pretraining and fine-tuning share: device and precision, the optimizer, the time-budgeted
+learning-rate schedule, throughput meters (model FLOPs utilisation, the GPU's busy share), and
+resumable state.
+
+The budget is wall-clock time, as in Geiping & Goldstein's "Cramming": the schedule is a function of
+the fraction of the budget spent, so a run ends on time on any hardware and its learning rate has
+decayed to zero exactly then.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..atomic import atomic_write
+from ..precision import resolve_precision
+
+STATE_FILE = "trainer_state.pt"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+
+
+def start_run(output_dir: str | Path, device_name: str, precision: str, seed: int) -> tuple[Path, torch.device, torch.dtype]:
+    """Create the run folder, pick the device and compute dtype, seed every generator."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(device_name)
+    seed_everything(seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # float32 leftovers (optimizer maths) on tensor cores
+    return out, device, resolve_precision(precision, device)
+
+
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, grad_clip: float) -> None:
+    """Backward, clip the gradient norm, update at learning rate `lr`, clear the gradients."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def compile_static(fn: Callable, backend: str = "inductor") -> Callable:
+    """torch.compile for code whose shapes are fixed within a run (pretraining's batches, fine-tuning's
+    static widths). dynamic=False: a second run in the same process with other shapes (another stage,
+    model or batch size) traces afresh instead of recompiling with symbolic sizes, which `torch.rand`
+    in `mask_tokens` does not survive; the reset drops the previous run's graphs and their guards."""
+    torch._dynamo.reset()
+    return torch.compile(fn, dynamic=False, backend=backend)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float], eps: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only: biases and LayerNorm gains (1-D) are not decayed, as
+    in BERT; on CUDA the fused kernel updates every tensor in one launch."""
+    params = {id(p): p for p in model.parameters() if p.requires_grad}.values()  # tied weights once
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=device.type == "cuda")
+
+
+def learning_rate(progress: float, peak: float, warmup: float) -> float:
+    """Linear warm-up over the first `warmup` fraction of the budget, then linear decay to zero."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < warmup:
+        return peak * progress / warmup
+    return peak * max(0.0, 1.0 - progress) / max(1e-9, 1.0 - warmup)
+
+
+@dataclass
+class Budget:
+    """Elapsed training time, carried across resumes, and the step cap (whichever ends first)."""
+
+    seconds: float
+    max_steps: int | None = None
+    already_spent: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    step_seconds: float = 0.0  # running mean duration of one step
+    _last_tick: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self.already_spent + time.perf_counter() - self.started
+
+    def tick(self) -> None:
+        """Called after every step, to learn how long a step takes."""
+        now = time.perf_counter()
+        if self._last_tick is not None:
+            duration = now - self._last_tick
+            self.step_seconds = duration if self.step_seconds == 0 else 0.9 * self.step_seconds + 0.1 * duration
+        self._last_tick = now
+
+    def progress(self, step: int) -> float:
+        by_time = self.elapsed / self.seconds if self.seconds > 0 else 0.0
+        by_steps = step / self.max_steps if self.max_steps else 0.0
+        return max(by_time, by_steps)
+
+    def done(self, step: int) -> bool:
+        """Stop when the next step would end further past the budget than we now are short of it, so a
+        run ends within half a step of its budget rather than up to a whole step late."""
+        if self.max_steps and step >= self.max_steps:
+            return True
+        return self.seconds > 0 and self.elapsed + self.step_seconds / 2 >= self.seconds
+
+
+def measure_matmul_flops(device: torch.device, dtype: torch.dtype, size: int | None = None) -> float:
+    """Peak FLOP/s of this device, measured as the rate of a large square matrix product in `dtype`.
+
+    MFU is then reported against what this very machine does, not a datasheet number."""
+    size = size or (8192 if device.type == "cuda" else 1024)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    repeats, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.5:
+        a @ b
+        repeats += 1
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class MetricsLog:
+    """Appends one JSON object per logged step to a file and prints a short line for people."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items())
+        print(text, file=sys.stderr, flush=True)
+
+
+def save_state(folder: Path, state: dict[str, Any]) -> None:
+    """Write the trainer state atomically: a crash mid-write leaves the previous state intact."""
+    atomic_write(folder / STATE_FILE, lambda tmp: torch.save(state, tmp))
+
+
+def load_state(folder: Path) -> dict[str, Any] | None:
+    path = folder / STATE_FILE
+    return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def transformer_flops_per_token(config, sequence_length: int, predicted_fraction: float = 1.0) -> float:
+    """Training FLOPs per token (forward + backward = 3 × forward, 2 FLOPs per multiply-add):
+    the layers' matrices, attention scores and values, and the vocabulary projection on the share of
+    positions that are predicted. Embedding look-ups cost no FLOPs."""
+    d, layers = config.hidden_size, config.num_layers
+    per_layer = 4 * d * d + 2 * d * config.intermediate_size  # QKV + output, feed-forward in/out
+    attention = 2 * sequence_length * d  # QK^T and AV, per token per layer
+    head = (d * d + d * config.vocab_size) * predicted_fraction
+    return 6 * (layers * (per_layer + attention) + head)
+
+
+def mfu(tokens_per_second: float, flops_per_token: float, peak_flops: float) -> float:
+    return tokens_per_second * flops_per_token / peak_flops if peak_flops > 0 else math.nan
+
+
+class StepTimer:
+    """How busy the GPU is: CUDA events around each step measure its time on the device, and the share of
+    the wall time between the first and the last step that the device spent in steps. A share near 1
+    means the device never waited for the host; the events are read only when a window is logged."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.enabled = device.type == "cuda"
+        self.events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+
+    def start(self) -> None:
+        if self.enabled:
+            self.events.append((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)))
+            self.events[-1][0].record()
+
+    def stop(self) -> None:
+        if self.enabled:
+            self.events[-1][1].record()
+
+    def busy_share(self) -> float | None:
+        if not self.enabled or not self.events:
+            return None
+        self.events[-1][1].synchronize()
+        busy = sum(start.elapsed_time(end) for start, end in self.events)
+        span = self.events[0][0].elapsed_time(self.events[-1][1])
+        self.events.clear()
+        return busy / span if span > 0 else None
+
+
+def gpu_utilisation(device: torch.device) -> int | None:
+    """The driver's GPU utilisation percent where torch can read it (it needs the NVML bindings)."""
+    if device.type != "cuda":
+        return None
+    try:
+        return torch.cuda.utilization(device)
+    except Exception:  # no pynvml / amdsmi on the machine: the event-based share still tells
+        return None

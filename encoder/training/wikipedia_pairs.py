@@ -1,0 +1,77 @@
+"""Self-supervised pairs from Wikipedia articles, for the topics the labelled sets never touch."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+
+from ..sentences import split_sentences
+from .corpus import Document
+from .pairs import Pair
+
+# Shorter Wikipedia anchors or positives ("He died.", "See below.") carry too little meaning to be worth
+# pulling together.
+MIN_WIKIPEDIA_WORDS = 5
+
+
+def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0) -> Iterator[Pair]:
+    """Self-supervised pairs that cover the topics the labelled sets never touch: an article's title to
+    its opening paragraph, and one random sentence to the rest of its paragraph. One sentence pair per
+    article spreads `max_pairs` over many articles instead of spending it on the first few long ones;
+    `documents` is read lazily, only as far as `max_pairs` needs."""
+    rng = random.Random(seed)
+    return islice(chain.from_iterable(_article_pairs(document, rng) for document in documents), max_pairs)
+
+
+def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64)) -> Iterator[Pair]:
+    """Contrastive pre-fine-tuning pairs with no labels at all (Contriever's independent cropping, E5's
+    title-passage pairs): two spans drawn independently from one article, which share its topic but not
+    always its words, and the title to a random paragraph. Sources "wikipedia:span" and
+    "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s."""
+    rng = random.Random(seed)
+    return islice(chain.from_iterable(_span_pairs(document, rng, span_words) for document in documents), max_pairs)
+
+
+def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
+    """At most two pairs from one article: title to opening paragraph, and one sentence to the rest of
+    its paragraph, each only when both sides are long enough to mean something."""
+    if document.title and document.paragraphs and _long_enough(document.paragraphs[0]):
+        yield Pair(document.title, document.paragraphs[0], "wikipedia")
+    candidates = [
+        (sentence, rest)
+        for paragraph in document.paragraphs
+        for sentence, rest in _sentence_and_rest(paragraph)
+        if _long_enough(sentence) and _long_enough(rest)
+    ]
+    if candidates:
+        sentence, rest = rng.choice(candidates)
+        yield Pair(sentence, rest, "wikipedia")
+
+
+def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int]) -> Iterator[Pair]:
+    """Two random word spans of one article (each of `span_words` words, at most half the article), and
+    its title to one random paragraph."""
+    words = document.text.split()
+    shortest, longest = span_words
+    if len(words) >= 2 * shortest:
+        spans = []
+        for _ in range(2):
+            length = rng.randint(shortest, min(longest, len(words) // 2))
+            start = rng.randint(0, len(words) - length)
+            spans.append(" ".join(words[start:start + length]))
+        yield Pair(spans[0], spans[1], "wikipedia:span")
+    paragraph = rng.choice(document.paragraphs)
+    if document.title and _long_enough(paragraph):
+        yield Pair(document.title, paragraph, "wikipedia:title")
+
+
+def _sentence_and_rest(paragraph: str) -> Iterator[tuple[str, str]]:
+    """Each sentence of a paragraph with the paragraph's other sentences, in order, as its context."""
+    sentences = split_sentences(paragraph)
+    for i, sentence in enumerate(sentences):
+        yield sentence.strip(), " ".join(s.strip() for s in sentences[:i] + sentences[i + 1 :])
+
+
+def _long_enough(text: str) -> bool:
+    return len(text.split()) >= MIN_WIKIPEDIA_WORDS

@@ -1,0 +1,35 @@
+import json
+import lzma
+
+import pytest
+
+from encoder.training.pairs import Pair, distinct_pairs, read_pairs, row_fields, write_pairs
+
+
+def test_pairs_survive_a_round_trip_through_a_compressed_file(tmp_path):
+    pairs = [Pair("q1", "p1", "stsb"), Pair("q2", "p2", "trecqa", "n2")]
+    assert write_pairs(pairs, tmp_path / "pairs.jsonl.xz") == 2
+    assert list(read_pairs(tmp_path / "pairs.jsonl.xz")) == pairs
+    with lzma.open(tmp_path / "pairs.jsonl.xz", "rt", encoding="utf-8") as handle:
+        assert json.loads(handle.readline()) == {"query": "q1", "positive": "p1", "source": "stsb", "negative": None}
+
+
+def test_a_pairs_file_skips_what_does_not_parse_and_names_the_source_when_it_has_none(tmp_path):
+    path = tmp_path / "mined.jsonl"
+    path.write_text('{"query": " q ", "positive": "p"}\n{broken\n{"query": "", "positive": "p"}\n[1]\n')
+    assert list(read_pairs(path)) == [Pair("q", "p", "mined.jsonl")]
+
+
+def test_a_missing_pairs_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.jsonl: no such pairs file"):
+        list(read_pairs(tmp_path / "nowhere.jsonl"))
+
+
+def test_fields_are_stripped_and_a_missing_one_marks_the_row_malformed():
+    assert row_fields({"a": " x ", "b": 3}, "a", "b") == ("x", "3")
+    assert row_fields({"a": "x", "b": " "}, "a", "b") is None and row_fields({"a": "x"}, "a", "b") is None
+
+
+def test_distinct_pairs_drop_repeats_and_self_pairs_keeping_the_first():
+    pairs = [Pair("a", "b", "one"), Pair("a", "a", "two"), Pair("a", "b", "three", "n"), Pair("b", "a", "four")]
+    assert list(distinct_pairs(pairs)) == [Pair("a", "b", "one"), Pair("b", "a", "four")]

@@ -1,0 +1,108 @@
+"""The fine-tuning recipe script end to end on the CPU at toy size: variants trained in turn from one
+checkpoint, each evaluated on development sets, the best exported within the run's clock."""
+
+import json
+import lzma
+import subprocess
+from pathlib import Path
+
+from samples import SENTENCES
+from test_pipeline import ROOT, _python_env
+
+from encoder import Encoder
+from encoder.flags import from_flags
+from encoder.training.pairs import Pair, write_pairs
+from encoder.training.recipe import DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, parse_recipe, stage_budget
+from encoder.training.transfer import PART_BYTES, assemble
+
+
+def make_data(folder: Path) -> None:
+    """Labelled and mined pairs, a Wikipedia file, STS-B dev and a BEIR folder with a dev split."""
+    (folder / "wikipedia").mkdir(parents=True)
+    with lzma.open(folder / "wikipedia" / "wiki.txt.xz", "wt", encoding="utf-8") as handle:
+        for i in range(60):
+            paragraph = " ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])
+            handle.write(f'<doc id="{i}" url="u" title="Title {i}">\nTitle {i}\n\n{paragraph}\n{paragraph}\n</doc>\n')
+    rotated = list(zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1]))
+    pairs = [Pair(f"{a} {i}", b, "stsb" if i % 2 else "medquad", SENTENCES[i % 8] if i % 3 == 0 else None) for i, (a, b) in enumerate(rotated * 5)]
+    pairs += [Pair(f"{b} {i}", a, "mined:nq") for i, (a, b) in enumerate(rotated * 3)]
+    write_pairs(pairs, folder / "pairs.jsonl.xz")
+    (folder / "stsb").mkdir()
+    rows = [f"main-news\tfile\t2012\t{i:04d}\t{i % 6}.0\t{SENTENCES[i % 8]}\t{SENTENCES[(i * 3) % 8]}" for i in range(40)]
+    (folder / "stsb" / "sts-dev.csv").write_text("\n".join(rows) + "\n")
+    beir = folder / "nfcorpus_dev"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": s}) + "\n" for i, s in enumerate(SENTENCES)))
+    (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": s.split(".")[0]}) + "\n" for i, s in enumerate(SENTENCES)))
+    (beir / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t2\n" for i in range(8)))
+
+
+def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp_path, tiny_checkpoint):
+    make_data(tmp_path / "data")
+    out, work = tmp_path / "out", tmp_path / "work"
+    result = subprocess.run(  # steps capped, so that a busy test machine changes nothing but the duration
+        [str(ROOT / "encoder" / "training" / "gpu_finetune.sh"), str(tmp_path / "data"), str(out), str(tiny_checkpoint), "600",
+         "--batch-size", "8", "--query-length", "16", "--passage-length", "24", "--static-shapes", "--log-every", "2",
+         "--max-steps", "4", "--wikipedia-pairs", "60", "--device", "cpu", "--precision", "float32", "--lr", "1e-3"],
+        capture_output=True, text=True, timeout=300, env={"WORK_DIR": str(work), **_python_env()},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    figures = json.loads((out / "eval.json").read_text())
+    assert set(figures["variants"]) == {"A", "B", "C", "D"}
+    for values in [figures["init"], *figures["variants"].values()]:
+        assert set(values) >= {"stsb-dev", "nfcorpus_dev-dev"}
+    assert figures["selected"] == max("ABCD", key=lambda name: figures["variants"][name]["score"])
+
+    def sources(log: Path) -> set[str]:
+        start = json.loads(log.read_text().splitlines()[0])
+        assert start["static_shapes"] is True and start["query_length"] == 16 and start["passage_length"] == 24
+        return {key.removeprefix("pairs_") for key in start if key.startswith("pairs_") and key != "pairs_per_s"}
+
+    assert sources(work / "A" / "stage0" / "finetune_log.jsonl") == {"stsb", "medquad"}
+    assert sources(work / "B" / "stage0" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq"}
+    assert sources(work / "C" / "stage0" / "finetune_log.jsonl") == {"wikipedia:span", "wikipedia:title"}
+    assert sources(work / "C" / "stage1" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq"}
+    assert sources(work / "D" / "stage0" / "finetune_log.jsonl") == {"stsb", "medquad", "mined:nq", "wikipedia:span", "wikipedia:title"}
+
+    files = list(out.iterdir())
+    assert len(files) <= 8 and (out / "recipe.log").is_file()  # what one device call can bring back
+    assert all(p.stat().st_size <= PART_BYTES for p in out.glob("model.safetensors.part*"))
+    folder = assemble(out, tmp_path / "model")
+    assert json.loads((folder / "config.json").read_text())["dtype"] == "float16"
+    assert (folder / f"finetune_log_{figures['selected']}_stage0.jsonl").is_file()
+    assert Encoder.load(folder).encode(["the pen is red"]).shape == (1, 32)
+
+
+def test_the_time_left_is_shared_by_weight_after_the_costs_ahead():
+    ahead = [[Stage(weight=0.5), Stage()], [Stage()]]  # this variant's two stages, then one more variant
+    costs = Costs(stage_overhead=10.0, evaluation=20.0)
+    # 300 s left: 3 stage overheads (30) and 2 evaluations (40) leave 230 s for weights 0.5 + 1 + 1
+    assert abs(stage_budget(300.0, ahead, 0, costs) - 230 * 0.5 / 2.5) < 1e-9
+    # after the first stage: 2 overheads and 2 evaluations leave 200 s for weights 1 + 1
+    assert abs(stage_budget(260.0, ahead, 1, costs) - 100.0) < 1e-9
+    assert stage_budget(50.0, ahead, 1, costs) < 0  # too late: the caller stops
+
+
+def test_recipe_json_names_stages():
+    variants = parse_recipe('{"X": [{"sources": ["wikipedia"], "weight": 0.5, "lr": 2e-4}, {"sources": ["!mined:"]}]}')
+    assert variants == {"X": [Stage(("wikipedia",), 0.5, 2e-4), Stage(("!mined:",), 1.0, None)]}
+
+
+REQUIRED = object()
+# The recipe's flags as it declared them before its config's settings made them, with their defaults.
+RECIPE_FLAGS = {
+    "--data": REQUIRED, "--init": REQUIRED, "--work": REQUIRED, "--out": REQUIRED, "--seconds": REQUIRED, "--started": None,
+    "--recipe": None, "--variants": None, "--pairs": [], "--retrieval-dev": None, "--retrieval-split": "dev", "--wikipedia-pairs": 100_000,
+    "--batch-size": 1024, "--lr": 1e-4, "--query-length": 64, "--passage-length": 128, "--eval-batch-size": 256, "--log-every": 50,
+    "--max-steps": 0, "--reserve-s": 20.0, "--min-stage-s": 5.0, "--stage-overhead-s": 15.0, "--device": "auto", "--precision": "auto",
+    "--seed": 0, "--compile": False, "--static-shapes": None,
+}
+
+
+def test_the_recipe_keeps_its_flags_and_defaults():
+    parser = build_parser()
+    flags = {a.option_strings[0]: REQUIRED if a.required else a.default for a in parser._actions if a.option_strings and a.dest != "help"}
+    assert flags == RECIPE_FLAGS
+    args = parser.parse_args(["--data", "d", "--init", "i", "--work", "w", "--out", "o", "--seconds", "60", "--pairs", "a", "b"])
+    assert from_flags(DEFAULTS, args, names=FLAGS, started=0.0) == RecipeConfig("d", "i", "w", "o", 60.0, started=0.0, pairs_files=("a", "b"))
