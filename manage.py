@@ -20,6 +20,7 @@ from encoder import CheckpointError, Encoder, export_hf, import_hf
 from encoder.flags import add_flags, from_flags
 from encoder.precision import PRECISIONS
 from encoder.training import add_commands, format_table
+from encoder.training.commands import write_results
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.inspection import CheckReport
@@ -91,13 +92,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> None:
     results = evaluate_beir(Path(args.beir_dir), settings(args).default_model, modes=args.mode,
                             work=Path(args.work) if args.work else None, show_progress=True)
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_json(args.json, {"model": str(model_path(args)), "dataset": Path(args.beir_dir).name, "results": results})
-
-
-def write_json(path: str | None, payload: dict) -> None:
-    if path:
-        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"wrote {path}")
+    write_results(args.json, {"model": str(model_path(args)), "dataset": Path(args.beir_dir).name, "results": results})
 
 
 def index_config(args: argparse.Namespace) -> IndexConfig:

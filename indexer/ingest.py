@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .progress import IndexProgress, count_records
-from .readers import FieldMap, Record, check_record, read_records
+from .readers import FieldMap, Record, check_record, good_records, read_records
 from .search_index import SearchIndex, Upserted
 from .validation import DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
 
@@ -103,16 +103,8 @@ def _checked(records: list[Record], config: IndexConfig, report: IndexReport) ->
     """The batch's records held to the document rules: those from files and the API passed them in
     parse_record already; records built in code meet them here. A bad one is reported and skipped
     (or stops a strict run), never an exception halfway through a run."""
-    good = []
-    for record in records:
-        checked = check_record(record, config.max_document_chars)
-        if isinstance(checked, Record):
-            good.append(checked)
-        elif config.strict:
-            raise checked
-        else:
-            report.note_bad(str(checked))
-    return good
+    checked = (check_record(record, config.max_document_chars) for record in records)
+    return list(good_records(checked, config.strict, report.note_bad))
 
 
 def _batched(items: Iterable[Record], size: int) -> Iterator[list[Record]]:

@@ -122,6 +122,11 @@ def run_eval_sts(args: argparse.Namespace, model_path: ModelPath) -> None:
     encoder = Encoder.load(model_path(args), precision=args.precision)
     results = evaluate_sts(encoder, Path(args.data_dir), sets=args.sets)
     print(format_table(results, ["spearman", "pairs"]))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"model": str(model_path(args)), "results": results}, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_results(args.json, {"model": str(model_path(args)), "results": results})
+
+
+def write_results(path: str | None, payload: dict) -> None:
+    """An evaluation's `--json FILE`: the results also written as JSON, and said so."""
+    if path:
+        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {path}")
