@@ -30,17 +30,18 @@ from encoder.evaluation import STS_SETS, evaluate_sts, format_table
 from encoder.finetune import DEFAULT_SOURCES, FinetuneConfig, finetune
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.pretraining_data import PrepareConfig, prepare_pretraining
+from indexer.demo import build_demo
+from indexer.evaluation import evaluate_beir
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.readers import FORMATS, FieldMap, InputError
+from indexer.retrieval import MODES
+from indexer.search import SearchService
 from indexer.search_index import CheckReport, SearchIndex, open_for_writing
 from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, DEFAULT_MAX_DOCUMENT_CHARS, checked_collection
 from indexer.vector_index import set_search_threads
 from searchapp import create_app, search_service
 from searchapp.config import DEFAULT_MODEL, ROOT
-from searchapp.demo import build_demo
-from searchapp.evaluate import evaluate_beir
-from searchapp.search import MODES, SearchService
 from searchapp.terminal import format_results, search_params
 from searchapp.writes import run_writer
 

@@ -3,7 +3,7 @@
     gunicorn -c gunicorn.conf.py 'searchapp:create_app()'
 
 Each process loads the model and memory-maps the indexes once, on its first request, and picks up a
-newer index when its version file changes (see `search.SearchService`).
+newer index when its version file changes (see `indexer.search.SearchService`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import threading
 from flask import Flask, current_app
 
 from encoder import set_threads
+from indexer.search import SearchService
 from indexer.vector_index import set_search_threads
 
 from .config import ROOT, load_config
-from .search import SearchService
 from .strict_json import StrictJSONProvider
 
 _service_lock = threading.Lock()

@@ -8,13 +8,14 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from indexer import jobs
 from indexer.readers import FieldMap, Record, parse_record
+from indexer.search import AmbiguousDocument
+from indexer.store import StoredDocument
 from indexer.validation import collection_problem
 
 from . import search_service, writes
 from .errors import ApiError
 from .openapi import openapi_document
 from .params import parse_search_params, run_search
-from .search import AmbiguousDocument, StoredDocument
 from .strict_json import load_body
 
 blueprint = Blueprint("api", __name__)

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.ranking import Filters
+from indexer.retrieval import MODES
+from indexer.search import Results, SearchService, UnknownCollection
 from indexer.validation import clean_text, collection_problem
 
 from .errors import ApiError
-from .search import MODES, Filters, Results, SearchService, UnknownCollection
 
 FILTER_PREFIX = "filter."
 

@@ -13,11 +13,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from indexer.lexical import terms
+from indexer.retrieval import MODES, SCORE_KINDS
+from indexer.search import Hit
+from indexer.snippets import make_snippet
 
 from . import search_service
 from .errors import ApiError
 from .params import parse_search_params, run_search
-from .search import MODES, SCORE_KINDS, Hit, make_snippet
 
 blueprint = Blueprint("ui", __name__)
 SIMILAR_DOCUMENTS = 5

@@ -19,7 +19,8 @@ from indexer.readers import Record
 from indexer.search_index import SearchIndex
 from samples import SENTENCES
 
-from conftest import TOKEN, build_instance
+from conftest import TOKEN
+from search_instance import build_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 
