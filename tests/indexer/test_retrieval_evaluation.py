@@ -1,4 +1,5 @@
-"""Retrieval evaluation through the search service."""
+"""Retrieval evaluation (indexer/evaluation.py) through the search service; named apart from
+tests/encoder/test_evaluation.py, since test folders share one module namespace."""
 
 from __future__ import annotations
 
