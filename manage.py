@@ -21,19 +21,20 @@ from encoder.flags import add_flags, from_flags
 from encoder.precision import PRECISIONS
 from encoder.training import add_commands, format_table
 from encoder.training.commands import write_results
+from indexer.demo import build_demo
+from indexer.evaluation import evaluate_beir
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
-from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.inspection import CheckReport
+from indexer.readers import FORMATS, FieldMap, InputError
+from indexer.retrieval import MODES
+from indexer.search import SearchService
 from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
 from indexer.vector_index import INDEX_TYPES
 from searchapp import create_app
-from searchapp.demo import build_demo
 from searchapp.devserver import serve_development
-from searchapp.evaluate import evaluate_beir
 from searchapp.instance import InstanceSettings, instance_settings
 from searchapp.reports import check_summary, encode_report, index_summary
-from searchapp.search import MODES, SearchService
 from searchapp.service import open_now
 from searchapp.terminal import format_results, search_params
 from searchapp.writes import run_writer, writer_process

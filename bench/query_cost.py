@@ -1,5 +1,6 @@
 """Where one query's time goes, in-process on one thread (as in a server worker): encoding in
-float32 and in bf16 autocast, the vector search, BM25, the SQL for the candidates, and the whole
+float32 and in bf16 autocast, the vector search, BM25, the SQL for the candidates' documents (each
+step through the retrievers the service uses, indexer/retrieval.py), and the whole
 `SearchService.search` per mode. Run it on an instance built by bench/serving.py.
 
     .venv/bin/python bench/query_cost.py /tmp/bench-http/wikipedia-100000 [--queries 200]
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import Encoder, set_threads  # noqa: E402
+from indexer.ranking import DocumentScope, Filters  # noqa: E402
+from indexer.retrieval import MODES, DenseRetriever, LexicalRetriever  # noqa: E402
+from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
 from indexer.vector_index import set_search_threads  # noqa: E402
-from searchapp.search import MIN_CANDIDATES, MODES, SearchService  # noqa: E402
 
 SCIFACT_QUERIES = ROOT.parent / "shared" / "data" / "scifact" / "queries.jsonl"
 
@@ -44,15 +47,19 @@ def main() -> None:
     service = SearchService.open(args.instance)
     index = service.index
     bf16 = Encoder.load(index.model, precision="bfloat16")
+    scope = DocumentScope(index.store, Filters())
+    dense, lexical = DenseRetriever(index, scope), LexicalRetriever(index, scope)
     vector = index.encoder.encode([queries[0]])
-    chunk_ids = index.vectors.search(vector, MIN_CANDIDATES)[1][0]
+    chunk_ids = dense.chunks_near(vector, MIN_CANDIDATES).ids
     rows = {
         "encode one query, float32 (what the app does)": mean_ms(lambda q: index.encoder.encode([q]), queries),
         "encode one query, bf16 autocast": mean_ms(lambda q: bf16.encode([q]), queries),
         f"vector search, top {MIN_CANDIDATES} ({index.vectors.index_type}, {len(index.vectors):,} vectors)":
-            mean_ms(lambda q: index.vectors.search(vector, MIN_CANDIDATES), queries),
-        f"BM25, top {MIN_CANDIDATES}": mean_ms(lambda q: index.lexical.search(q, MIN_CANDIDATES), queries),
-        f"SQL: documents of {MIN_CANDIDATES} candidate chunks": mean_ms(lambda q: service._candidates(chunk_ids, False), queries),
+            mean_ms(lambda q: dense.chunks_near(vector, MIN_CANDIDATES), queries),
+        f"BM25, top {MIN_CANDIDATES}": mean_ms(lambda q: lexical.chunks(q, MIN_CANDIDATES), queries),
+        # A new scope each time: a search's scope asks the store only once about a chunk.
+        f"SQL: documents of {MIN_CANDIDATES} candidate chunks":
+            mean_ms(lambda q: DocumentScope(index.store, Filters()).fetch(chunk_ids), queries),
         **{f"SearchService.search, {mode}, k=10": mean_ms(lambda q, m=mode: service.search(q, mode=m), queries) for mode in MODES},
     }
     print(f"{len(queries)} SciFact claims, one thread\n\n| step | ms per query |\n|---|---:|")

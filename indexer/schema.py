@@ -12,7 +12,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Connection, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint,
+    JSON,
+    BigInteger,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

@@ -3,7 +3,7 @@
     gunicorn -c gunicorn.conf.py 'searchapp:create_app()'
 
 Each process loads the model and memory-maps the indexes once, on its first request (`service`), and
-picks up a newer index when its version file changes (see `SearchService.refresh`).
+picks up a newer index when its version file changes (see `indexer.search.SearchService.refresh`).
 """
 
 from __future__ import annotations

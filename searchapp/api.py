@@ -7,12 +7,13 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from indexer import jobs
+from indexer.search import AmbiguousDocument
+from indexer.store import StoredDocument
 
 from . import writes
 from .errors import ApiError
 from .openapi import openapi_document
 from .params import parse_search_params, parse_upsert, run_search, wait_seconds
-from .search import AmbiguousDocument, StoredDocument
 from .service import health_report, search_service
 
 blueprint = Blueprint("api", __name__)

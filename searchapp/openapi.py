@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
+from indexer.retrieval import MODES
+from indexer.validation import (
+    COLLECTION_PATTERN,
+    COLLECTION_RULE,
+    MAX_COLLECTION_CHARS,
+    MAX_ID_BYTES,
+)
 
-from .search import MODES
 from .strict_json import MAX_JSON_DEPTH
 from .writes import MAX_WAIT_SECONDS
 

@@ -4,8 +4,8 @@ routes in `ui` only fetch and render."""
 from __future__ import annotations
 
 from indexer.lexical import terms
-
-from .search import Hit, Snippet, make_snippet
+from indexer.search import Hit
+from indexer.snippets import Snippet, make_snippet
 
 
 def page_metadata(hits: list[Hit]) -> tuple[dict[str, dict], list[dict]]:

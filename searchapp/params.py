@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.ranking import Filters
 from indexer.readers import FieldMap, Record, parse_record
+from indexer.retrieval import MODES
+from indexer.search import Results, SearchService, UnknownCollection
 from indexer.validation import clean_text, collection_problem
 
 from .errors import ApiError
-from .search import MODES, Filters, Results, SearchService, UnknownCollection
 from .strict_json import load_body
 from .writes import MAX_WAIT_SECONDS
 

@@ -11,9 +11,8 @@ import threading
 from flask import Flask, current_app
 
 from encoder import set_threads
+from indexer.search import SearchService
 from indexer.vector_index import set_search_threads
-
-from .search import SearchService
 
 EXTENSION = "search_service"
 _service_lock = threading.Lock()

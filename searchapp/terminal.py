@@ -13,12 +13,13 @@ import textwrap
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.search import Results
+from indexer.snippets import Snippet
 from indexer.validation import clean_text
 
 from .config import DEFAULTS
 from .errors import ApiError
 from .params import FILTER_PREFIX, SearchParams, parse_search_params
-from .search import Results, Snippet
 
 BOLD, NORMAL = "\033[1m", "\033[22m"
 INDENT = " " * 6

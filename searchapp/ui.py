@@ -12,10 +12,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
+from indexer.retrieval import MODES, SCORE_KINDS
+from indexer.search import Hit
+
 from .errors import ApiError
 from .pages import document_sections, page_metadata
 from .params import parse_search_params, run_search
-from .search import MODES, SCORE_KINDS, Hit
 from .service import search_service
 
 blueprint = Blueprint("ui", __name__)

@@ -1,6 +1,6 @@
 """Shared fixtures: a tiny WordPiece tokenizer and a tiny BERT, trained/built inside the test run, and
 `database_url`, which runs a store test on SQLite and on PostgreSQL (skipped, with the reason shown,
-only where no server answers at 127.0.0.1:5432)."""
+only where no server answers at 127.0.0.1:5432), and `instance`, the small corpus the search tests search."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from encoder import BertConfig, BertModel, TextTokenizer, save_checkpoint, train_wordpiece
 from samples import SENTENCES
+from search_instance import build_instance
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +70,9 @@ def database_url(request, tmp_path):
     with engine.begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture
+def instance(tmp_path: Path, tiny_checkpoint: Path, database_url: str) -> Path:
+    """The small search instance of tests/search_instance.py, on SQLite and on PostgreSQL."""
+    return build_instance(tmp_path / "instance", tiny_checkpoint, database_url)

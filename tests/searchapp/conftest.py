@@ -1,4 +1,4 @@
-"""An instance with a small corpus in two collections, indexed with the tiny BERT, and the app over it."""
+"""The app over the small search instance (tests/search_instance.py), and the background writer's work done on demand."""
 
 from __future__ import annotations
 
@@ -6,41 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest import IndexConfig, index_records
 from indexer.jobs import apply_pending
-from indexer.readers import Record
-from indexer.search_index import SearchIndex, open_for_writing
-from samples import SENTENCES
+from indexer.search_index import open_for_writing
 from searchapp import create_app
 
 TOKEN = "s3cret-token"
-# A document long enough for several chunks of the tiny model (32 tokens), all about rivers.
-LONG_TEXT = " ".join(["The river flooded the valley and the farmers moved their cattle."] * 12)
-
-
-def corpus() -> dict[str, list[Record]]:
-    """Collection -> records: one per sample sentence in "notes", plus a long document and a few
-    with metadata in "library"."""
-    notes = [Record(f"n{i}", f"Note {i}", text, {"kind": "note", "rank": i}, "test") for i, text in enumerate(SENTENCES)]
-    library = [
-        Record("long", "Floods", LONG_TEXT, {"kind": "book", "year": 2014}, "test"),
-        Record("n0", "Same id, other collection", "A cat sat on the mat.", {"kind": "book"}, "test"),
-        Record("cats", "Cats", "The cat sat on the mat and the cat slept.", {"kind": "book", "year": 2020}, "test"),
-    ]
-    return {"notes": notes, "library": library}
-
-
-def build_instance(folder: Path, model: Path, database_url: str | None = None) -> Path:
-    index = SearchIndex.open(folder, database_url=database_url, model=model)
-    for collection, records in corpus().items():
-        index_records(index, records, IndexConfig(collection=collection))
-    index.close()
-    return folder
-
-
-@pytest.fixture
-def instance(tmp_path: Path, tiny_checkpoint: Path, database_url: str) -> Path:
-    return build_instance(tmp_path / "instance", tiny_checkpoint, database_url)
 
 
 @pytest.fixture

@@ -245,7 +245,7 @@ def test_openapi_describes_every_api_route(app, client):
 
 
 def test_errors_inside_the_service_are_json_500_without_a_trace(app, client, monkeypatch):
-    from searchapp.search import SearchService
+    from indexer.search import SearchService
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -343,7 +343,8 @@ def test_numbers_json_cannot_carry_back_are_refused_naming_the_document(client):
 
 
 def test_responses_are_strict_json_even_for_old_non_finite_values(app, client, monkeypatch):
-    from searchapp.search import SearchService, StoredDocument
+    from indexer.search import SearchService
+    from indexer.store import StoredDocument
 
     def stored(self, external_id, collection=None):  # as SQLite kept NaN before the rules
         return StoredDocument(1, external_id, "notes", "Old", "text", {"score": float("nan"), "ok": [1.5, float("inf")]})
@@ -387,7 +388,7 @@ def test_nul_and_control_characters_in_text_are_dropped(app, client):
     "/api/documents/" + "x" * 513, "/api/documents/%20%20", "/api/documents/a%09b",
 ])
 def test_lookups_of_ids_no_document_can_have_are_404_without_the_database(client, monkeypatch, url):
-    from searchapp.search import SearchService
+    from indexer.search import SearchService
 
     monkeypatch.setattr(SearchService, "document", lambda *args: pytest.fail("the database was asked"))
     assert_error(client.get(url), 404, "not_found", "no such document")

@@ -18,7 +18,8 @@ from searchapp import create_app
 from searchapp.config import ConfigError
 from searchapp.guards import SECURITY_HEADERS
 
-from conftest import TOKEN, build_instance
+from conftest import TOKEN
+from search_instance import build_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +102,7 @@ def test_every_response_carries_the_security_headers(bare_app, url):
 
 
 def test_a_server_error_carries_them_too(bare_app, monkeypatch):
-    from searchapp.search import SearchService
+    from indexer.search import SearchService
 
     monkeypatch.setattr(SearchService, "search", lambda *args, **kwargs: 1 / 0)
     response = bare_app.test_client().get("/api/search?q=x")
@@ -120,7 +121,7 @@ def test_markup_in_a_not_found_message_is_json_or_escaped(bare_app):
 
 
 def test_ui_lookups_no_document_can_match_are_404_without_the_database(bare_app, monkeypatch):
-    from searchapp.search import SearchService
+    from indexer.search import SearchService
 
     monkeypatch.setattr(SearchService, "document", lambda *args: pytest.fail("the database was asked"))
     client = bare_app.test_client()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from searchapp.pages import document_sections, page_metadata, passage_span
-from searchapp.search import Hit, Snippet
+from indexer.search import Hit
+from indexer.snippets import Snippet
 
 
 def hit(collection: str, metadata: dict) -> Hit:

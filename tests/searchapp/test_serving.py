@@ -20,7 +20,8 @@ from indexer.search_index import SearchIndex
 from samples import SENTENCES
 from searchapp.writes import stop_handler
 
-from conftest import TOKEN, build_instance
+from conftest import TOKEN
+from search_instance import build_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""The search service: modes, grouping, filters, pages, snippets, and picking up a newer index."""
+"""The search service: modes, grouping, filters, pages, and picking up a newer index."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from indexer.ingest import IndexConfig, index_records
+from indexer.ranking import Filters
 from indexer.readers import Record
+from indexer.search import SearchService, UnknownCollection
 from indexer.search_index import SearchIndex
 from indexer.schema import Chunk
 from samples import SENTENCES
-from searchapp.search import Filters, SearchService, UnknownCollection, make_snippet
 
 
 @pytest.fixture
@@ -135,23 +136,9 @@ def test_a_newer_index_saved_by_another_writer_is_picked_up(service, instance, d
     assert service.index.loaded_version == writer.version
 
 
-def test_snippet_window_holds_the_matches_and_cuts_at_words():
-    text = " ".join(["filler words here"] * 40) + " the rare zebra appears here " + " ".join(["more filler"] * 40)
-    snippet = make_snippet(text, {"zebra"}, width=80)
-    assert snippet.text.startswith("…") and snippet.text.endswith("…") and len(snippet.text) <= 82
-    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["zebra"]
-    assert not snippet.text[1:].startswith(" ") and snippet.text[1:].split()[0] in ("filler", "words", "here", "the")
-
-
-def test_snippet_without_matches_is_the_start():
-    snippet = make_snippet("Short text. " * 50, set(), width=40)
-    assert snippet.text.startswith("Short text.") and snippet.text.endswith("…") and snippet.highlights == []
-    assert snippet.parts() == [(snippet.text, False)]
-
-
 def test_selective_filters_widen_the_candidates_until_the_page_is_full(service, monkeypatch):
     expected = [h.key for h in service.search("the river", k=50, filters=Filters(collection="notes")).hits]
-    monkeypatch.setattr("searchapp.search.MIN_CANDIDATES", 2)  # a round of 2, then 8, 32, …
+    monkeypatch.setattr("indexer.search.MIN_CANDIDATES", 2)  # a round of 2, then 8, 32, …
     monkeypatch.setattr("indexer.store.SQL_BATCH", 3)  # and several SQL batches per round
     narrow = service.search("the river", k=5, filters=Filters(collection="notes"))
     assert [h.key for h in narrow.hits] == expected[:5]

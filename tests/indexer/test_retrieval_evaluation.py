@@ -1,8 +1,8 @@
-"""Retrieval evaluation through the search service, and the demo builder."""
+"""Retrieval evaluation (indexer/evaluation.py) through the search service; named apart from
+tests/encoder/test_evaluation.py, since test folders share one module namespace."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.evaluation import evaluate_beir
 from samples import SENTENCES
-from searchapp.demo import build_demo
-from searchapp.evaluate import evaluate_beir
 
 ROOT = Path(__file__).resolve().parents[2]
 # One query per sample sentence, made of a word found in that sentence only.
@@ -50,14 +49,3 @@ def test_eval_retrieval_command(tmp_path, tiny_checkpoint):
     missing = subprocess.run([sys.executable, str(ROOT / "manage.py"), "eval-retrieval", str(tmp_path / "nope"), "--model", str(tiny_checkpoint)],
                              capture_output=True, text=True, timeout=180)
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
-
-
-def test_demo_indexes_each_file_as_a_collection_once(tmp_path, tiny_checkpoint):
-    folder = tmp_path / "demo"
-    folder.mkdir()
-    for name, texts in {"notes": SENTENCES[:5], "more": SENTENCES[5:]}.items():
-        with gzip.open(folder / f"{name}.jsonl.gz", "wt") as out:
-            out.writelines(json.dumps({"id": str(i), "title": name, "text": t, "source": "test"}) + "\n" for i, t in enumerate(texts))
-    reports = build_demo(tmp_path / "instance", None, tiny_checkpoint, folder=folder, show_progress=False)
-    assert {name: r.added for name, r in reports.items()} == {"more": 3, "notes": 5}
-    assert build_demo(tmp_path / "instance", None, tiny_checkpoint, folder=folder, show_progress=False) == {}

@@ -15,10 +15,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from encoder.training import read_beir, retrieval_metrics
-from indexer.ingest import IndexConfig, index_paths
-from indexer.search_index import open_for_writing
 
-from .search import MODES, SearchService
+from .ingest import IndexConfig, index_paths
+from .retrieval import MODES
+from .search import SearchService
+from .search_index import open_for_writing
 
 RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 

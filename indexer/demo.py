@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.ingest import IndexConfig, IndexReport, index_paths
-from indexer.search_index import open_for_writing
+from .ingest import IndexConfig, IndexReport, index_paths
+from .search_index import open_for_writing
 
-from .config import ROOT
-
-DEMO_FOLDER = ROOT / "demo"
+REPOSITORY = Path(__file__).resolve().parents[1]  # this checkout, which ships the demo files
+DEMO_FOLDER = REPOSITORY / "demo"
 SUFFIX = ".jsonl.gz"
 
 

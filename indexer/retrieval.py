@@ -1,0 +1,148 @@
+"""Retrievers: one interface for every search mode, and the mode names that choose them.
+
+A retriever answers `search(query, k)` with a `Ranking` of documents: those among its top `k` chunks
+(of each list, for a fusion) that the search's filters accept, each once, by its best chunk (id and
+score), best first. `k` counts chunks, not documents, so the search service can widen `k` until a
+page of documents is full.
+Grouping by document and filtering are the `DocumentScope`'s (indexer/ranking.py), given to each
+retriever when it is built; the service, the evaluation and anything that wraps a retriever (a
+reranker of the top N) see documents only.
+
+A retriever is built for one search: `RETRIEVERS[mode](index, scope)`. That is what lets the dense
+one encode the query once while the service asks again with a larger `k`, and lets the two lists
+of a hybrid search share one store call per round through their common scope. Adding a mode is one
+class with a `score_kind` and that constructor, and one entry in `RETRIEVERS`; the service, the
+command line, the API and its OpenAPI document take the names from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from .ranking import DocumentScope, Ranking
+from .search_index import SearchIndex
+
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
+
+# Rankings of the same things (document keys, in a hybrid search), best first -> one ranking of them.
+Fusion = Callable[[Sequence[Ranking]], Ranking]
+
+
+class Retriever(Protocol):
+    score_kind: ClassVar[str]  # what a raw score is, for people reading one (the UI says it)
+
+    def search(self, query: str, k: int) -> Ranking:
+        """Documents among the top `k` chunks for `query`, as the module docstring says."""
+        ...
+
+
+class RetrieverFactory(Protocol):
+    """What `RETRIEVERS` maps a mode to: a retriever class, or anything built the same way."""
+
+    score_kind: str
+
+    def __call__(self, index: SearchIndex, scope: DocumentScope) -> Retriever: ...
+
+
+class ChunkRetriever:
+    """A retriever over one index of chunks: it ranks chunks (`chunks`), its scope makes documents of them."""
+
+    score_kind: ClassVar[str]
+
+    def __init__(self, index: SearchIndex, scope: DocumentScope) -> None:
+        self.index = index  # its indexes are read at each search: a refresh may replace them
+        self.scope = scope
+
+    def chunks(self, query: str, k: int) -> Ranking:
+        """The top `k` chunks for `query`, best first, several of one document among them."""
+        raise NotImplementedError
+
+    def search(self, query: str, k: int) -> Ranking:
+        return self.scope.best_per_document(self.chunks(query, k))
+
+
+class DenseRetriever(ChunkRetriever):
+    """Chunks by cosine similarity of their vectors to the encoded query (FAISS)."""
+
+    score_kind = "cosine similarity"
+
+    def __init__(self, index: SearchIndex, scope: DocumentScope) -> None:
+        super().__init__(index, scope)
+        self._encoded: dict[str, np.ndarray] = {}  # query -> vector, for the rounds of one search
+
+    def chunks(self, query: str, k: int) -> Ranking:
+        if query not in self._encoded:
+            self._encoded[query] = self.index.encoder.encode([query])
+        return self.chunks_near(self._encoded[query], k)
+
+    def chunks_near(self, vector: np.ndarray, k: int) -> Ranking:
+        """The top `k` chunks for a (1, dim) vector of the encoder's (a query's, or a document's mean)."""
+        scores, ids = self.index.vectors.search(vector, k)
+        live = ids[0] >= 0  # fewer than k vectors: FAISS pads with -1
+        return Ranking(ids[0][live], scores[0][live])
+
+    def search_vector(self, vector: np.ndarray, k: int) -> Ranking:
+        """`search` for a vector rather than a text: "more like this" searches a document's mean vector."""
+        return self.scope.best_per_document(self.chunks_near(vector, k))
+
+
+class LexicalRetriever(ChunkRetriever):
+    """Chunks by BM25 over their words (indexer/lexical.py); only chunks sharing a term with the query."""
+
+    score_kind = "BM25"
+
+    def chunks(self, query: str, k: int) -> Ranking:
+        ids, scores = self.index.lexical.search(query, k)
+        return Ranking(ids, scores)
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = RRF_K) -> Ranking:
+    """Each ranking adds 1/(k + rank) to an id's score; ties keep the order in which ids were first met."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking.ids.tolist(), start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    order = sorted(scores, key=lambda key: -scores[key])
+    return Ranking(np.array(order, dtype=np.int64), np.array([scores[key] for key in order]))
+
+
+class HybridRetriever:
+    """Several chunk retrievers' document rankings, fused. Each list is grouped by document and
+    filtered before the fusion, so a document counts once per list, at its best chunk's rank, and a
+    filter removes documents rather than ranks. The passage shown is the one from the first list
+    (dense, by default) that has the document. `fusion` is how the lists combine: reciprocal ranks
+    by default; any function of document rankings to one ranking will do."""
+
+    score_kind = "reciprocal-rank fusion"
+
+    def __init__(self, index: SearchIndex, scope: DocumentScope,
+                 parts: Sequence[type[ChunkRetriever]] = (DenseRetriever, LexicalRetriever),
+                 fusion: Fusion = reciprocal_rank_fusion) -> None:
+        self.scope = scope
+        self.parts = [part(index, scope) for part in parts]
+        self.fusion = fusion
+
+    def search(self, query: str, k: int) -> Ranking:
+        lists = [part.chunks(query, k) for part in self.parts]
+        self.scope.fetch(np.concatenate([ranking.ids for ranking in lists]))  # one store call for all lists
+        shown: dict[int, int] = {}  # document -> the chunk that stands for it
+        by_document = []
+        for ranking in (self.scope.best_per_document(chunks) for chunks in lists):
+            documents = self.scope.documents(ranking.ids)
+            for document, chunk in zip(documents.tolist(), ranking.ids.tolist()):
+                shown.setdefault(document, chunk)
+            by_document.append(Ranking(documents, ranking.scores))
+        fused = self.fusion(by_document)
+        return Ranking(np.array([shown[document] for document in fused.ids.tolist()], dtype=np.int64), fused.scores)
+
+
+RETRIEVERS: dict[str, RetrieverFactory] = {
+    "dense": DenseRetriever,
+    "lexical": LexicalRetriever,
+    "hybrid": HybridRetriever,
+}
+MODES = tuple(RETRIEVERS)
+SCORE_KINDS = {mode: factory.score_kind for mode, factory in RETRIEVERS.items()}  # what a raw score is, by mode

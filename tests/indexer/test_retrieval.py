@@ -1,0 +1,167 @@
+"""Retrievers: each answers with documents best first within its k chunks; the hybrid fuses the grouped
+lists by reciprocal rank; the mode mapping is the one place a mode is added."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.ranking import DocumentScope, Filters, Ranking
+from indexer.retrieval import (MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever, HybridRetriever, LexicalRetriever,
+                               reciprocal_rank_fusion)
+from indexer.search import SearchService
+from indexer.store import ChunkOwner
+
+# A tiny index by hand: chunk id -> (document, collection). Documents 1 and 3 have several chunks.
+OWNERS = {11: (1, "a"), 12: (1, "a"), 13: (1, "a"), 21: (2, "b"), 22: (2, "b"), 31: (3, "a"), 32: (3, "a"), 41: (4, "b")}
+DENSE = [(11, 0.9), (12, 0.8), (21, 0.7), (31, 0.6), (41, 0.1)]  # chunk, cosine; best first
+LEXICAL = [(32, 7.0), (22, 5.0), (13, 2.0)]  # chunk, BM25; best first
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def chunk_owners(self, chunk_ids, with_metadata=False):
+        self.calls.append(sorted(chunk_ids))
+        return {c: ChunkOwner(c, *OWNERS[c], {"even": str(OWNERS[c][0] % 2 == 0).lower()} if with_metadata else None)
+                for c in chunk_ids if c in OWNERS}
+
+
+class FakeEncoder:
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        self.encoded += texts
+        return np.ones((1, 2), np.float32)
+
+
+class FakeVectors:
+    def search(self, vector, k):  # FAISS's shape: (1, k) scores and ids, padded with -1 past the end
+        rows = (DENSE + [(-1, -np.inf)] * k)[:k]
+        return np.array([[s for _, s in rows]], np.float32), np.array([[c for c, _ in rows]], np.int64)
+
+
+class FakeLexical:
+    def search(self, query, k):
+        return np.array([c for c, _ in LEXICAL[:k]], np.int64), np.array([s for _, s in LEXICAL[:k]], np.float32)
+
+
+class FakeIndex:
+    def __init__(self) -> None:
+        self.encoder, self.vectors, self.lexical, self.store = FakeEncoder(), FakeVectors(), FakeLexical(), FakeStore()
+
+
+def built(mode: str, filters: Filters = Filters()):
+    index = FakeIndex()
+    return RETRIEVERS[mode](index, DocumentScope(index.store, filters)), index
+
+
+def test_the_mapping_names_every_mode_and_what_its_scores_are():
+    assert MODES == tuple(RETRIEVERS) == ("dense", "lexical", "hybrid")
+    assert SCORE_KINDS == {"dense": "cosine similarity", "lexical": "BM25", "hybrid": "reciprocal-rank fusion"}
+    for mode in MODES:
+        retriever, _ = built(mode)
+        assert isinstance(retriever.search("q", 10), Ranking)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("k", [1, 2, 3, 10])
+def test_each_retriever_ranks_documents_best_first_within_k_chunks(mode, k):
+    ranking = built(mode)[0].search("q", k)
+    documents = [OWNERS[c][0] for c in ranking.ids.tolist()]
+    lists = 2 if mode == "hybrid" else 1  # a fusion takes the top k chunks of each of its lists
+    assert len(documents) == len(set(documents)) <= lists * k  # each document once, never more than k chunks a list gave
+    assert list(ranking.scores) == sorted(ranking.scores, reverse=True)
+    assert ranking.ids.dtype == np.int64 and ranking.scores.dtype == np.float64
+
+
+def test_dense_and_lexical_keep_each_documents_best_chunk_and_its_score():
+    dense = built("dense")[0].search("q", 10)
+    assert dense.ids.tolist() == [11, 21, 31, 41] and dense.scores.tolist() == pytest.approx([0.9, 0.7, 0.6, 0.1])
+    assert built("dense")[0].search("q", 2).ids.tolist() == [11]  # the top 2 chunks are both document 1's
+    lexical = built("lexical")[0].search("q", 10)
+    assert lexical.ids.tolist() == [32, 22, 13] and lexical.scores.tolist() == [7.0, 5.0, 2.0]
+
+
+def test_hybrid_is_reciprocal_rank_fusion_of_the_grouped_lists():
+    # Grouped by hand: dense documents 1 (chunk 11), 2 (21), 3 (31), 4 (41); lexical 3 (32), 2 (22), 1 (13).
+    fused = built("hybrid")[0].search("q", 10)
+    expected = {1: 1 / 61 + 1 / 63, 2: 1 / 62 + 1 / 62, 3: 1 / 63 + 1 / 61, 4: 1 / 64}
+    # Documents 1 and 3 tie; the tie keeps the order the lists met them in (dense first).
+    assert [OWNERS[c][0] for c in fused.ids.tolist()] == [1, 3, 2, 4]
+    assert fused.scores.tolist() == [expected[1], expected[3], expected[2], expected[4]]
+    assert fused.ids.tolist() == [11, 31, 21, 41]  # the passage shown is dense's wherever dense has the document
+
+
+def test_hybrid_filters_each_list_before_fusing_and_shows_the_lexical_passage_dense_lacks():
+    # Only documents in collection "a" (1 and 3), and dense cut to its top 2 chunks (document 1's).
+    fused = built("hybrid", Filters(collection="a"))[0].search("q", 2)
+    # Dense: 1 (chunk 11). Lexical top 2: 3 (32), then 2 (22), filtered out, so it takes no rank.
+    assert fused.ids.tolist() == [11, 32] and fused.scores.tolist() == [1 / (RRF_K + 1)] * 2
+
+
+def test_hybrid_asks_the_store_once_per_search_and_encodes_the_query_once_per_retriever():
+    retriever, index = built("hybrid", Filters(metadata={"even": ("false",)}))
+    retriever.search("q", 3)
+    assert index.store.calls == [[11, 12, 13, 21, 22, 32]]  # both lists' chunks in one call
+    retriever.search("q", 10)  # a wider round asks only about the chunks not seen yet
+    assert index.store.calls[1:] == [[31, 41]] and index.encoder.encoded == ["q"]
+
+
+def test_a_lexical_search_encodes_nothing():
+    retriever, index = built("lexical")
+    retriever.search("q", 10)
+    assert index.encoder.encoded == []
+
+
+def test_reciprocal_rank_fusion_sums_reciprocal_ranks_and_keeps_first_met_order_on_ties():
+    fused = reciprocal_rank_fusion([Ranking([5, 6], [0.9, 0.1]), Ranking([6, 7, 5], [3.0, 2.0, 1.0])], k=10)
+    assert fused.ids.tolist() == [6, 5, 7]
+    assert fused.scores.tolist() == [1 / 12 + 1 / 11, 1 / 11 + 1 / 13, 1 / 12]
+    assert len(reciprocal_rank_fusion([])) == 0
+
+
+def test_the_hybrid_takes_another_fusion():
+    def last_list_wins(rankings):
+        return rankings[-1]
+
+    index = FakeIndex()
+    hybrid = HybridRetriever(index, DocumentScope(index.store, Filters()), fusion=last_list_wins)
+    assert hybrid.search("q", 10).ids.tolist() == [31, 21, 11]  # lexical's order, dense's passages
+
+
+class ReversedDense(DenseRetriever):
+    """A mode for the test: dense's documents, worst first."""
+
+    score_kind = "negated cosine"
+
+    def search(self, query: str, k: int) -> Ranking:
+        ranking = super().search(query, k)
+        return Ranking(ranking.ids[::-1], -ranking.scores[::-1])
+
+
+def test_a_mode_registered_in_the_mapping_is_searchable_with_no_other_change(instance, database_url, monkeypatch):
+    monkeypatch.setitem(RETRIEVERS, "reversed", ReversedDense)
+    service = SearchService.open(instance, database_url)
+    try:
+        dense = service.search("the river", mode="dense", k=50)
+        backwards = service.search("the river", mode="reversed", k=50)
+        assert backwards.mode == "reversed" and backwards.total == dense.total
+        assert [h.key for h in backwards.hits] == [h.key for h in reversed(dense.hits)]
+        assert [h.score for h in backwards.hits] == [-h.score for h in reversed(dense.hits)]
+    finally:
+        service.index.close()
+
+
+def test_the_service_refuses_a_mode_not_in_the_mapping():
+    with pytest.raises(ValueError, match=r"unknown mode 'fuzzy'; expected one of dense, lexical, hybrid$"):
+        SearchService(FakeIndex()).search("q", mode="fuzzy")
+
+
+def test_search_vector_ranks_documents_near_a_vector_as_dense_ranks_a_query():
+    index = FakeIndex()
+    dense = DenseRetriever(index, DocumentScope(index.store, Filters(collection="b")))
+    assert dense.search_vector(np.ones((1, 2), np.float32), 10).ids.tolist() == [21, 41] and index.encoder.encoded == []
+    assert LexicalRetriever(index, DocumentScope(index.store, Filters())).chunks("q", 2).ids.tolist() == [32, 22]
