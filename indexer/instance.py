@@ -24,14 +24,7 @@ from encoder import Encoder
 
 from . import checksums
 from .lexical import LexicalIndex
-from .manifest import (
-    COMPONENTS,
-    LEXICAL_PREFIX,
-    VECTORS_FILE,
-    VERSION_FILE,
-    Manifest,
-    component_files,
-)
+from .manifest import COMPONENTS, LEXICAL_PREFIX, VECTORS_FILE, VERSION_FILE, Manifest, component_files
 from .store import Store, StoreError
 from .vector_index import VectorIndex
 

@@ -9,14 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .validation import (
-    DEFAULT_MAX_DOCUMENT_CHARS,
-    InvalidValue,
-    clean_metadata,
-    clean_text,
-    id_problem,
-    size_problem,
-)
+from .validation import DEFAULT_MAX_DOCUMENT_CHARS, InvalidValue, clean_metadata, clean_text, id_problem, size_problem
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
 

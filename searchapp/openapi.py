@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from indexer.retrieval import MODES
-from indexer.validation import (
-    COLLECTION_PATTERN,
-    COLLECTION_RULE,
-    MAX_COLLECTION_CHARS,
-    MAX_ID_BYTES,
-)
+from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
 
 from .strict_json import MAX_JSON_DEPTH
 from .writes import MAX_WAIT_SECONDS

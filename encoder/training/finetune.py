@@ -28,17 +28,7 @@ from ..flags import setting
 from ..model import BertModel
 from ..precision import PRECISIONS, autocast
 from .contrastive import ContrastiveLoss, batch_loss
-from .loop import (
-    Budget,
-    MetricsLog,
-    StepTimer,
-    compile_static,
-    gpu_utilisation,
-    learning_rate,
-    make_optimizer,
-    optimizer_step,
-    start_run,
-)
+from .loop import Budget, MetricsLog, StepTimer, compile_static, gpu_utilisation, learning_rate, make_optimizer, optimizer_step, start_run
 from .pair_selection import evaluation_pairs, pair_key, select_sources
 from .pair_sources import DEFAULT_SOURCES, load_pairs
 from .pair_tensors import TokenCache, negative_slots, tokenize_pairs

@@ -9,14 +9,7 @@ from itertools import chain
 from pathlib import Path
 
 from .corpus import read_corpus
-from .labelled_pairs import (
-    climate_fever_pairs,
-    msrp_pairs,
-    scifact_pairs,
-    sick_pairs,
-    stsb_pairs,
-    trecqa_pairs,
-)
+from .labelled_pairs import climate_fever_pairs, msrp_pairs, scifact_pairs, sick_pairs, stsb_pairs, trecqa_pairs
 from .pair_sets import PAIR_SETS, data_dir_reader
 from .pairs import Pair, distinct_pairs
 from .wikipedia_pairs import wikipedia_pairs

@@ -12,13 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..text_encoder import Encoder
-from .evaluation import (
-    dense_rankings,
-    read_beir,
-    read_stsb,
-    retrieval_metrics,
-    sts_spearman,
-)
+from .evaluation import dense_rankings, read_beir, read_stsb, retrieval_metrics, sts_spearman
 from .pipeline import log
 from .transfer import export
 

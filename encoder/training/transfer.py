@@ -11,13 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import (
-    CONFIG_FILE,
-    TOKENIZER_FILE,
-    WEIGHTS_FILE,
-    load_checkpoint,
-    save_checkpoint,
-)
+from ..checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
 from ..model import BertModel
 
 PART_BYTES = 15 * 1024 * 1024

@@ -2,9 +2,7 @@ import math
 
 import pytest
 
-from indexer.validation import (
-    MAX_ID_BYTES, InvalidValue, clean_metadata, clean_text, collection_problem, id_problem,
-)
+from indexer.validation import MAX_ID_BYTES, InvalidValue, clean_metadata, clean_text, collection_problem, id_problem
 
 
 def test_clean_text_replaces_surrogates_and_drops_control_characters():
