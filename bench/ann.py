@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 
 from encoder import Encoder
+from encoder.paths import DEFAULT_MODEL
 from indexer.vector_index import VectorIndex, default_nlist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def query_ms(index: VectorIndex, queries: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--corpus", type=Path, default=SCIFACT / "corpus.jsonl")
     parser.add_argument("--queries", type=Path, default=SCIFACT / "queries.jsonl")
     parser.add_argument("--docs", type=int, default=None, help="only the first N documents")

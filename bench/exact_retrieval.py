@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import Encoder  # noqa: E402
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from encoder.training import evaluate_retrieval, format_table  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("beir_dirs", nargs="+", metavar="BEIR_DIR")
-    parser.add_argument("--model", default=str(ROOT / "models" / "default"))
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
     args = parser.parse_args()
     encoder = Encoder.load(args.model)
     results = {Path(folder).name: evaluate_retrieval(encoder, Path(folder), show_progress=True) for folder in args.beir_dirs}

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from encoder import BertConfig, BertModel, Encoder, TextTokenizer, save_checkpoint, train_wordpiece
+from encoder.paths import DEFAULT_MODEL
 from indexer.chunking import chunk_texts, passage_text
 from indexer.ingest import IndexConfig, index_paths
 from indexer.passages import TITLE_TOKENS
@@ -90,7 +91,7 @@ def main() -> None:
     synth.set_defaults(run=synthetic)
     real = commands.add_parser("corpus")
     real.add_argument("path", type=Path)
-    real.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    real.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     real.add_argument("--threads", type=int, default=2)
     real.set_defaults(run=corpus)
     args = parser.parse_args()

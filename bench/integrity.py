@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from indexer import checksums  # noqa: E402
 from indexer.chunking import Chunk  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
@@ -34,7 +35,6 @@ from indexer.manifest import VECTORS_FILE, Manifest  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
 from indexer.store import DocumentVersion  # noqa: E402
 from indexer.vector_index import VectorIndex  # noqa: E402
-from searchapp.config import DEFAULT_MODEL  # noqa: E402
 
 WORDS_PER_PASSAGE = 40
 VOCABULARY = 50_000

@@ -35,9 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from indexer.demo import DEMO_FOLDER, build_demo  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
-from searchapp.config import DEFAULT_MODEL, DEFAULTS  # noqa: E402
+from searchapp.config import DEFAULTS  # noqa: E402
 from serving import get, queries, search_path, serve as serve_with_gunicorn  # noqa: E402  (bench/serving.py)
 
 TOKEN = "bench-load-token"

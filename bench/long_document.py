@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import BertConfig, BertModel, TextTokenizer, save_checkpoint  # noqa: E402
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
-SHIPPED = ROOT / "models" / "default"
+SHIPPED = DEFAULT_MODEL
 
 
 def write_document(path: Path, megabytes: int) -> int:

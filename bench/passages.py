@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from encoder import load_checkpoint, sentence_starts
+from encoder.paths import DEFAULT_MODEL
 from indexer.chunking import chunk_texts
 from indexer.ingest import IndexConfig
 from indexer.passages import TITLE_TOKENS
@@ -52,7 +53,7 @@ def count(path: Path, model: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, default=sorted((ROOT / "demo").glob("*.jsonl.gz")))
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args()
     rows = {path.name: count(path, args.model) for path in args.files}
     columns = list(next(iter(rows.values())))

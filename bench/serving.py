@@ -33,11 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from indexer.ingest import IndexConfig, index_records  # noqa: E402
 from indexer.readers import Record  # noqa: E402
 from indexer.search_index import open_for_writing  # noqa: E402
 from indexer.vector_index import choose_index_type  # noqa: E402
-from searchapp.config import DEFAULT_MODEL  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 WIKIPEDIA = [DATA / "wikipedia_en_2014" / f"enwiki2014_{part}.txt.xz" for part in ("AB", "AC", "AD")]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from encoder.paths import REPOSITORY
+
 from .ingest import IndexConfig, IndexReport, index_paths
 from .search_index import open_for_writing
 
-REPOSITORY = Path(__file__).resolve().parents[1]  # this checkout, which ships the demo files
-DEMO_FOLDER = REPOSITORY / "demo"
+DEMO_FOLDER = REPOSITORY / "demo"  # this checkout ships the demo files
 SUFFIX = ".jsonl.gz"
 
 

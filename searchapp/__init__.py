@@ -12,13 +12,15 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from .config import ROOT, load_settings
+from encoder.paths import REPOSITORY
+
+from .config import load_settings
 from .strict_json import StrictJSONProvider
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """The app with its settings loaded (see `config`); `config` overrides every other source."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "templates" / "static"))
+    app = Flask(__name__, template_folder=str(REPOSITORY / "templates"), static_folder=str(REPOSITORY / "templates" / "static"))
     app.json = StrictJSONProvider(app)
     app.config.update(load_settings(config))
     from . import api, errors, guards, service, ui

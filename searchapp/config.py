@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = ROOT / "models" / "default"
+from encoder.paths import DEFAULT_MODEL
 
 DEFAULTS: dict[str, object] = {
     "INSTANCE": "instance",  # folder of the store, the indexes and the write lock

@@ -1,9 +1,7 @@
-"""Where the training data lives by default: `shared/data` beside the repository, found from this file
-rather than from the working directory, so that every command finds it from wherever it is run."""
+"""Where the training data lives by default: `shared/data` beside the repository."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..paths import REPOSITORY
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPOSITORY.parent / "shared" / "data"

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from encoder.paths import DEFAULT_MODEL
 from indexer.demo import demo_files
 from indexer.ingest import IndexConfig, index_records
 from indexer.readers import FieldMap, parse_record
 from indexer.search_index import SearchIndex
-from searchapp.config import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

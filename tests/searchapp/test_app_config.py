@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from encoder.paths import DEFAULT_MODEL
 from indexer.ingest import IndexConfig, index_records
 from indexer.readers import Record
 from indexer.search_index import SearchIndex
 from searchapp import create_app
-from searchapp.config import DEFAULT_MODEL, DEFAULTS, ConfigError, load_settings
+from searchapp.config import DEFAULTS, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from searchapp.config import DEFAULT_MODEL
+from encoder.paths import DEFAULT_MODEL
 from searchapp.instance import InstanceSettings, instance_settings
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from searchapp.pages import document_sections, page_metadata, passage_span
 from indexer.search import Hit
 from indexer.snippets import Snippet
+from searchapp.pages import document_sections, page_metadata, passage_span
 
 
 def hit(collection: str, metadata: dict) -> Hit:

@@ -2,7 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from encoder.training.paths import DEFAULT_DATA_DIR, REPOSITORY
+from encoder.paths import DEFAULT_MODEL, REPOSITORY
+from encoder.training.paths import DEFAULT_DATA_DIR
 
 
 def test_the_data_folder_is_beside_the_repository_wherever_a_command_runs(tmp_path):
@@ -11,3 +12,7 @@ def test_the_data_folder_is_beside_the_repository_wherever_a_command_runs(tmp_pa
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
                             env={"PYTHONPATH": str(REPOSITORY)})
     assert result.stdout.strip() == str(DEFAULT_DATA_DIR), result.stderr
+
+
+def test_the_shipped_model_is_in_the_repository():
+    assert DEFAULT_MODEL == REPOSITORY / "models" / "default" and (DEFAULT_MODEL / "config.json").is_file()
