@@ -8,7 +8,7 @@ import pytest
 
 from indexer.ranking import DocumentScope, Filters, Ranking
 from indexer.retrieval import (MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever, HybridRetriever, LexicalRetriever,
-                               reciprocal_rank_fusion)
+                               convex_fusion, reciprocal_rank_fusion)
 from indexer.search import SearchService
 from indexer.store import ChunkOwner
 
@@ -121,6 +121,20 @@ def test_reciprocal_rank_fusion_sums_reciprocal_ranks_and_keeps_first_met_order_
     assert fused.ids.tolist() == [6, 5, 7]
     assert fused.scores.tolist() == [1 / 12 + 1 / 11, 1 / 11 + 1 / 13, 1 / 12]
     assert len(reciprocal_rank_fusion([])) == 0
+
+
+def test_convex_fusion_weighs_scores_normalised_from_the_floor_to_each_top():
+    dense, lexical = Ranking([5, 6], [0.6, 0.2]), Ranking([6, 7], [8.0, 2.0])  # cosines from -1; BM25 from 0
+    fused = convex_fusion((0.25, 0.75), (-1.0, 0.0))([dense, lexical])
+    expected = {5: 0.25 * 1.0, 6: 0.25 * (1.2 / 1.6) + 0.75 * 1.0, 7: 0.75 * (2.0 / 8.0)}
+    assert fused.ids.tolist() == [6, 5, 7]
+    assert fused.scores.tolist() == pytest.approx([expected[i] for i in (6, 5, 7)])
+    # Only the top score scales a list, so a deeper list changes no score already there.
+    deeper = convex_fusion((0.25, 0.75), (-1.0, 0.0))([Ranking([5, 6, 8], [0.6, 0.2, -0.5]), lexical])
+    assert deeper.scores[:3].tolist() == pytest.approx(fused.scores.tolist())
+    # The weights decide: all on BM25, the dense-only document falls to the end.
+    assert convex_fusion((0.0, 1.0), (-1.0, 0.0))([dense, lexical]).ids.tolist() == [6, 7, 5]
+    assert len(convex_fusion((0.5, 0.5), (-1.0, 0.0))([Ranking([], []), Ranking([], [])])) == 0
 
 
 def test_the_hybrid_takes_another_fusion():

@@ -1,0 +1,112 @@
+"""Choose how hybrid search fuses its dense and BM25 lists, on labelled queries that are not test
+queries: SciFact's train claims (with their evidence abstracts) and NFCorpus's dev split (title
+queries, graded judgements). Each query's two document lists are taken once through the retrievers,
+exactly as the search service takes them (at the depth `eval-retrieval` searches), then fused in
+every way tried; nDCG@10 says which is best. Prints a markdown table for docs/benchmarks.md.
+
+    .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
+from encoder.training import DEFAULT_DATA_DIR, read_beir, retrieval_metrics  # noqa: E402
+from indexer.evaluation import RANKING_DEPTH  # noqa: E402
+from indexer.ingest import IndexConfig, index_paths  # noqa: E402
+from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
+from indexer.retrieval import DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
+from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
+from indexer.search_index import open_for_writing  # noqa: E402
+from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
+
+DEPTH = max(MIN_CANDIDATES, 2 * RANKING_DEPTH)  # the chunks per list that `eval-retrieval`'s searches take
+WEIGHTS = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]  # the dense list's weight
+
+
+def write_scifact_train(data: Path, folder: Path) -> Path:
+    """SciFact's train claims that have evidence, as a BEIR folder over the SciFact corpus (BEIR's own
+    SciFact train split is made the same way)."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.jsonl"
+    if not corpus.exists():
+        corpus.symlink_to(data / "scifact" / "corpus.jsonl")
+    with zipfile.ZipFile(data / "scifact" / "original" / "scifact_hf_csv.zip") as archive:
+        rows = list(csv.DictReader(io.TextIOWrapper(archive.open("claims_train.csv"), "utf-8")))
+    judged = {(row["id"], row["evidence_doc_id"]) for row in rows if row["evidence_doc_id"]}
+    claims = {row["id"]: row["claim"] for row in rows}
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for claim_id in sorted({claim for claim, _ in judged}, key=int):
+            out.write(json.dumps({"_id": claim_id, "text": claims[claim_id]}) + "\n")
+    with (folder / "qrels" / "train.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{claim}\t{doc}\t1\n" for claim, doc in sorted(judged))
+    return folder
+
+
+def document_lists(folder: Path, split: str, instance: Path, model: Path) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
+    """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id."""
+    beir = read_beir(folder, split=split)
+    with open_for_writing(instance, model=model) as index:
+        index_paths(index, [folder], IndexConfig(format="beir"), show_progress=True)
+    service = SearchService.open(instance)
+    index = service.index
+    lists, names = [], {}
+    for query_id, text in beir.queries.items():
+        scope = DocumentScope(index.store, Filters())
+        dense, lexical = DenseRetriever(index, scope).search(text, DEPTH), LexicalRetriever(index, scope).search(text, DEPTH)
+        chunks = np.concatenate([dense.ids, lexical.ids])
+        for chunk, passage in index.store.passages(chunks).items():
+            names[passage.document] = passage.external_id
+        lists.append((query_id, Ranking(scope.documents(dense.ids), dense.scores), Ranking(scope.documents(lexical.ids), lexical.scores)))
+    index.close()
+    return beir.qrels, lists, names
+
+
+def ndcg(fuse, qrels: dict, lists: list, names: dict) -> float:
+    rankings = {query_id: [names[key] for key in fuse([dense, lexical]).ids[:RANKING_DEPTH].tolist()] for query_id, dense, lexical in lists}
+    return retrieval_metrics(rankings, qrels)["ndcg@10"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tune-fusion"))
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args()
+    scifact = write_scifact_train(args.data, args.work / "scifact-train")
+    nfcorpus = args.work / "nfcorpus-dev"
+    if not (nfcorpus / "corpus.jsonl").exists():
+        write_nfcorpus_dev(args.data / "nfcorpus" / "original", nfcorpus)
+    sets = {"SciFact train": document_lists(scifact, "train", args.work / "scifact-instance", args.model.resolve()),
+            "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve())}
+    fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
+               "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
+    fusions |= {f"convex, dense weight {w:.2f}": convex_fusion((w, 1 - w), (DenseRetriever.score_floor, LexicalRetriever.score_floor))
+                for w in WEIGHTS}
+    print(f"model {args.model}; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
+    print("\n| fusion | " + " | ".join(sets) + " | mean |\n|---|" + "---:|" * (len(sets) + 1))
+    best = None
+    for name, fuse in fusions.items():
+        scores = [ndcg(fuse, *found) for found in sets.values()]
+        mean = float(np.mean(scores))
+        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {mean:.2f} |")
+        if name.startswith("convex") and (best is None or mean > best[1]):
+            best = (name, mean)
+    print(f"\nbest convex fusion on these queries: {best[0]} (mean nDCG@10 {best[1]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
