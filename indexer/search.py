@@ -3,7 +3,7 @@
 The web UI, the JSON API and `manage.py eval-retrieval` all call `SearchService.search`, so what is
 evaluated is exactly what users get. The flow (DESIGN.md, "Query"): the mode's retriever
 (indexer/retrieval.py) ranks documents by their best chunk, from FAISS (dense), from BM25 (lexical)
-or both fused by reciprocal rank (hybrid), keeping only those that pass the collection and metadata
+or both fused by a weighted sum of their normalised scores (hybrid), keeping only those that pass the collection and metadata
 filters; then a snippet is cut around each shown chunk's matching words.
 
 Filters are applied to the retrieved candidates, whose number grows (×4 a round) until the page is

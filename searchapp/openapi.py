@@ -46,7 +46,7 @@ _SCHEMAS: dict = {
         "snippet": {"type": "string", "description": "plain text around the best-matching passage"},
         "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                        "description": "[start, end) character spans of the snippet that match query words"},
-        "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or reciprocal-rank fusion (hybrid)"},
+        "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or a weighted sum of both normalised to [0, 1] (hybrid)"},
         "metadata": {"type": "object"},
         "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"}}},
     "SearchResponse": {"type": "object", "required": ["query", "mode", "took_ms", "total", "results"], "properties": {

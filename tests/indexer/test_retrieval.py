@@ -1,5 +1,5 @@
 """Retrievers: each answers with documents best first within its k chunks; the hybrid fuses the grouped
-lists by reciprocal rank; the mode mapping is the one place a mode is added."""
+lists by their normalised scores (or by reciprocal rank, when told); the mode mapping is the one place a mode is added."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from indexer.ranking import DocumentScope, Filters, Ranking
-from indexer.retrieval import (MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever, HybridRetriever, LexicalRetriever,
-                               convex_fusion, reciprocal_rank_fusion)
+from indexer.retrieval import (DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever, HybridRetriever,
+                               LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
 from indexer.search import SearchService
 from indexer.store import ChunkOwner
 
@@ -60,7 +60,7 @@ def built(mode: str, filters: Filters = Filters()):
 
 def test_the_mapping_names_every_mode_and_what_its_scores_are():
     assert MODES == tuple(RETRIEVERS) == ("dense", "lexical", "hybrid")
-    assert SCORE_KINDS == {"dense": "cosine similarity", "lexical": "BM25", "hybrid": "reciprocal-rank fusion"}
+    assert SCORE_KINDS == {"dense": "cosine similarity", "lexical": "BM25", "hybrid": "weighted sum of normalised scores"}
     for mode in MODES:
         retriever, _ = built(mode)
         assert isinstance(retriever.search("q", 10), Ranking)
@@ -85,9 +85,26 @@ def test_dense_and_lexical_keep_each_documents_best_chunk_and_its_score():
     assert lexical.ids.tolist() == [32, 22, 13] and lexical.scores.tolist() == [7.0, 5.0, 2.0]
 
 
-def test_hybrid_is_reciprocal_rank_fusion_of_the_grouped_lists():
-    # Grouped by hand: dense documents 1 (chunk 11), 2 (21), 3 (31), 4 (41); lexical 3 (32), 2 (22), 1 (13).
+def rrf_hybrid(filters: Filters = Filters()) -> HybridRetriever:
+    index = FakeIndex()
+    return HybridRetriever(index, DocumentScope(index.store, filters), fusion=reciprocal_rank_fusion)
+
+
+def test_hybrid_weighs_the_grouped_lists_normalised_scores():
+    # Grouped by hand: dense documents 1 (chunk 11, 0.9), 2 (21, 0.7), 3 (31, 0.6), 4 (41, 0.1), cosines
+    # normalised from -1 to the top 0.9; lexical 3 (32, 7.0), 2 (22, 5.0), 1 (13, 2.0), from 0 to 7.
     fused = built("hybrid")[0].search("q", 10)
+    dense = {1: 1.9 / 1.9, 2: 1.7 / 1.9, 3: 1.6 / 1.9, 4: 1.1 / 1.9}
+    lexical = {1: 2 / 7, 2: 5 / 7, 3: 7 / 7, 4: 0.0}
+    expected = {d: DENSE_WEIGHT * dense[d] + (1 - DENSE_WEIGHT) * lexical[d] for d in dense}
+    order = sorted(expected, key=lambda d: -expected[d])
+    assert [OWNERS[c][0] for c in fused.ids.tolist()] == order
+    assert fused.scores.tolist() == pytest.approx([expected[d] for d in order])
+    assert fused.ids.tolist() == [{1: 11, 2: 21, 3: 31, 4: 41}[d] for d in order]  # dense's passage wherever dense has it
+
+
+def test_hybrid_by_reciprocal_rank_fusion_of_the_grouped_lists():
+    fused = rrf_hybrid().search("q", 10)
     expected = {1: 1 / 61 + 1 / 63, 2: 1 / 62 + 1 / 62, 3: 1 / 63 + 1 / 61, 4: 1 / 64}
     # Documents 1 and 3 tie; the tie keeps the order the lists met them in (dense first).
     assert [OWNERS[c][0] for c in fused.ids.tolist()] == [1, 3, 2, 4]
@@ -97,7 +114,7 @@ def test_hybrid_is_reciprocal_rank_fusion_of_the_grouped_lists():
 
 def test_hybrid_filters_each_list_before_fusing_and_shows_the_lexical_passage_dense_lacks():
     # Only documents in collection "a" (1 and 3), and dense cut to its top 2 chunks (document 1's).
-    fused = built("hybrid", Filters(collection="a"))[0].search("q", 2)
+    fused = rrf_hybrid(Filters(collection="a")).search("q", 2)
     # Dense: 1 (chunk 11). Lexical top 2: 3 (32), then 2 (22), filtered out, so it takes no rank.
     assert fused.ids.tolist() == [11, 32] and fused.scores.tolist() == [1 / (RRF_K + 1)] * 2
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from indexer.ingest import IndexConfig, index_records
 from indexer.ranking import Filters
 from indexer.readers import Record
+from indexer.retrieval import DENSE_WEIGHT
 from indexer.search import SearchService, UnknownCollection
 from indexer.search_index import SearchIndex
 from indexer.schema import Chunk
@@ -43,13 +44,15 @@ def test_a_word_in_no_document_finds_nothing_lexically(service):
 
 
 def test_hybrid_fuses_both_rankings(service):
-    dense = [h.key for h in service.search("cattle", mode="dense", k=100).hits]
-    lexical = [h.key for h in service.search("cattle", mode="lexical", k=100).hits]
+    dense = {h.key: h.score for h in service.search("cattle", mode="dense", k=100).hits}
+    lexical = {h.key: h.score for h in service.search("cattle", mode="lexical", k=100).hits}
     hybrid = service.search("cattle", mode="hybrid", k=100)
     assert set(lexical) <= {h.key for h in hybrid.hits}
-    # Reciprocal-rank fusion: a document's score is the sum of 1 / (60 + rank) over both lists.
+    # Each list's scores normalised from its floor (cosine -1, BM25 0) to its top, then weighed.
+    top_dense, top_lexical = max(dense.values()), max(lexical.values())
     for hit in hybrid.hits:
-        expected = sum(1 / (60 + ranking.index(hit.key) + 1) for ranking in (dense, lexical) if hit.key in ranking)
+        expected = (DENSE_WEIGHT * ((dense[hit.key] + 1) / (top_dense + 1) if hit.key in dense else 0.0)
+                    + (1 - DENSE_WEIGHT) * (lexical.get(hit.key, 0.0) / top_lexical))
         assert hit.score == pytest.approx(expected)
 
 
