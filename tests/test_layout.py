@@ -60,3 +60,10 @@ def test_no_module_is_over_300_lines():
     paths = [p for folder in SIZED for p in (ROOT / folder).rglob("*.py")] + [ROOT / "manage.py"]
     long = {name(p): n for p in paths if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_test_modules_are_named_apart():
+    """pytest imports the test folders (no __init__.py) as one namespace of basenames: a second
+    test_config.py in another folder stops the whole run at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
