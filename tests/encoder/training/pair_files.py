@@ -5,9 +5,12 @@ import csv
 import gzip
 import io
 import json
+import lzma
 import tarfile
 import zipfile
 from pathlib import Path
+
+from samples import SENTENCES
 
 from encoder.training.corpus import Document
 
@@ -166,3 +169,15 @@ ARTICLES = [
     Document("", ["A plain text document with no title at all. It still has two sentences in it."]),
     Document("Tiny", ["Another article about nothing much at all. Ends here."]),
 ]
+
+
+def write_wikipedia(folder: Path, articles: int) -> Path:
+    """`folder/wikipedia/wiki.txt.xz`: WikiExtractor-style articles, each a title and one paragraph of the
+    sample sentences (rotated per article) twice, the layout the GPU scripts' data folder has."""
+    (folder / "wikipedia").mkdir(parents=True)
+    path = folder / "wikipedia" / "wiki.txt.xz"
+    with lzma.open(path, "wt", encoding="utf-8") as handle:
+        for i in range(articles):
+            paragraph = " ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])
+            handle.write(f'<doc id="{i}" url="u" title="Title {i}">\nTitle {i}\n\n{paragraph}\n{paragraph}\n</doc>\n')
+    return path

@@ -2,11 +2,11 @@
 
 import argparse
 import json
-import lzma
 import os
 import subprocess
 from pathlib import Path
 
+from pair_files import write_wikipedia
 from samples import SENTENCES
 
 from encoder import BertConfig, Encoder
@@ -22,11 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_data(folder: Path) -> None:
-    (folder / "wikipedia").mkdir(parents=True)
-    with lzma.open(folder / "wikipedia" / "wiki.txt.xz", "wt", encoding="utf-8") as handle:
-        for i in range(120):
-            paragraph = " ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])
-            handle.write(f'<doc id="{i}" url="u" title="Title {i}">\nTitle {i}\n\n{paragraph}\n{paragraph}\n</doc>\n')
+    write_wikipedia(folder, 120)
     pairs = [Pair(a, b, "toy") for a, b in zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1])] * 4
     write_pairs([Pair(p.query + f" {i}", p.positive, p.source) for i, p in enumerate(pairs)], folder / "pairs.jsonl.xz")
     (folder / "stsb").mkdir()

@@ -2,10 +2,10 @@
 checkpoint, each evaluated on development sets, the best exported within the run's clock."""
 
 import json
-import lzma
 import subprocess
 from pathlib import Path
 
+from pair_files import write_wikipedia
 from samples import SENTENCES
 from test_pipeline import ROOT, _python_env
 
@@ -18,11 +18,7 @@ from encoder.training.transfer import PART_BYTES, assemble
 
 def make_data(folder: Path) -> None:
     """Labelled and mined pairs, a Wikipedia file, STS-B dev and a BEIR folder with a dev split."""
-    (folder / "wikipedia").mkdir(parents=True)
-    with lzma.open(folder / "wikipedia" / "wiki.txt.xz", "wt", encoding="utf-8") as handle:
-        for i in range(60):
-            paragraph = " ".join(SENTENCES[i % 8:] + SENTENCES[: i % 8])
-            handle.write(f'<doc id="{i}" url="u" title="Title {i}">\nTitle {i}\n\n{paragraph}\n{paragraph}\n</doc>\n')
+    write_wikipedia(folder, 60)
     rotated = list(zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1]))
     pairs = [Pair(f"{a} {i}", b, "stsb" if i % 2 else "medquad", SENTENCES[i % 8] if i % 3 == 0 else None) for i, (a, b) in enumerate(rotated * 5)]
     pairs += [Pair(f"{b} {i}", a, "mined:nq") for i, (a, b) in enumerate(rotated * 3)]
