@@ -66,8 +66,9 @@ def model_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
-    encoder = Encoder.load(model_path(args), precision=args.precision)
-    print(encode_report(model_path(args), encoder, args.texts, encoder.encode(args.texts)))
+    model = model_path(args)
+    encoder = Encoder.load(model, precision=args.precision)
+    print(encode_report(model, encoder, args.texts, encoder.encode(args.texts)))
 
 
 def cmd_import_hf(args: argparse.Namespace) -> None:
@@ -90,10 +91,11 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
-    results = evaluate_beir(Path(args.beir_dir), settings(args).default_model, modes=args.mode,
+    where = settings(args)
+    results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode,
                             work=Path(args.work) if args.work else None, show_progress=True)
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_results(args.json, {"model": str(model_path(args)), "dataset": Path(args.beir_dir).name, "results": results})
+    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "results": results})
 
 
 def index_config(args: argparse.Namespace) -> IndexConfig:
