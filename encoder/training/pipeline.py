@@ -4,7 +4,8 @@
     python3 -m encoder.training.pipeline assemble DOWNLOADED_DIR CHECKPOINT_DIR
 
 `run`: (train a tokenizer or take one) -> prepare pretraining shards with every core -> pretrain on a
-time budget -> fine-tune on pairs on a time budget -> Spearman on STS-B dev -> export: the checkpoint
+time budget -> fine-tune on pairs on a time budget (a budget of 0 skips it: the pretrained checkpoint,
+heads included, is what a later `recipe` or reranker starts from) -> Spearman on STS-B dev -> export: the checkpoint
 as float16, its weights cut into parts of at most 15 MiB (the transfer limit is 16), and one archive
 with the small files and the logs. `assemble` undoes the export into a normal checkpoint folder.
 
@@ -106,10 +107,12 @@ def run(args: argparse.Namespace) -> None:
     log(f"pretrained: {pretrained}")
 
     stage = from_flags(FINETUNE, args, prefix="finetune-", names=FINETUNE_FLAGS)
-    tuned = finetune(from_flags(
-        stage, args, names=(*FINETUNE_DATA_FLAGS, "seed"), init_checkpoint=str(pretrained), output_dir=str(work / "finetune"),
-        data_dir=str(data), pairs_files=(str(data / PAIRS_FILE),), wikipedia_files=tuple(str(f) for f in files)), show_progress=False)
-    log(f"fine-tuned: {tuned}")
+    tuned = pretrained
+    if stage.time_budget_s > 0:
+        tuned = finetune(from_flags(
+            stage, args, names=(*FINETUNE_DATA_FLAGS, "seed"), init_checkpoint=str(pretrained), output_dir=str(work / "finetune"),
+            data_dir=str(data), pairs_files=(str(data / PAIRS_FILE),), wikipedia_files=tuple(str(f) for f in files)), show_progress=False)
+        log(f"fine-tuned: {tuned}")
 
     results = evaluate_sts(Encoder.load(tuned), data, sets=("stsb-dev",))
     (work / "eval.json").write_text(json.dumps(results, indent=2) + "\n")

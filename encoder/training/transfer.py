@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
-from ..model import BertModel
+from ..checkpoint import CONFIG_FILE, HEAD_PREFIXES, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
+from ..model import BertForPreTraining, BertModel
 
 PART_BYTES = 15 * 1024 * 1024
 SMALL_FILES_ARCHIVE = "checkpoint_and_logs.tar.gz"
@@ -20,11 +20,13 @@ PAIRS_FILE = "pairs.jsonl.xz"  # in the data folder: written by scripts/prepare_
 
 
 def export(checkpoint: Path, logs: list[Path], out: Path) -> list[Path]:
-    """float16 weights in parts of at most PART_BYTES, plus one archive of config, tokenizer and logs."""
+    """float16 weights in parts of at most PART_BYTES, plus one archive of config, tokenizer and logs.
+    A pretrained checkpoint keeps its MLM and NSP heads: the NSP head is where a reranker starts."""
     out.mkdir(parents=True, exist_ok=True)
     loaded = load_checkpoint(checkpoint)
+    has_heads = any(key.startswith(HEAD_PREFIXES) for key in loaded.weights)
     staging = out / "staging"
-    save_checkpoint(staging, loaded.build(BertModel), loaded.tokenizer, loaded.pooling, loaded.max_length, dtype=torch.float16, extra=loaded.extra)
+    save_checkpoint(staging, loaded.build(BertForPreTraining if has_heads else BertModel), loaded.tokenizer, loaded.pooling, loaded.max_length, dtype=torch.float16, extra=loaded.extra)
     written = []
     with (staging / WEIGHTS_FILE).open("rb") as weights:
         for index in itertools.count():

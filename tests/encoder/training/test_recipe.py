@@ -10,6 +10,7 @@ from samples import SENTENCES
 from test_pipeline import ROOT, _python_env
 
 from encoder import Encoder
+from encoder.checkpoint import load_checkpoint
 from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
 from encoder.training.recipe import DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, parse_recipe, stage_budget
@@ -68,6 +69,37 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert json.loads((folder / "config.json").read_text())["dtype"] == "float16"
     assert (folder / f"finetune_log_{figures['selected']}_stage0.jsonl").is_file()
     assert Encoder.load(folder).encode(["the pen is red"]).shape == (1, 32)
+
+
+def test_the_one_call_script_pretrains_exports_the_pretrained_model_then_runs_the_recipe_on_shippable_pairs(tmp_path):
+    make_data(tmp_path / "data")
+    write_pairs([Pair("a research query", "a research passage", "sick")], tmp_path / "data" / "pairs_research.jsonl.xz")
+    out, work = tmp_path / "out", tmp_path / "work"
+    result = subprocess.run(
+        [str(ROOT / "encoder" / "training" / "gpu_all.sh"), str(tmp_path / "data"), str(out), "3", "600",
+         "--workers", "1", "--vocab-size", "300", "--tokenizer-docs", "50", "--layers", "1", "--hidden", "32", "--heads", "2",
+         "--max-length", "32", "--max-positions", "64", "--batch-size", "8", "--log-every", "2",
+         "--", "--variants", "A", "--batch-size", "8", "--query-length", "16", "--passage-length", "24", "--static-shapes",
+         "--max-steps", "3", "--device", "cpu", "--precision", "float32"],
+        capture_output=True, text=True, timeout=300, env={"WORK_DIR": str(work), **_python_env()},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    parts = sorted(out.iterdir())
+    assert parts and len(parts) <= 8 and all(p.name.startswith("bundle.tar.part") and p.stat().st_size <= PART_BYTES for p in parts)
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    subprocess.run(f"cat {' '.join(str(p) for p in parts)} | tar -x -C {unpacked}", shell=True, check=True)
+
+    pretrained = assemble(unpacked / "pretrained", tmp_path / "pretrained")
+    weights = load_checkpoint(pretrained).weights
+    assert any(key.startswith("nsp_head.") for key in weights) and any(key.startswith("mlm_head.") for key in weights)
+    assert not (work / "finetune").exists() and (unpacked / "pipeline.log").is_file() and (unpacked / "recipe.log").is_file()
+
+    figures = json.loads((unpacked / "recipe" / "eval.json").read_text())
+    assert set(figures["variants"]) == {"A"}
+    start = json.loads((work / "recipe" / "A" / "stage0" / "finetune_log.jsonl").read_text().splitlines()[0])
+    assert {key for key in start if key.startswith("pairs_") and key != "pairs_per_s"} == {"pairs_stsb", "pairs_medquad"}  # no research pair
+    assert Encoder.load(assemble(unpacked / "recipe", tmp_path / "tuned")).encode(["the pen is red"]).shape == (1, 32)
 
 
 def test_the_time_left_is_shared_by_weight_after_the_costs_ahead():
