@@ -16,9 +16,8 @@ import argparse
 import itertools
 import json
 import random
-import shutil
-import sys
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -33,8 +32,9 @@ from indexer.passages import TITLE_TOKENS
 from indexer.readers import Record, read_records
 from indexer.search_index import SearchIndex
 
-ROOT = Path(__file__).resolve().parents[1]
 from serving import WIKIPEDIA, paragraphs  # bench/serving.py: the Wikipedia reader
+
+ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("search engine document vector query index model token passage result river valley protein cell "
          "market vaccine immune network language sentence meaning paper abstract claim evidence study").split()
 
@@ -125,8 +125,7 @@ def bm25(args: argparse.Namespace) -> None:
     records = timings["lexical"][1].save(scratch, {"documents": timings["document_lexical"][1]})
     sizes = {"lexical": sum(r.size for name, r in records.items() if "/" not in name),
              "document_lexical": sum(r.size for name, r in records.items() if name.startswith("documents/"))}
-    print(f"{stats['documents']:,} articles, {stats['chunks']:,} passages; FAISS files {stats['index_bytes'] / 2**20:,.1f} MiB "
-          f"(32-wide vectors here: the shipped 256-wide ones take 8x)")
+    print(f"{stats['documents']:,} articles, {stats['chunks']:,} passages")
     print("| BM25 index | entries | terms | build s | disk MiB |\n|---|---:|---:|---:|---:|")
     for component, unit in (("lexical", "passages"), ("document_lexical", "whole documents")):
         seconds, built = timings[component]
