@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.retrieval import DEFAULT_BM25_UNIT
 from indexer.search_index import SearchIndex, open_for_writing
 
 from .config import load_settings
@@ -22,7 +23,7 @@ class InstanceSettings:
     folder: str
     database_url: str | None
     model: Path
-    bm25_unit: str  # what BM25 ranks in the command's searches (`BM25_UNIT`)
+    bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
 
     @property
     def default_model(self) -> Path:
