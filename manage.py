@@ -51,7 +51,7 @@ INDEX_FLAGS = {
                    "help": f"documents per transaction; a batch also ends at {BATCH_CHARS:,} characters of text"},
     "max_document_chars": {"flag": "--max-chars", "metavar": "N", "help": "longest text accepted, in characters; a longer one is a bad record"},
 }
-BM25_UNIT_FLAG, BM25_UNIT_OPTIONS = ("--bm25-unit",), {"choices": BM25_UNITS, "help": "what BM25 ranks in lexical and hybrid modes (default: the BM25_UNIT setting)"}
+BM25_UNIT_OPTIONS = {"choices": BM25_UNITS, "help": "what BM25 ranks in lexical and hybrid modes (default: the BM25_UNIT setting)"}
 FIELD_FLAGS = {name: {"flag": f"--{name}-field", "metavar": "NAME",
                       "help": f"JSONL field or CSV/TSV column holding the {name}; other fields are kept as metadata"} for name in ("id", "title", "text")}
 
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("beir_dir", metavar="BEIR_DIR")
     retrieval.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to evaluate (default: all)")
     retrieval.add_argument("--model")
-    retrieval.add_argument(*BM25_UNIT_FLAG, **BM25_UNIT_OPTIONS)
+    retrieval.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--k", default="10", help="results to show (default 10)")
     find.add_argument("--offset", default="0", help="results to skip, for the next page")
     find.add_argument("--collection", help="only this collection")
-    find.add_argument(*BM25_UNIT_FLAG, **BM25_UNIT_OPTIONS)
+    find.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     find.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
                       help="only documents whose metadata FIELD is VALUE (repeat a field for any of several values)")
     find.add_argument("--json", action="store_true", help="print the JSON of GET /api/search")
