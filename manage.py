@@ -26,7 +26,7 @@ from indexer.evaluation import evaluate_beir
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.inspection import CheckReport
 from indexer.readers import FORMATS, FieldMap, InputError
-from indexer.retrieval import MODES
+from indexer.retrieval import BM25_UNITS, MODES
 from indexer.search import SearchService
 from indexer.store import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
@@ -51,13 +51,14 @@ INDEX_FLAGS = {
                    "help": f"documents per transaction; a batch also ends at {BATCH_CHARS:,} characters of text"},
     "max_document_chars": {"flag": "--max-chars", "metavar": "N", "help": "longest text accepted, in characters; a longer one is a bad record"},
 }
+BM25_UNIT_OPTIONS = {"choices": BM25_UNITS, "help": "what BM25 ranks in lexical and hybrid modes (default: the BM25_UNIT setting)"}
 FIELD_FLAGS = {name: {"flag": f"--{name}-field", "metavar": "NAME",
                       "help": f"JSONL field or CSV/TSV column holding the {name}; other fields are kept as metadata"} for name in ("id", "title", "text")}
 
 
 def settings(args: argparse.Namespace) -> InstanceSettings:
     """The instance, database and model the settings name (searchapp.config), this command's flags first."""
-    return instance_settings(args.instance, args.database, getattr(args, "model", None))
+    return instance_settings(args.instance, args.database, getattr(args, "model", None), bm25_unit=getattr(args, "bm25_unit", None))
 
 
 def model_path(args: argparse.Namespace) -> Path:
@@ -93,9 +94,9 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
     where = settings(args)
     results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode,
-                            work=Path(args.work) if args.work else None, show_progress=True)
+                            work=Path(args.work) if args.work else None, show_progress=True, bm25=where.bm25_unit)
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "results": results})
+    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "bm25": where.bm25_unit, "results": results})
 
 
 def index_config(args: argparse.Namespace) -> IndexConfig:
@@ -153,10 +154,10 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 def cmd_search(args: argparse.Namespace) -> None:
     """The instance searched as the app searches it (same service, same parameter rules), read-only."""
-    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter)
     where = settings(args)
+    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit)
     service = SearchService.open_existing(where.folder, where.database_url, where.default_model)
-    results = service.search(params.query, params.mode, params.k, params.offset, params.filters)
+    results = service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25)
     if args.json:
         print(json.dumps(results.as_json() | {"k": params.k, "offset": params.offset}, ensure_ascii=False, indent=2))
     else:
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("beir_dir", metavar="BEIR_DIR")
     retrieval.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to evaluate (default: all)")
     retrieval.add_argument("--model")
+    retrieval.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
@@ -258,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--k", default="10", help="results to show (default 10)")
     find.add_argument("--offset", default="0", help="results to skip, for the next page")
     find.add_argument("--collection", help="only this collection")
+    find.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     find.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
                       help="only documents whose metadata FIELD is VALUE (repeat a field for any of several values)")
     find.add_argument("--json", action="store_true", help="print the JSON of GET /api/search")

@@ -4,6 +4,8 @@
     .venv/bin/python bench/index.py synthetic [--docs 1000000]
     # with a real model: indexing a corpus vs Encoder.encode alone on the same passages
     .venv/bin/python bench/index.py corpus ../shared/data/scifact/corpus.jsonl [--model models/default]
+    # the two BM25 indexes a save builds, over whole Wikipedia articles cut as the shipped model cuts them
+    .venv/bin/python bench/index.py bm25 [--passages 100000]
 
 Prints docs/s and peak resident memory (RSS) of this process.
 """
@@ -11,9 +13,11 @@ Prints docs/s and peak resident memory (RSS) of this process.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +27,12 @@ import torch
 from encoder import BertConfig, BertModel, Encoder, TextTokenizer, save_checkpoint, train_wordpiece
 from encoder.paths import DEFAULT_MODEL
 from indexer.chunking import chunk_texts, passage_text
-from indexer.ingest import IndexConfig, index_paths
+from indexer.ingest import IndexConfig, index_paths, index_records
 from indexer.passages import TITLE_TOKENS
-from indexer.readers import read_records
+from indexer.readers import Record, read_records
 from indexer.search_index import SearchIndex
+
+from serving import WIKIPEDIA, paragraphs  # bench/serving.py: the Wikipedia reader
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("search engine document vector query index model token passage result river valley protein cell "
@@ -82,6 +88,51 @@ def corpus(args: argparse.Namespace) -> None:
     print(f"| manage.py index end to end | {rate:.1f} ({rate / encode_rate:.0%} of encode alone) |")
 
 
+def articles(limit: int) -> "itertools.Iterator[Record]":
+    """Whole Wikipedia articles (their paragraphs joined), until about `limit` passages of the shipped
+    model's length (1,000 characters a passage, roughly) have been read."""
+    read = 0
+    for _, group in itertools.groupby(paragraphs(WIKIPEDIA), key=lambda record: record.metadata["article"]):
+        group = list(group)
+        text = "\n".join(record.text for record in group)
+        yield Record(group[0].metadata["article"], group[0].title, text, {}, "wikipedia")
+        read += 1 + len(text) // 1000
+        if read >= limit:
+            return
+
+
+def bm25(args: argparse.Namespace) -> None:
+    """The time and disk of each BM25 index a save builds, over an instance of whole articles; the
+    vectors come from a random 1-layer model with the shipped model's tokenizer and length, so the
+    passages are the ones the shipped model would have, at a fraction of the encoding time."""
+    shipped = Encoder.load(args.model)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=shipped.tokenizer.vocab_size, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                        max_position_embeddings=shipped.max_length)
+    folder = args.work
+    model = save_checkpoint(folder / "model", BertModel(config), shipped.tokenizer, max_length=shipped.max_length)
+    index = SearchIndex.open(folder / "instance", model=model, precision="float32")
+    if not index.store.has_chunks():
+        index_records(index, articles(args.passages), IndexConfig(collection="wikipedia", encode_batch_size=256), show_progress=True)
+    stats = index.stats()
+    timings = {}
+    for component in ("lexical", "document_lexical"):
+        started = time.perf_counter()
+        built = index._build_lexical(component)
+        timings[component] = (time.perf_counter() - started, built)
+    scratch = folder / "bm25-sizes"
+    shutil.rmtree(scratch, ignore_errors=True)
+    records = timings["lexical"][1].save(scratch, {"documents": timings["document_lexical"][1]})
+    sizes = {"lexical": sum(r.size for name, r in records.items() if "/" not in name),
+             "document_lexical": sum(r.size for name, r in records.items() if name.startswith("documents/"))}
+    print(f"{stats['documents']:,} articles, {stats['chunks']:,} passages")
+    print("| BM25 index | entries | terms | build s | disk MiB |\n|---|---:|---:|---:|---:|")
+    for component, unit in (("lexical", "passages"), ("document_lexical", "whole documents")):
+        seconds, built = timings[component]
+        print(f"| {unit} | {len(built):,} | {len(built.vocabulary):,} | {seconds:.1f} | {sizes[component] / 2**20:,.1f} |")
+    index.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +145,11 @@ def main() -> None:
     real.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     real.add_argument("--threads", type=int, default=2)
     real.set_defaults(run=corpus)
+    lexical = commands.add_parser("bm25")
+    lexical.add_argument("--passages", type=int, default=100_000)
+    lexical.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    lexical.add_argument("--work", type=Path, default=Path("/tmp/bench-bm25"), help="instance kept here: a rerun skips indexing")
+    lexical.set_defaults(run=bm25)
     args = parser.parse_args()
     if args.command == "synthetic":
         print("| input | documents | chunks | seconds | docs/s | peak RSS MiB | |\n|---|---|---|---|---|---|---|")

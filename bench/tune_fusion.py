@@ -2,9 +2,10 @@
 queries: SciFact's train claims (with their evidence abstracts) and NFCorpus's dev split (title
 queries, graded judgements). Each query's two document lists are taken once through the retrievers,
 exactly as the search service takes them (at the depth `eval-retrieval` searches), then fused in
-every way tried; nDCG@10 says which is best. Prints a markdown table for docs/benchmarks.md.
+every way tried; nDCG@10 says which is best. Prints a markdown table for docs/benchmarks.md. The BM25 list
+ranks the unit `--bm25-unit` names (default: the engine's default), as the search service's would.
 
-    .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default]
+    .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from encoder.training import DEFAULT_DATA_DIR, read_beir, retrieval_metrics  # n
 from indexer.evaluation import RANKING_DEPTH  # noqa: E402
 from indexer.ingest import IndexConfig, index_paths  # noqa: E402
 from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
-from indexer.retrieval import DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
+from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
 from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
 from indexer.search_index import open_for_writing  # noqa: E402
 from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
@@ -56,7 +57,7 @@ def write_scifact_train(data: Path, folder: Path) -> Path:
     return folder
 
 
-def document_lists(folder: Path, split: str, instance: Path, model: Path) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
+def document_lists(folder: Path, split: str, instance: Path, model: Path, bm25: str) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
     """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id."""
     beir = read_beir(folder, split=split)
     with open_for_writing(instance, model=model) as index:
@@ -66,7 +67,7 @@ def document_lists(folder: Path, split: str, instance: Path, model: Path) -> tup
     lists, names = [], {}
     for query_id, text in beir.queries.items():
         scope = DocumentScope(index.store, Filters())
-        dense, lexical = DenseRetriever(index, scope).search(text, DEPTH), LexicalRetriever(index, scope).search(text, DEPTH)
+        dense, lexical = DenseRetriever(index, scope).search(text, DEPTH), LexicalRetriever(index, scope, bm25).search(text, DEPTH)
         chunks = np.concatenate([dense.ids, lexical.ids])
         for chunk, passage in index.store.passages(chunks).items():
             names[passage.document] = passage.external_id
@@ -85,18 +86,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tune-fusion"))
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--bm25-unit", choices=BM25_UNITS, default=DEFAULT_BM25_UNIT)
     args = parser.parse_args()
     scifact = write_scifact_train(args.data, args.work / "scifact-train")
     nfcorpus = args.work / "nfcorpus-dev"
     if not (nfcorpus / "corpus.jsonl").exists():
         write_nfcorpus_dev(args.data / "nfcorpus" / "original", nfcorpus)
-    sets = {"SciFact train": document_lists(scifact, "train", args.work / "scifact-instance", args.model.resolve()),
-            "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve())}
+    sets = {"SciFact train": document_lists(scifact, "train", args.work / "scifact-instance", args.model.resolve(), args.bm25_unit),
+            "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve(), args.bm25_unit)}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
                "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
     fusions |= {f"convex, dense weight {w:.2f}": convex_fusion((w, 1 - w), (DenseRetriever.score_floor, LexicalRetriever.score_floor))
                 for w in WEIGHTS}
-    print(f"model {args.model}; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
+    print(f"model {args.model}; BM25 over {args.bm25_unit} units; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
     print("\n| fusion | " + " | ".join(sets) + " | mean |\n|---|" + "---:|" * (len(sets) + 1))
     best = None
     for name, fuse in fusions.items():

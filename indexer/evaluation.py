@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from encoder.training import read_beir, retrieval_metrics
 
 from .ingest import IndexConfig, index_paths
-from .retrieval import MODES
+from .retrieval import DEFAULT_BM25_UNIT, MODES
 from .search import SearchService
 from .search_index import open_for_writing
 
@@ -25,8 +25,9 @@ RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,
-                  show_progress: bool = False) -> dict[str, dict[str, float]]:
-    """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode.
+                  show_progress: bool = False, bm25: str = DEFAULT_BM25_UNIT) -> dict[str, dict[str, float]]:
+    """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode, BM25
+    ranking `bm25` units (see indexer/retrieval.py).
     `work` keeps the instance for the next run (indexing is skipped for unchanged documents);
     without it, a temporary folder is used and removed."""
     beir = read_beir(folder)
@@ -39,7 +40,7 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
         for mode in modes:
             rankings, latencies = {}, []
             for query_id, text in tqdm(beir.queries.items(), desc=mode, unit="query", disable=not show_progress):
-                found = service.search(text, mode=mode, k=RANKING_DEPTH)
+                found = service.search(text, mode=mode, k=RANKING_DEPTH, bm25=bm25)
                 rankings[query_id] = [hit.id for hit in found.hits]
                 latencies.append(found.took_ms)
             p50, p95, p99 = np.percentile(latencies, [50, 95, 99])

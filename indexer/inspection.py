@@ -31,6 +31,7 @@ class CheckReport:
     empty_documents: int  # documents without any chunk
     version_matches: bool
     lexical_matches: bool  # the BM25 index holds exactly the store's chunks
+    document_lexical_matches: bool = True  # the whole-document BM25 index holds exactly the store's documents
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -45,24 +46,28 @@ def check(index: SearchIndex) -> CheckReport:
     found = index.read_saved(mmap=True)
     manifest, saved = found.manifest, found.components
     in_index = saved["vectors"].ids() if "vectors" in saved else np.empty(0, np.int64)
-    lexical_ids = saved["lexical"].ids if "lexical" in saved else np.empty(0, np.int64)
+    bm25_ids = {c: np.sort(saved[c].ids) if c in saved else np.empty(0, np.int64) for c in ("lexical", "document_lexical")}
+    in_documents = store.chunk_ids(documents=True)
     empty = store.count_empty_documents()
     file_version, store_version = (manifest.version if manifest else 0), index.version
     report = CheckReport(
         documents=sum(store.documents_per_collection().values()), chunks=len(in_store), vectors=len(in_index),
         missing=len(np.setdiff1d(in_store, in_index)), orphans=len(np.setdiff1d(in_index, in_store)),
         empty_documents=empty, version_matches=file_version == store_version,
-        lexical_matches=np.array_equal(np.sort(lexical_ids), np.sort(in_store)), problems=list(found.problems),
+        lexical_matches=np.array_equal(bm25_ids["lexical"], np.sort(in_store)),
+        document_lexical_matches=np.array_equal(bm25_ids["document_lexical"], np.sort(in_documents)), problems=list(found.problems),
     )
-    vectors_readable, lexical_readable = (not found.problems or component in saved for component in COMPONENTS)
-    if report.missing and vectors_readable:
+    readable = {component: not found.problems or component in saved for component in COMPONENTS}
+    if report.missing and readable["vectors"]:
         report.problems.append(f"{report.missing} chunks have no vector in the saved index")
     if report.orphans:
         report.problems.append(f"{report.orphans} vectors in the saved index have no chunk")
     if empty:
         report.problems.append(f"{empty} documents have no chunk")
-    if not report.lexical_matches and lexical_readable:
-        report.problems.append(f"the BM25 index holds {len(lexical_ids)} chunks, the store {len(in_store)}")
+    if not report.lexical_matches and readable["lexical"]:
+        report.problems.append(f"the BM25 index holds {len(bm25_ids['lexical'])} chunks, the store {len(in_store)}")
+    if not report.document_lexical_matches and readable["document_lexical"]:
+        report.problems.append(f"the whole-document BM25 index holds {len(bm25_ids['document_lexical'])} documents, the store {len(in_documents)}")
     if not report.version_matches and manifest:
         report.problems.append(f"index file version {file_version} differs from the store's {store_version}")
     return report

@@ -1,8 +1,8 @@
 """The instance folder: its writer lock, the model it is pinned to, and the saved versions of its
 indexes as one process reads and writes them.
 
-A saved version is the BM25 folder of that version, the FAISS file and its sidecar, and the version
-file (see `manifest`) that lists them with their sizes and checksums, written last. Every file is
+A saved version is the BM25 folder of that version (passages, and whole documents in a subfolder),
+the FAISS file and its sidecar, and the version file (see `manifest`) that lists them with their sizes and checksums, written last. Every file is
 verified before it is loaded, so a damaged one is never served; which of its components loaded and
 what was wrong is reported to `SearchIndex`, which decides what to keep in memory.
 
@@ -24,7 +24,7 @@ from encoder import Encoder
 
 from . import checksums
 from .lexical import LexicalIndex
-from .manifest import COMPONENTS, LEXICAL_PREFIX, VECTORS_FILE, VERSION_FILE, Manifest, component_files
+from .manifest import COMPONENTS, DOCUMENTS_FOLDER, LEXICAL_PREFIX, VECTORS_FILE, VERSION_FILE, Manifest
 from .store import Store, StoreError
 from .vector_index import VectorIndex
 
@@ -99,7 +99,7 @@ class InstanceFolder:
             return (None, checksums.file_states(self.path, mapped))
         if self._listed[0] != text:  # parsed once per version file, not on every request
             try:
-                self._listed = (text, [name for names in component_files(Manifest.parse(text).lexical).values() for name in names])
+                self._listed = (text, list(Manifest.parse(text).files))
             except ValueError:
                 self._listed = (text, [])
         return (text, checksums.file_states(self.path, dict.fromkeys(self._listed[1] + mapped)))
@@ -115,6 +115,10 @@ class InstanceFolder:
         if manifest is None:
             return found
         for component in COMPONENTS:
+            if component not in manifest.components:
+                found.problems.append(f"{component}: not in version {manifest.version}, which older code saved (served from the store "
+                                      "until the next save: `manage.py check --repair` makes one)")
+                continue
             files = manifest.files_of(component)
             before = checksums.file_states(self.path, files)
             problems = checksums.problems(self.path, files)
@@ -131,8 +135,9 @@ class InstanceFolder:
         return found
 
     def _load(self, component: str, manifest: Manifest, mmap: bool) -> VectorIndex | LexicalIndex:
-        if component == "lexical":
-            return LexicalIndex.load(self.path / manifest.lexical, mmap=mmap)
+        if component != "vectors":
+            folder = self.path / manifest.lexical
+            return LexicalIndex.load(folder / DOCUMENTS_FOLDER if component == "document_lexical" else folder, mmap=mmap)
         vectors = VectorIndex.load(self.path / VECTORS_FILE, mmap=mmap)
         if vectors.dim != self.dim or len(vectors) != manifest.vectors:
             raise ValueError(f"{VECTORS_FILE} holds {len(vectors)} vectors of dim {vectors.dim}; "
@@ -158,14 +163,15 @@ class InstanceFolder:
                 del self._mapped[component]
         return found
 
-    def write(self, version: int, vectors: VectorIndex, lexical: LexicalIndex) -> Manifest:
-        """Save `version`: the BM25 index in a folder of its own, the vector index (atomically), then
+    def write(self, version: int, vectors: VectorIndex, lexical: LexicalIndex, document_lexical: LexicalIndex) -> Manifest:
+        """Save `version`: the BM25 indexes in a folder of its own (the passage one, with the document one
+        in a subfolder), the vector index (atomically), then
         the version file with every file's size and checksum. The BM25 index goes first, so that the
         vector file is replaced only moments before the version file that records it. The previous
         BM25 folder is kept, for readers still loading it; older ones are removed."""
         lexical_name = f"{LEXICAL_PREFIX}{version}"
         shutil.rmtree(self.path / lexical_name, ignore_errors=True)  # left by a crashed save
-        files = {f"{lexical_name}/{name}": record for name, record in lexical.save(self.path / lexical_name).items()}
+        files = {f"{lexical_name}/{name}": record for name, record in lexical.save(self.path / lexical_name, {DOCUMENTS_FOLDER: document_lexical}).items()}
         files |= vectors.save(self.path / VECTORS_FILE)
         manifest = Manifest(version, vectors.index_type, len(vectors), lexical_name, files)
         manifest.write(self.path)

@@ -1,8 +1,12 @@
-"""The lexical index: BM25 over the same chunks as the vector index, keyed by the same chunk ids.
+"""The lexical index: BM25 over the same chunks as the vector index, keyed by the same chunk ids, and
+a second one over whole documents, keyed by document.
 
 Dense vectors miss what BM25 never does: exact names, codes, rare words. Hybrid search needs both
 over one set of passages, so this index is rebuilt from the store's chunks whenever the vector index
-is saved, and saved beside it under the same version.
+is saved, and saved beside it under the same version. Ranking a document by its best passage loses,
+though, where long queries match words spread over a document (docs/benchmarks.md, "BM25 over whole
+documents"), so the same index is also built over each document's whole text and saved inside the
+passage index's folder; a search setting picks the unit (indexer/retrieval.py).
 
 The scoring is Lucene's BM25 (Kamphuis et al., ECIR 2020), precomputed per (chunk, term) into a
 term-major sparse matrix, as bm25s does: a query sums the columns of its terms. It is built here
@@ -20,7 +24,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,8 +81,9 @@ def _stemmed(words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
 
 
 class LexicalIndex:
-    """BM25 weights of chunks by term: column `t` of the matrix is `data[indptr[t]:indptr[t+1]]` at
-    the chunk positions `rows[...]`; `ids[position]` is the chunk id."""
+    """BM25 weights of texts (chunks, or whole documents) by term: column `t` of the matrix is
+    `data[indptr[t]:indptr[t+1]]` at the text positions `rows[...]`; `ids[position]` is the text's id
+    (a chunk id, or a document key)."""
 
     def __init__(self, ids: np.ndarray, vocabulary: dict[str, int], data: np.ndarray, rows: np.ndarray, indptr: np.ndarray) -> None:
         self.ids, self.vocabulary, self.data, self.rows, self.indptr = ids, vocabulary, data, rows, indptr
@@ -92,7 +97,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, passages: Iterable[tuple[int, str]]) -> "LexicalIndex":
-        """From (chunk id, text) pairs, read once, in batches."""
+        """From (id, text) pairs, read once, in batches."""
         vocabulary: dict[str, int] = {}
         ids, lengths, rows, columns, counts = [], [], [], [], []
         position = 0
@@ -128,31 +133,54 @@ class LexicalIndex:
         return cls(np.array(ids, np.int64), vocabulary, weight[order], row[order], indptr)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, scores) of the `k` best chunks that share at least one term with `query`."""
-        columns = [self.vocabulary[t] for t in dict.fromkeys(terms(query)) if t in self.vocabulary]
+        """(ids, scores) of the `k` best entries that share at least one term with `query`."""
+        columns = self._columns(query)
         if not columns or k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         scores = np.zeros(len(self.ids), np.float32)
         for column in columns:
             start, end = self.indptr[column], self.indptr[column + 1]
-            scores[self.rows[start:end]] += self.data[start:end]  # a chunk appears once per column
+            scores[self.rows[start:end]] += self.data[start:end]  # an entry appears once per column
         matched = np.flatnonzero(scores)
         k = min(k, len(matched))
         top = matched[np.argpartition(-scores[matched], k - 1)[:k]] if k < len(matched) else matched
         top = top[np.argsort(-scores[top], kind="stable")]
         return self.ids[top], scores[top]
 
-    def save(self, folder: Path) -> dict[str, FileRecord]:
-        """Write to `folder`, which must not exist yet: each version gets a folder of its own, written
-        whole and durably before it takes its name (`atomic_folder`), so a reader never sees a
-        half-written one. Returns the size and checksum of each file, by name, taken before the rename."""
+    def scores_of(self, query: str, ids: np.ndarray) -> np.ndarray:
+        """The score for `query` of each of `ids` (0 for one not indexed): a few entries scored without
+        touching the others, by binary search, since `ids` ascend (the store streams them in id order)
+        and so do the positions within each term's postings."""
+        ids = np.asarray(ids, np.int64)
+        scores = np.zeros(len(ids), np.float32)
+        if not len(self.ids) or not len(ids):
+            return scores
+        positions = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        indexed = self.ids[positions] == ids
+        for column in self._columns(query):
+            rows = self.rows[self.indptr[column]:self.indptr[column + 1]]
+            at = np.minimum(np.searchsorted(rows, positions), len(rows) - 1)
+            found = indexed & (rows[at] == positions)
+            scores[found] += self.data[self.indptr[column] + at[found]]
+        return scores
+
+    def _columns(self, query: str) -> list[int]:
+        return [self.vocabulary[t] for t in dict.fromkeys(terms(query)) if t in self.vocabulary]
+
+    def save(self, folder: Path, nested: Mapping[str, LexicalIndex] | None = None) -> dict[str, FileRecord]:
+        """Write to `folder`, which must not exist yet, and each of the `nested` indexes to the subfolder
+        of its name: each version gets a folder of its own, written whole and durably before it takes
+        its name (`atomic_folder`), so a reader never sees a half-written one. Returns the size and
+        checksum of each file, by its path in `folder`, taken before the rename."""
         records: dict[str, FileRecord] = {}
 
         def write(temp: Path) -> None:
-            for name in ARRAYS:
-                np.save(temp / f"{name}.npy", getattr(self, name))
-            (temp / VOCABULARY_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
-            records.update({name: record(temp / name) for name in FILES})
+            for name, index in {"": self, **(nested or {})}.items():
+                (temp / name).mkdir(exist_ok=True)
+                for array in ARRAYS:
+                    np.save(temp / name / f"{array}.npy", getattr(index, array))
+                (temp / name / VOCABULARY_FILE).write_text(json.dumps(index.vocabulary, ensure_ascii=False), encoding="utf-8")
+                records.update({f"{name}/{file}".lstrip("/"): record(temp / name / file) for file in FILES})
 
         atomic_folder(folder, write)
         return records

@@ -1,8 +1,10 @@
 """The version file (`vectors.json`): which saved version of the indexes is current, and the size and
 checksum of every file it is made of.
 
-A version is two components, each loaded (or found damaged) on its own: `vectors` (the FAISS file and
-its sidecar) and `lexical` (the BM25 folder of that version). The version file is written last, by
+A version is three components, each loaded (or found damaged) on its own: `vectors` (the FAISS file
+and its sidecar), `lexical` (the BM25 folder of that version, over passages) and `document_lexical`
+(BM25 over whole documents, in that folder's `documents/`). A version saved before the last existed
+still reads, without it: the instance serves it built from the store until the next save. The version file is written last, by
 one atomic rename, so it never names a file that was not completely written; everything in it is
 checked when it is read, since it is the one file that says what every other file must be.
 """
@@ -23,14 +25,17 @@ from .vector_index import INDEX_TYPES, sidecar
 VECTORS_FILE = "vectors.faiss"
 VERSION_FILE = "vectors.json"
 LEXICAL_PREFIX = "lexical-"
-COMPONENTS = ("vectors", "lexical")
+COMPONENTS = ("vectors", "lexical", "document_lexical")
+DOCUMENTS_FOLDER = "documents"  # the whole-document BM25 index, inside the passage one's folder
+ADDED_LATER = {"document_lexical"}  # components a version saved by older code lacks
 _LEXICAL_NAME = re.compile(re.escape(LEXICAL_PREFIX) + r"[0-9]+")
 
 
 def component_files(lexical: str) -> dict[str, tuple[str, ...]]:
     """The files of each component, as paths relative to the instance folder."""
     return {"vectors": (VECTORS_FILE, sidecar(Path(VECTORS_FILE)).name),
-            "lexical": tuple(f"{lexical}/{name}" for name in LEXICAL_FILES)}
+            "lexical": tuple(f"{lexical}/{name}" for name in LEXICAL_FILES),
+            "document_lexical": tuple(f"{lexical}/{DOCUMENTS_FOLDER}/{name}" for name in LEXICAL_FILES)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,11 @@ class Manifest:
 
     def files_of(self, component: str) -> dict[str, FileRecord]:
         return {name: self.files[name] for name in component_files(self.lexical)[component]}
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The components this version holds: all of them, unless older code saved it."""
+        return tuple(c for c in COMPONENTS if all(name in self.files for name in component_files(self.lexical)[c]))
 
     def write(self, folder: Path) -> None:
         atomic_write(folder / VERSION_FILE, lambda temp: temp.write_text(json.dumps({
@@ -75,8 +85,10 @@ class Manifest:
         if "files" not in saved:
             raise ValueError("records no checksums (saved by an older version of bertsearch)")
         files = saved["files"]
-        expected = {name for names in component_files(lexical).values() for name in names}
-        if not isinstance(files, dict) or set(files) != expected:
+        expected = component_files(lexical)
+        listed = {name for names in expected.values() for name in names}
+        older = {name for component, names in expected.items() if component not in ADDED_LATER for name in names}
+        if not isinstance(files, dict) or set(files) not in (listed, older):
             raise ValueError("does not list the files of a saved version (garbled)")
         return cls(version, index_type, vectors, lexical, {name: FileRecord.from_json(value) for name, value in files.items()})
 

@@ -2,13 +2,17 @@
 
 A retriever answers `search(query, k)` with a `Ranking` of documents: those among its top `k` chunks
 (of each list, for a fusion) that the search's filters accept, each once, by its best chunk (id and
-score), best first. `k` counts chunks, not documents, so the search service can widen `k` until a
-page of documents is full.
+score), best first. `k` counts chunks, not documents (except for BM25 over whole documents, which ranks
+documents), so the search service can widen `k` until a page of documents is full.
 Grouping by document and filtering are the `DocumentScope`'s (indexer/ranking.py), given to each
 retriever when it is built; the service, the evaluation and anything that wraps a retriever (a
 reranker of the top N) see documents only.
 
-A retriever is built for one search: `RETRIEVERS[mode](index, scope)`. That is what lets the dense
+BM25 ranks one of two units, which the search chooses (`bm25`, the `BM25_UNIT` setting): whole
+documents, each shown by its best passage for the query, or passages, a document ranking by its best
+one. Whole documents won on both test sets (docs/benchmarks.md, "BM25 over whole documents").
+
+A retriever is built for one search: `RETRIEVERS[mode](index, scope, bm25=unit)`. That is what lets the dense
 one encode the query once while the service asks again with a larger `k`, and lets the two lists
 of a hybrid search share one store call per round through their common scope. Adding a mode is one
 class with a `score_kind` and that constructor, and one entry in `RETRIEVERS`; the service, the
@@ -29,6 +33,8 @@ RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 # The dense list's share of a hybrid score, chosen on labelled queries that are not test queries (SciFact
 # train claims, NFCorpus dev queries) by bench/tune_fusion.py: docs/benchmarks.md, "Hybrid fusion".
 DENSE_WEIGHT = 0.2
+BM25_UNITS = ("document", "passage")  # what BM25 ranks: whole documents, or passages (a document by its best)
+DEFAULT_BM25_UNIT = "document"  # measured ahead on SciFact and NFCorpus: docs/benchmarks.md, "BM25 over whole documents"
 
 # Rankings of the same things (document keys, in a hybrid search), best first -> one ranking of them.
 Fusion = Callable[[Sequence[Ranking]], Ranking]
@@ -47,7 +53,7 @@ class RetrieverFactory(Protocol):
 
     score_kind: str
 
-    def __call__(self, index: SearchIndex, scope: DocumentScope) -> Retriever: ...
+    def __call__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> Retriever: ...
 
 
 class ChunkRetriever:
@@ -56,9 +62,12 @@ class ChunkRetriever:
     score_kind: ClassVar[str]
     score_floor: ClassVar[float]
 
-    def __init__(self, index: SearchIndex, scope: DocumentScope) -> None:
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> None:
+        if bm25 not in BM25_UNITS:
+            raise ValueError(f"unknown BM25 unit {bm25!r}; expected one of {', '.join(BM25_UNITS)}")
         self.index = index  # its indexes are read at each search: a refresh may replace them
         self.scope = scope
+        self.bm25 = bm25  # the search's BM25 unit, for the retrievers that rank by BM25
 
     def chunks(self, query: str, k: int) -> Ranking:
         """The top `k` chunks for `query`, best first, several of one document among them."""
@@ -74,8 +83,8 @@ class DenseRetriever(ChunkRetriever):
     score_kind = "cosine similarity"
     score_floor = -1.0  # the lowest score there can be: what a score is normalised from in a fusion
 
-    def __init__(self, index: SearchIndex, scope: DocumentScope) -> None:
-        super().__init__(index, scope)
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> None:
+        super().__init__(index, scope, bm25)
         self._encoded: dict[str, np.ndarray] = {}  # query -> vector, for the rounds of one search
 
     def chunks(self, query: str, k: int) -> Ranking:
@@ -95,14 +104,31 @@ class DenseRetriever(ChunkRetriever):
 
 
 class LexicalRetriever(ChunkRetriever):
-    """Chunks by BM25 over their words (indexer/lexical.py); only chunks sharing a term with the query."""
+    """BM25 (indexer/lexical.py) over the search's unit; only texts sharing a term with the query. Over
+    passages, the top `k` chunks; over whole documents, the top `k` documents, each as one chunk."""
 
     score_kind = "BM25"
     score_floor = 0.0
 
     def chunks(self, query: str, k: int) -> Ranking:
-        ids, scores = self.index.lexical.search(query, k)
-        return Ranking(ids, scores)
+        if self.bm25 == "passage":
+            return Ranking(*self.index.lexical.search(query, k))
+        keys, scores = self.index.document_lexical.search(query, k)
+        shown = self.shown_passages(query, keys)  # a document deleted since the index was saved has none
+        kept = [position for position, key in enumerate(keys.tolist()) if key in shown]
+        return Ranking(np.array([shown[key] for key in keys[kept].tolist()], dtype=np.int64), scores[kept])
+
+    def shown_passages(self, query: str, documents: np.ndarray) -> dict[int, int]:
+        """The chunk that stands for each of `documents`: its best by passage BM25 where one shares a
+        term with `query`, else its first. Only these documents' chunks are scored (a binary search
+        per term and chunk), so the cost follows the candidates, not the collection."""
+        rows = self.index.store.document_chunks(documents)  # by document, then position in it
+        scores = self.index.lexical.scores_of(query, np.array([chunk for _, _, chunk in rows], dtype=np.int64))
+        best: dict[int, tuple[float, int]] = {}
+        for (document, _, chunk), score in zip(rows, scores.tolist()):
+            if document not in best or score > best[document][0]:
+                best[document] = (score, chunk)
+        return {document: chunk for document, (_, chunk) in best.items()}
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = RRF_K) -> Ranking:
@@ -145,11 +171,11 @@ class HybridRetriever:
 
     score_kind = "weighted sum of normalised scores"
 
-    def __init__(self, index: SearchIndex, scope: DocumentScope,
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
                  parts: Sequence[type[ChunkRetriever]] = (DenseRetriever, LexicalRetriever),
                  weights: Sequence[float] = (DENSE_WEIGHT, 1 - DENSE_WEIGHT), fusion: Fusion | None = None) -> None:
         self.scope = scope
-        self.parts = [part(index, scope) for part in parts]
+        self.parts = [part(index, scope, bm25) for part in parts]
         self.fusion = fusion or convex_fusion(weights, [part.score_floor for part in parts])
 
     def search(self, query: str, k: int) -> Ranking:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .lexical import terms
 from .ranking import DocumentScope, Filters, Ranking
-from .retrieval import RETRIEVERS, DenseRetriever
+from .retrieval import DEFAULT_BM25_UNIT, RETRIEVERS, DenseRetriever
 from .search_index import VERSION_FILE, SearchIndex
 from .snippets import Snippet, make_snippet
 from .store import Passage, StoredDocument
@@ -116,7 +116,9 @@ class SearchService:
             self.index.refresh()
             self.index.serve_from_store()
 
-    def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None) -> Results:
+    def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None,
+               bm25: str = DEFAULT_BM25_UNIT) -> Results:
+        """A page of `mode`'s ranking; `bm25` is the unit BM25 ranks in lexical and hybrid modes (see indexer/retrieval.py)."""
         build = RETRIEVERS.get(mode)
         if build is None:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(RETRIEVERS)}")
@@ -125,7 +127,7 @@ class SearchService:
         filters = filters or Filters()
         if filters.collection is not None:
             self._check_collection(filters.collection)
-        retriever = build(self.index, DocumentScope(self.index.store, filters))
+        retriever = build(self.index, DocumentScope(self.index.store, filters), bm25=bm25)
         wanted = offset + k
         available = max(len(self.index.vectors), len(self.index.lexical))
         candidates = max(MIN_CANDIDATES, 2 * wanted)

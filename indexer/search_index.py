@@ -1,4 +1,4 @@
-"""`SearchIndex`: the store, the vector index and the lexical index of one instance folder, kept in agreement.
+"""`SearchIndex`: the store, the vector index and the lexical indexes of one instance folder, kept in agreement.
 
 The store is the truth; the FAISS and BM25 indexes are derived from it and saved atomically as a
 version that the store records (see `instance`). Readers (the app's processes) open them
@@ -78,7 +78,8 @@ class SearchIndex:
         self.model = model
         self.dim = dim
         self.vectors = VectorIndex(dim, "flat")
-        self.lexical = LexicalIndex.empty()
+        self.lexical = LexicalIndex.empty()  # BM25 over chunks
+        self.document_lexical = LexicalIndex.empty()  # BM25 over whole documents
         self.saved = InstanceFolder(folder, dim)
         self.loaded_version = 0  # the last saved version loaded whole
         self.problems: list[str] = []  # what is wrong with the current saved version, one line each
@@ -174,7 +175,7 @@ class SearchIndex:
         for component in built:
             log.warning("%s: serving the %s index rebuilt in memory from the store until a good version is saved",
                         self.folder, component)
-            setattr(self, component, self._vectors_from_store("flat") if component == "vectors" else self._build_lexical())
+            setattr(self, component, self._vectors_from_store("flat") if component == "vectors" else self._build_lexical(component))
             self.origins[component] = "store"
             self.saved.forget_mapped(component)
         return built
@@ -237,23 +238,25 @@ class SearchIndex:
         return self._write()
 
     def _write(self) -> int:
-        """Write a BM25 index of the store's chunks and the vector index as the next version (see
+        """Write BM25 indexes of the store's chunks and documents and the vector index as the next version (see
         `InstanceFolder.write`), then record the version in the store. A crash before the last step
         leaves indexes that `sync` and the next save put right."""
         version = max(self.version, self.loaded_version) + 1
-        self.lexical = self._build_lexical()
-        manifest = self.saved.write(version, self.vectors, self.lexical)
+        self.lexical, self.document_lexical = self._build_lexical("lexical"), self._build_lexical("document_lexical")
+        manifest = self.saved.write(version, self.vectors, self.lexical, self.document_lexical)
         self.store.put({"index_version": str(version)})
         self.loaded_version = version
         self.problems, self.damaged, self.saved_type = [], set(), manifest.index_type
         self.origins = dict.fromkeys(COMPONENTS, f"version {version}")
         return version
 
-    def _build_lexical(self) -> LexicalIndex:
-        return LexicalIndex.build((chunk_id, passage_text(title, text)) for chunk_id, title, text in self.store.titled_chunks())
+    def _build_lexical(self, component: str) -> LexicalIndex:
+        """The BM25 `component` from the store: over its chunks (`lexical`) or its whole documents, titles included alike."""
+        texts = self.store.titled_texts(documents=component == "document_lexical")
+        return LexicalIndex.build((key, passage_text(title, text)) for key, title, text in texts)
 
     def sync(self) -> tuple[int, int]:
-        """Make the vector index hold exactly the store's chunks, and the BM25 index too, and the
+        """Make the vector index hold exactly the store's chunks, and the BM25 indexes too, and the
         saved files sound (a damaged vector file is rebuilt from the store, whatever was loaded);
         returns (vectors added, vectors removed) to the index in memory."""
         in_store = self.store.chunk_ids()

@@ -155,8 +155,7 @@ class Store:
         for start in range(0, len(external_ids), DELETE_BATCH):
             batch = list(external_ids[start:start + DELETE_BATCH])
             with self.session.begin() as session:
-                keys = list(session.scalars(select(Document.id).where(Document.collection_id == collection_id,
-                                                                      Document.external_id.in_(batch))))
+                keys = list(session.scalars(select(Document.id).where(Document.collection_id == collection_id, Document.external_id.in_(batch))))
                 if keys:
                     chunks.append(self._chunks_of(session, keys))
                     session.execute(delete(Chunk).where(Chunk.document_id.in_(keys)))
@@ -170,10 +169,10 @@ class Store:
             return np.empty(0, np.int64)
         return np.fromiter(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(document_keys))), dtype=np.int64)
 
-    def chunk_ids(self) -> np.ndarray:
-        """Every chunk's id (the vector index must hold exactly these)."""
+    def chunk_ids(self, documents: bool = False) -> np.ndarray:
+        """Every chunk's id (the vector index must hold exactly these), or every document's key."""
         with self.session() as session:
-            return np.fromiter(session.scalars(select(Chunk.id).execution_options(yield_per=READ_BATCH)), dtype=np.int64)
+            return np.fromiter(session.scalars(select(Document.id if documents else Chunk.id).execution_options(yield_per=READ_BATCH)), np.int64)
 
     def has_chunks(self) -> bool:
         with self.session() as session:
@@ -190,11 +189,11 @@ class Store:
                 yield (np.array([r[0] for r in rows], dtype=np.int64),
                        np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]))
 
-    def titled_chunks(self) -> Iterator[tuple[int, str, str]]:
-        """(id, document title, text) of every chunk in id order, streamed: what the BM25 index is built from."""
+    def titled_texts(self, documents: bool = False) -> Iterator[tuple[int, str, str]]:
+        """(id, document title, text) of every chunk, or of every document, in id order, streamed: what BM25 indexes."""
+        statement = select(Document.id, Document.title, Document.text) if documents else select(Chunk.id, Document.title, Chunk.text).join(Document)
         with self.session() as session:
-            yield from session.execute(select(Chunk.id, Document.title, Chunk.text).join(Document, Chunk.document_id == Document.id)
-                                       .order_by(Chunk.id).execution_options(yield_per=READ_BATCH))
+            yield from session.execute(statement.order_by(statement.selected_columns[0]).execution_options(yield_per=READ_BATCH))
 
     def count_empty_documents(self) -> int:
         """Documents without any chunk (every write gives a document one at least: `check` reports them)."""
@@ -225,15 +224,19 @@ class Store:
         return {row[0]: Passage(row[0], row[1], row[2], (row[3], row[4]), row[5], row[6], row[7] or {}, row[8])
                 for row in self._chunk_rows(columns, chunk_ids)}
 
-    def _chunk_rows(self, columns: list, chunk_ids: Sequence[int]) -> list:
-        """`columns` of the given chunks joined to their document and collection, `SQL_BATCH` ids a statement."""
-        wanted = sorted({int(i) for i in chunk_ids})
+    def document_chunks(self, document_keys: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(document key, ordinal, chunk id) of each chunk of these documents, in that order."""
+        return sorted(self._chunk_rows([Chunk.document_id, Chunk.ordinal, Chunk.id], document_keys, Chunk.document_id))
+
+    def _chunk_rows(self, columns: list, ids: Sequence[int], key=Chunk.id) -> list:
+        """`columns` of the chunks whose `key` is one of `ids`, joined to their document and collection, `SQL_BATCH` ids a statement."""
+        wanted = sorted({int(i) for i in ids})
         rows = []
         with self.session() as session:
             for start in range(0, len(wanted), SQL_BATCH):
                 rows += session.execute(
                     select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
-                    .where(Chunk.id.in_(wanted[start:start + SQL_BATCH]))
+                    .where(key.in_(wanted[start:start + SQL_BATCH]))
                 ).all()
         return rows
 

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 
 from encoder.paths import DEFAULT_MODEL
+from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT
 
 DEFAULTS: dict[str, object] = {
     "INSTANCE": "instance",  # folder of the store, the indexes and the write lock
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_OFFSET": 1000,
     "MAX_BATCH_DOCUMENTS": 1000,  # documents in one POST /api/documents
     "PAGE_SIZE": 10,  # results per page in the web UI
+    "BM25_UNIT": DEFAULT_BM25_UNIT,  # what BM25 ranks in lexical and hybrid searches: "document" or "passage"
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
 ENV_PREFIX = "SEARCHAPP_"
@@ -53,6 +55,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         if token != token.strip():
             # An Authorization header cannot carry them, so writes would be refused forever.
             raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
+    if settings["BM25_UNIT"] not in BM25_UNITS:
+        raise ConfigError(f"BM25_UNIT={settings['BM25_UNIT']!r}: expected one of {', '.join(BM25_UNITS)}")
     return settings
 
 

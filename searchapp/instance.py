@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.retrieval import DEFAULT_BM25_UNIT
 from indexer.search_index import SearchIndex, open_for_writing
 
 from .config import load_settings
@@ -22,6 +23,7 @@ class InstanceSettings:
     folder: str
     database_url: str | None
     model: Path
+    bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
 
     @property
     def default_model(self) -> Path:
@@ -37,9 +39,10 @@ class InstanceSettings:
 
 
 def instance_settings(instance: str | None = None, database_url: str | None = None, model: str | None = None,
-                      environ: Mapping[str, str] | None = None) -> InstanceSettings:
+                      environ: Mapping[str, str] | None = None, bm25_unit: str | None = None) -> InstanceSettings:
     """The loaded settings with a command's flags on top (None: the flag was not given)."""
-    flags = {"INSTANCE": instance, "DATABASE_URL": database_url, "MODEL": model}
+    flags = {"INSTANCE": instance, "DATABASE_URL": database_url, "MODEL": model, "BM25_UNIT": bm25_unit}
     settings = load_settings({name: value for name, value in flags.items() if value is not None}, environ)
     database = settings["DATABASE_URL"]
-    return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])))
+    return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
+                            str(settings["BM25_UNIT"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from indexer.retrieval import MODES
+from indexer.retrieval import BM25_UNITS, MODES
 from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
 
 from .strict_json import MAX_JSON_DEPTH
@@ -96,6 +96,8 @@ def openapi_document(config: Mapping) -> dict:
         {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": config["MAX_K"], "default": 10}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": config["MAX_OFFSET"], "default": 0}},
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
+        {"name": "bm25", "in": "query", "schema": {"type": "string", "enum": list(BM25_UNITS), "default": config["BM25_UNIT"]},
+         "description": "what BM25 ranks in lexical and hybrid modes: whole documents, or passages (a document by its best)"},
         {"name": "collection", "in": "query", "schema": _COLLECTION_SCHEMA},
         {"name": "filter", "in": "query", "style": "form", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -1,7 +1,7 @@
 """What a request asks for, checked before a route acts on it: the search parameters (once for the UI
 and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
-    q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  collection=…  filter.FIELD=VALUE (repeatable)
+    q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  bm25=document|passage  collection=…  filter.FIELD=VALUE (repeatable)
     wait=0…MAX_WAIT_SECONDS
     {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
 """
@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from indexer.ranking import Filters
 from indexer.readers import FieldMap, Record, parse_record
-from indexer.retrieval import MODES
+from indexer.retrieval import BM25_UNITS, MODES
 from indexer.search import Results, SearchService, UnknownCollection
 from indexer.validation import clean_text, collection_problem
 
@@ -34,6 +34,7 @@ class SearchParams:
     k: int
     offset: int
     filters: Filters
+    bm25: str  # what BM25 ranks in lexical and hybrid modes (the `BM25_UNIT` setting unless the request says)
 
 
 def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -> SearchParams:
@@ -48,6 +49,9 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
     mode = args.get("mode", "dense")
     if mode not in MODES:
         raise ApiError(400, "invalid_parameter", f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    bm25 = args.get("bm25") or config["BM25_UNIT"]
+    if bm25 not in BM25_UNITS:
+        raise ApiError(400, "invalid_parameter", f"unknown bm25 unit {bm25!r}: use one of {', '.join(BM25_UNITS)}")
     metadata: dict[str, tuple[str, ...]] = {}
     for key in args:
         if key.startswith(FILTER_PREFIX):
@@ -64,6 +68,7 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         k=_integer(args, "k", default_k, 1, config["MAX_K"]),
         offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
         filters=Filters(collection=collection, metadata=metadata),
+        bm25=bm25,
     )
 
 
@@ -71,7 +76,7 @@ def run_search(service: SearchService, params: SearchParams) -> Results:
     """The search `params` ask for, with the service's refusals as the client's mistakes (404 for a
     collection that does not exist), so the UI and the API say the same thing."""
     try:
-        return service.search(params.query, params.mode, params.k, params.offset, params.filters)
+        return service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25)
     except UnknownCollection as error:
         raise ApiError(404, "unknown_collection", str(error)) from None
 

@@ -26,13 +26,13 @@ INDENT = " " * 6
 _WHITESPACE = re.compile(r"\s+")
 
 
-def search_params(query: str, mode: str, k: str, offset: str, collection: str | None, filters: list[str]) -> SearchParams:
+def search_params(query: str, mode: str, k: str, offset: str, collection: str | None, filters: list[str], bm25: str = "") -> SearchParams:
     """The parameters of a search given on the command line (`--filter FIELD=VALUE`, repeatable), checked
     as they are by the server, against its default limits (so `k` and `offset` arrive as text, as in a
     URL); a mistake raises ValueError with a one-line message for the user."""
     if not query.strip():
         raise ValueError("the query is empty: give some words to search for")
-    args = MultiDict([("q", query), ("mode", mode), ("k", k), ("offset", offset), ("collection", collection or "")])
+    args = MultiDict([("q", query), ("mode", mode), ("k", k), ("offset", offset), ("collection", collection or ""), ("bm25", bm25)])
     for pair in filters:
         name, equals, value = pair.partition("=")
         if not equals or not name:

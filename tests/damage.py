@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 # The files of a saved version, by role; "lexical/NAME" is resolved to the current BM25 folder.
-TARGETS = ("vectors.faiss", "vectors.faiss.meta.json", "vectors.json", "lexical/rows.npy")
+TARGETS = ("vectors.faiss", "vectors.faiss.meta.json", "vectors.json", "lexical/rows.npy", "lexical/documents/rows.npy")
 KINDS = ("truncate", "random", "garbage", "missing")
 # Every (target, kind) pair, and the whole BM25 folder removed.
 CASES = [(target, kind) for target in TARGETS for kind in KINDS] + [("lexical", "missing")]
@@ -19,7 +19,7 @@ CASE_IDS = [f"{target}-{kind}" for target, kind in CASES]
 def resolve(folder: Path, target: str) -> Path:
     if target.startswith("lexical"):
         lexical = folder / json.loads((folder / "vectors.json").read_text())["lexical"]
-        return lexical / target.partition("/")[2] if "/" in target else lexical
+        return lexical / target.partition("/")[2] if "/" in target else lexical  # "lexical/documents/…" too
     return folder / target
 
 

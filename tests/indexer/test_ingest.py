@@ -83,10 +83,10 @@ def test_an_unreadable_bm25_index_neither_hides_the_vectors_nor_survives_the_nex
     index_paths(index, [write_jsonl(tmp_path / "docs.jsonl", corpus(6))], IndexConfig(), show_progress=False)
     chunks = len(index.vectors)
     saved = json.loads((index.folder / "vectors.json").read_text())
-    for path in (index.folder / saved["lexical"]).iterdir():
+    for path in (index.folder / saved["lexical"]).rglob("*.*"):
         path.unlink()  # as if written by another format, or removed
     reader = SearchIndex.open(index.folder, database_url=database_url, mmap=True)
-    assert len(reader.vectors) == chunks and len(reader.lexical) == 0
+    assert len(reader.vectors) == chunks and len(reader.lexical) == len(reader.document_lexical) == 0
     assert not reader.check().ok
     reader.close()
     with open_for_writing(index.folder, database_url=database_url) as writer:

@@ -18,11 +18,13 @@ from indexer.vector_index import VectorIndex
 DIM = 4
 
 
-def indexes(count: int) -> tuple[VectorIndex, LexicalIndex]:
+def indexes(count: int) -> tuple[VectorIndex, LexicalIndex, LexicalIndex]:
+    """`count` passages' vectors and BM25 index, and a BM25 index of the documents they would be cut from (two each)."""
     ids = np.arange(1, count + 1, dtype=np.int64)
     vectors = np.random.default_rng(count).standard_normal((count, DIM)).astype(np.float32)
     return VectorIndex.build(ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), "flat"), \
-        LexicalIndex.build((int(i), f"passage number {i} about rivers") for i in ids)
+        LexicalIndex.build((int(i), f"passage number {i} about rivers") for i in ids), \
+        LexicalIndex.build((int(i), f"passages {2 * i - 1} and {2 * i}") for i in range(1, (count + 1) // 2 + 1))
 
 
 def test_the_database_is_sqlite_in_the_folder_unless_given(tmp_path):
@@ -64,8 +66,10 @@ def test_a_written_version_reads_back_verified_and_older_bm25_folders_go(tmp_pat
     assert manifest.version == 3 and manifest.vectors == 5 and folder.seen == folder.state()
     assert sorted(p.name for p in tmp_path.glob("lexical-*")) == ["lexical-2", "lexical-3"]  # the previous one, for readers
     found = InstanceFolder(tmp_path, DIM).read(mmap=True)
-    assert found.problems == [] and set(found.components) == {"vectors", "lexical"}
+    assert found.problems == [] and set(found.components) == {"vectors", "lexical", "document_lexical"}
     assert np.array_equal(found.components["vectors"].ids(), np.arange(1, 6)) and len(found.components["lexical"]) == 5
+    assert found.components["document_lexical"].ids.tolist() == [1, 2, 3]
+    assert sorted(p.name for p in (tmp_path / "lexical-3").iterdir()) == ["data.npy", "documents", "ids.npy", "indptr.npy", "rows.npy", "vocabulary.json"]
     assert InstanceFolder(tmp_path, DIM + 1).read(mmap=True).problems == [
         "vectors: vectors.faiss holds 5 vectors of dim 4; the version file says 5, the store dim 5"]
 
@@ -75,11 +79,32 @@ def test_damage_is_reported_per_component(tmp_path):
     folder.write(1, *indexes(3))
     damage(tmp_path, "lexical/rows.npy", "truncate")
     found = folder.read(mmap=True)
-    assert set(found.components) == {"vectors"} and found.problems == [
+    assert set(found.components) == {"vectors", "document_lexical"} and found.problems == [
         f"lexical-1/rows.npy: {(tmp_path / 'lexical-1/rows.npy').stat().st_size:,} bytes, "
         f"{json.loads((tmp_path / 'vectors.json').read_text())['files']['lexical-1/rows.npy']['size']:,} when saved (truncated or replaced)"]
+    damage(tmp_path, "lexical/documents/ids.npy", "random")
+    found = folder.read(mmap=True)
+    assert set(found.components) == {"vectors"} and found.problems[1:] == ["lexical-1/documents/ids.npy: checksum mismatch (its bytes changed after it was saved)"]
     damage(tmp_path, "vectors.json", "garbage")
     assert folder.read(mmap=True).problems == ["vectors.json: not JSON (garbled)"]
+
+
+def test_a_version_saved_before_whole_document_bm25_reads_without_it(tmp_path):
+    """Older code listed no `documents/` files: the other components load, and the missing one is a
+    problem that says how it gets built; a version file listing only some of its files is garbled."""
+    folder = InstanceFolder(tmp_path, DIM)
+    folder.write(1, *indexes(3))
+    saved = json.loads((tmp_path / "vectors.json").read_text())
+    listed = saved["files"]
+    saved["files"] = {name: record for name, record in listed.items() if "/documents/" not in name}
+    (tmp_path / "vectors.json").write_text(json.dumps(saved))
+    found = folder.read(mmap=True)
+    assert set(found.components) == {"vectors", "lexical"} and found.manifest.components == ("vectors", "lexical")
+    assert len(found.problems) == 1 and found.problems[0].startswith("document_lexical: not in version 1, which older code saved")
+    assert "check --repair" in found.problems[0]
+    saved["files"] = {name: record for name, record in listed.items() if name != "lexical-1/documents/ids.npy"}
+    (tmp_path / "vectors.json").write_text(json.dumps(saved))
+    assert folder.read(mmap=True).problems == ["vectors.json: does not list the files of a saved version (garbled)"]
 
 
 def test_the_state_changes_with_a_new_version_and_a_mapped_file_written_in_place(tmp_path):

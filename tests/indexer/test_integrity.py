@@ -51,7 +51,7 @@ def assert_sound(instance: Path, database_url: str) -> None:
         assert index.check().ok and not index.problems and len(index.vectors) == len(index.store.chunk_ids())
         scores, ids = index.vectors.search(index.encoder.encode([f"Title 3\n{SENTENCES[3]}"]), 1)
         assert 0.9 < scores[0, 0] <= 1.0001 and ids[0, 0] in index.store.chunk_ids()
-        assert len(index.lexical.search("cat mat", 5)[0]) > 0
+        assert len(index.lexical.search("cat mat", 5)[0]) > 0 and len(index.document_lexical.search("cat mat", 5)[0]) > 0
     finally:
         index.close()
 
@@ -59,7 +59,8 @@ def assert_sound(instance: Path, database_url: str) -> None:
 def test_a_saved_version_records_every_file_it_is_made_of(instance):
     saved = json.loads((instance / "vectors.json").read_text())
     assert set(saved["files"]) == {"vectors.faiss", "vectors.faiss.meta.json"} | {
-        f"{saved['lexical']}/{name}" for name in ("ids.npy", "data.npy", "rows.npy", "indptr.npy", "vocabulary.json")}
+        f"{saved['lexical']}/{folder}{name}" for folder in ("", "documents/")
+        for name in ("ids.npy", "data.npy", "rows.npy", "indptr.npy", "vocabulary.json")}
     for name, record in saved["files"].items():
         assert record["size"] == (instance / name).stat().st_size and len(record["sha256"]) == 64
 
@@ -127,7 +128,7 @@ def test_a_reader_keeps_its_good_version_when_a_newer_one_is_damaged(instance, d
 
 def test_a_mapped_file_written_in_place_is_dropped_and_served_from_the_store(instance, database_url):
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
-    assert reader.origins == {"vectors": "version 1", "lexical": "version 1"}
+    assert reader.origins == {"vectors": "version 1", "lexical": "version 1", "document_lexical": "version 1"}
     damage(instance, "vectors.faiss", "random")  # in place: the mapped pages now show these bytes
     reader.refresh()
     assert len(reader.vectors) == 0 and reader.origins["vectors"] == "" and reader.damaged == {"vectors"}
@@ -152,7 +153,7 @@ def test_a_damaged_version_is_hashed_once_not_on_every_refresh(instance, databas
 def test_a_store_whose_version_file_is_gone_is_not_an_empty_index(instance, database_url):
     (instance / "vectors.json").unlink()
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
-    assert reader.damaged == {"vectors", "lexical"} and "missing" in reader.problems[0]
+    assert reader.damaged == {"vectors", "lexical", "document_lexical"} and "missing" in reader.problems[0]
     assert not reader.check().ok
     reader.close()
 
@@ -192,8 +193,8 @@ def test_an_instance_saved_before_checksums_is_served_from_the_store_and_repaire
     del saved["files"]
     (instance / "vectors.json").write_text(json.dumps(saved))
     reader = SearchIndex.open(instance, database_url=database_url, mmap=True)
-    assert reader.damaged == {"vectors", "lexical"} and "older version" in reader.problems[0]
-    assert reader.serve_from_store() == ["vectors", "lexical"] and np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
+    assert reader.damaged == {"vectors", "lexical", "document_lexical"} and "older version" in reader.problems[0]
+    assert reader.serve_from_store() == ["vectors", "lexical", "document_lexical"] and np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
     reader.close()
     assert cli(capsys, instance, database_url, "check", "--repair")[0] == 0
     assert_sound(instance, database_url)

@@ -77,3 +77,21 @@ def test_scores_are_lucene_bm25():
         expected = {i: bm25(query, d) for i, d in enumerate(tokens) if bm25(query, d) > 0}
         assert dict(zip(ids.tolist(), scores.tolist())) == pytest.approx(expected, rel=1e-5)
         assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_scores_of_gives_the_search_scores_of_the_entries_asked_for():
+    texts = ["apple banana apple", "banana cherry", "cherry cherry cherry date", "apple", "fig"]
+    index = LexicalIndex.build(zip([3, 8, 20, 21, 40], texts))
+    searched = dict(zip(*(array.tolist() for array in index.search("apple cherry", 10))))
+    asked = [40, 3, 99, 20, 1, 8]  # any order; 99 and 1 are not indexed, 40 shares no term
+    assert index.scores_of("apple cherry", np.array(asked)).tolist() == pytest.approx([searched.get(i, 0.0) for i in asked])
+    assert index.scores_of("zebra", np.array([3])).tolist() == [0.0] and len(index.scores_of("apple", np.array([], np.int64))) == 0
+    assert LexicalIndex.empty().scores_of("apple", np.array([3])).tolist() == [0.0]
+
+
+def test_nested_indexes_are_saved_inside_the_same_folder_at_once(tmp_path):
+    passages, documents = LexicalIndex.build(zip([1, 2], ["red pen", "blue ink"])), LexicalIndex.build([(7, "red pen blue ink")])
+    records = passages.save(tmp_path / "lexical-1", {"documents": documents})
+    assert set(records) == set(FILES) | {f"documents/{name}" for name in FILES}
+    assert records["documents/ids.npy"] == record(tmp_path / "lexical-1" / "documents" / "ids.npy")
+    assert LexicalIndex.load(tmp_path / "lexical-1" / "documents").search("ink", 5)[0].tolist() == [7]

@@ -1,5 +1,6 @@
 """Retrievers: each answers with documents best first within its k chunks; the hybrid fuses the grouped
-lists by their normalised scores (or by reciprocal rank, when told); the mode mapping is the one place a mode is added."""
+lists by their normalised scores (or by reciprocal rank, when told); the mode mapping is the one place a mode is added.
+BM25 over passages unless a test says otherwise: over whole documents, each is shown by its best passage."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from indexer.ranking import DocumentScope, Filters, Ranking
-from indexer.retrieval import (DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever, HybridRetriever,
-                               LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
+from indexer.retrieval import (BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever,
+                               HybridRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
 from indexer.search import SearchService
 from indexer.store import ChunkOwner
 
@@ -16,6 +17,7 @@ from indexer.store import ChunkOwner
 OWNERS = {11: (1, "a"), 12: (1, "a"), 13: (1, "a"), 21: (2, "b"), 22: (2, "b"), 31: (3, "a"), 32: (3, "a"), 41: (4, "b")}
 DENSE = [(11, 0.9), (12, 0.8), (21, 0.7), (31, 0.6), (41, 0.1)]  # chunk, cosine; best first
 LEXICAL = [(32, 7.0), (22, 5.0), (13, 2.0)]  # chunk, BM25; best first
+WHOLE = [(3, 9.0), (2, 6.0), (9, 4.0), (4, 1.0)]  # document, BM25 of its whole text; 9 was deleted since the index was saved
 
 
 class FakeStore:
@@ -26,6 +28,10 @@ class FakeStore:
         self.calls.append(sorted(chunk_ids))
         return {c: ChunkOwner(c, *OWNERS[c], {"even": str(OWNERS[c][0] % 2 == 0).lower()} if with_metadata else None)
                 for c in chunk_ids if c in OWNERS}
+
+    def document_chunks(self, documents):
+        self.calls.append(sorted(documents))
+        return sorted((OWNERS[c][0], c % 10, c) for c in OWNERS if OWNERS[c][0] in set(documents.tolist()))
 
 
 class FakeEncoder:
@@ -44,18 +50,25 @@ class FakeVectors:
 
 
 class FakeLexical:
+    def __init__(self, ranked=LEXICAL) -> None:
+        self.ranked = ranked
+
     def search(self, query, k):
-        return np.array([c for c, _ in LEXICAL[:k]], np.int64), np.array([s for _, s in LEXICAL[:k]], np.float32)
+        return np.array([c for c, _ in self.ranked[:k]], np.int64), np.array([s for _, s in self.ranked[:k]], np.float32)
+
+    def scores_of(self, query, ids):
+        return np.array([dict(self.ranked).get(i, 0.0) for i in ids.tolist()], np.float32)
 
 
 class FakeIndex:
     def __init__(self) -> None:
         self.encoder, self.vectors, self.lexical, self.store = FakeEncoder(), FakeVectors(), FakeLexical(), FakeStore()
+        self.document_lexical = FakeLexical(WHOLE)
 
 
-def built(mode: str, filters: Filters = Filters()):
+def built(mode: str, filters: Filters = Filters(), bm25: str = "passage"):
     index = FakeIndex()
-    return RETRIEVERS[mode](index, DocumentScope(index.store, filters)), index
+    return RETRIEVERS[mode](index, DocumentScope(index.store, filters), bm25=bm25), index
 
 
 def test_the_mapping_names_every_mode_and_what_its_scores_are():
@@ -87,7 +100,7 @@ def test_dense_and_lexical_keep_each_documents_best_chunk_and_its_score():
 
 def rrf_hybrid(filters: Filters = Filters()) -> HybridRetriever:
     index = FakeIndex()
-    return HybridRetriever(index, DocumentScope(index.store, filters), fusion=reciprocal_rank_fusion)
+    return HybridRetriever(index, DocumentScope(index.store, filters), "passage", fusion=reciprocal_rank_fusion)
 
 
 def test_hybrid_weighs_the_grouped_lists_normalised_scores():
@@ -159,7 +172,7 @@ def test_the_hybrid_takes_another_fusion():
         return rankings[-1]
 
     index = FakeIndex()
-    hybrid = HybridRetriever(index, DocumentScope(index.store, Filters()), fusion=last_list_wins)
+    hybrid = HybridRetriever(index, DocumentScope(index.store, Filters()), "passage", fusion=last_list_wins)
     assert hybrid.search("q", 10).ids.tolist() == [31, 21, 11]  # lexical's order, dense's passages
 
 
@@ -195,4 +208,33 @@ def test_search_vector_ranks_documents_near_a_vector_as_dense_ranks_a_query():
     index = FakeIndex()
     dense = DenseRetriever(index, DocumentScope(index.store, Filters(collection="b")))
     assert dense.search_vector(np.ones((1, 2), np.float32), 10).ids.tolist() == [21, 41] and index.encoder.encoded == []
-    assert LexicalRetriever(index, DocumentScope(index.store, Filters())).chunks("q", 2).ids.tolist() == [32, 22]
+    assert LexicalRetriever(index, DocumentScope(index.store, Filters()), "passage").chunks("q", 2).ids.tolist() == [32, 22]
+
+
+def test_whole_document_bm25_ranks_documents_each_shown_by_its_best_passage_or_its_first():
+    """Document 3's best passage for the query is 32, document 2's 22; no passage of document 4 shares
+    a term, so its first (41) stands for it; document 9 is gone from the store."""
+    assert DEFAULT_BM25_UNIT in BM25_UNITS == ("document", "passage")
+    retriever, index = built("lexical", bm25="document")
+    ranking = retriever.search("q", 10)
+    assert ranking.ids.tolist() == [32, 22, 41] and ranking.scores.tolist() == [9.0, 6.0, 1.0]
+    assert index.store.calls[0] == [2, 3, 4, 9]  # only the candidates' passages are looked up
+    assert built("lexical", bm25="document")[0].search("q", 2).ids.tolist() == [32, 22]  # k counts documents
+    assert built("lexical", Filters(collection="b"), bm25="document")[0].search("q", 10).ids.tolist() == [22, 41]
+    assert built("lexical", Filters(metadata={"even": ("false",)}), bm25="document")[0].search("q", 10).ids.tolist() == [32]
+
+
+def test_a_hybrid_over_whole_documents_fuses_them_with_dense():
+    fused = built("hybrid", bm25="document")[0].search("q", 10)
+    dense = {1: 1.9 / 1.9, 2: 1.7 / 1.9, 3: 1.6 / 1.9, 4: 1.1 / 1.9}
+    lexical = {1: 0.0, 2: 6 / 9, 3: 9 / 9, 4: 1 / 9}
+    expected = {d: DENSE_WEIGHT * dense[d] + (1 - DENSE_WEIGHT) * lexical[d] for d in dense}
+    order = sorted(expected, key=lambda d: -expected[d])
+    assert [OWNERS[c][0] for c in fused.ids.tolist()] == order
+    assert fused.scores.tolist() == pytest.approx([expected[d] for d in order])
+
+
+def test_an_unknown_bm25_unit_is_refused_in_every_mode():
+    for mode in MODES:
+        with pytest.raises(ValueError, match=r"unknown BM25 unit 'words'; expected one of document, passage"):
+            built(mode, bm25="words")

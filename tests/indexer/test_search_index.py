@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import manage
 from encoder import BertConfig, BertModel, save_checkpoint
 from indexer import jobs
 from indexer.manifest import VECTORS_FILE
@@ -128,26 +129,50 @@ def test_a_reader_sees_a_writers_save_after_refresh(tmp_path, index, database_ur
     reader.close()
 
 
-def test_an_instance_folder_written_before_the_split_opens_and_takes_writes(tmp_path, tiny_checkpoint):
-    """`legacy_instance.tar.gz` was written by the code before issue 11 (commit e1e3f36, see
-    fixtures/build_legacy_instance.py): seven notes, saved version 3, one upsert queued."""
+def legacy_instance(tmp_path: Path) -> Path:
     with tarfile.open(LEGACY) as archive:
         archive.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # 3.10.12+
-    folder = tmp_path / "instance"
+    return tmp_path / "instance"
+
+
+def test_an_instance_folder_written_before_the_split_opens_and_takes_writes(tmp_path, tiny_checkpoint):
+    """`legacy_instance.tar.gz` was written by the code before issue 11 (commit e1e3f36, see
+    fixtures/build_legacy_instance.py): seven notes, saved version 3, one upsert queued, and no BM25
+    index of whole documents: served from the store, said, and saved by the next writer."""
+    folder = legacy_instance(tmp_path)
     reader = SearchIndex.open(folder, model=tiny_checkpoint, mmap=True)
-    assert reader.loaded_version == reader.version == 3 and not reader.problems and reader.check().ok
-    assert reader.stats()["collections"] == {"notes": 7}
+    assert reader.version == 3 and reader.origins == {"vectors": "version 3", "lexical": "version 3", "document_lexical": ""}
+    assert reader.damaged == {"document_lexical"} and len(reader.problems) == 1 and "older code saved" in reader.problems[0]
+    assert reader.check().problems == reader.problems and reader.serving_problems() == reader.problems
+    assert reader.serve_from_store() == ["document_lexical"] and reader.origins["document_lexical"] == "store"
+    assert reader.stats()["collections"] == {"notes": 7} and len(reader.document_lexical) == 7
     assert np.array_equal(reader.vectors.ids(), reader.store.chunk_ids())
     found = reader.store.passages(reader.lexical.search("cat mat", 1)[0])
     assert [passage.external_id for passage in found.values()] == ["d3"]
+    assert [d.id for d in reader.store.documents_with_id("d3")] == ["d3"]
+    assert reader.document_lexical.search("cat mat", 1)[0].tolist() == [reader.store.documents_with_id("d3")[0].key]
     d5 = reader.store.documents_with_id("d5", "notes")[0]
     nearest = reader.vectors.search(reader.store.document_vectors(d5.key)[:1], 1)[1][0]
     assert reader.store.chunk_owners(nearest)[nearest[0]].document == d5.key  # a stored vector finds its own chunk
     with open_for_writing(folder) as writer:
         assert jobs.apply_pending(writer) == 1  # the queued upsert
         assert writer.delete(["d0"], "notes") == 1
-    assert reader.refresh() and reader.loaded_version == 5 and reader.check().ok
+    # The writer's sync saved version 4 with the missing index before its two changes saved theirs.
+    assert reader.refresh() and reader.loaded_version == 6 and not reader.problems and reader.check().ok
+    assert reader.origins["document_lexical"] == "version 6" and len(reader.document_lexical) == 7
     assert reader.stats()["collections"] == {"notes": 7} and reader.store.documents_with_id("q1")
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("search.sqlite3-")) == [
-        "lexical-4", "lexical-5", "search.sqlite3", "vectors.faiss", "vectors.faiss.meta.json", "vectors.json", "write.lock"]
+        "lexical-5", "lexical-6", "search.sqlite3", "vectors.faiss", "vectors.faiss.meta.json", "vectors.json", "write.lock"]
+    assert (folder / "lexical-6" / "documents" / "ids.npy").is_file()
+    reader.close()
+
+
+def test_check_repair_saves_the_whole_document_index_an_old_instance_lacks(tmp_path, capsys, tiny_checkpoint):
+    folder = legacy_instance(tmp_path)
+    assert manage.main(["--instance", str(folder), "check"]) == 1
+    assert "problem: document_lexical: not in version 3" in capsys.readouterr().out
+    assert manage.main(["--instance", str(folder), "check", "--repair"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("ok")
+    reader = SearchIndex.open(folder, mmap=True)
+    assert not reader.problems and reader.origins["document_lexical"] == "version 4" and len(reader.document_lexical) == 7
     reader.close()

@@ -72,7 +72,11 @@ def test_written_documents_read_back_with_their_vectors(store):
     ids, stored = zip(*store.stored_vectors(written[::-1]))
     order = np.argsort(ids[0])
     np.testing.assert_array_equal(stored[0][order], vectors_written[np.argsort(written)])  # bit for bit
-    assert list(store.titled_chunks()) == [(written[0], "Pens", "red"), (written[1], "Pens", "pen"), (written[2], "", "cat")]
+    assert list(store.titled_texts()) == [(written[0], "Pens", "red"), (written[1], "Pens", "pen"), (written[2], "", "cat")]
+    a, b = hashes["a"][0], hashes["b"][0]
+    assert list(store.titled_texts(documents=True)) == [(a, "Pens", "red pen"), (b, "", "cat")]
+    assert np.array_equal(np.sort(store.chunk_ids(documents=True)), np.sort([a, b]))
+    assert store.document_chunks([b, a, 12345]) == [(a, 0, written[0]), (a, 1, written[1]), (b, 0, written[2])]
     passage = store.passages([written[1]])[written[1]]
     assert (passage.external_id, passage.text, passage.span, passage.collection) == ("a", "pen", (4, 7), "notes")
     assert store.document_vectors(hashes["a"][0]).shape == (2, DIM)

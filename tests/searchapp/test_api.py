@@ -65,6 +65,8 @@ def test_search_in_an_unknown_collection_is_404_naming_the_collections(client):
     ("q=cat&offset=-1", "invalid_parameter", "offset must be"),
     ("q=cat&offset=1001", "invalid_parameter", "offset must be"),
     ("q=cat&mode=fuzzy", "invalid_parameter", "unknown mode 'fuzzy'"),
+    ("q=cat&mode=lexical&bm25=words", "invalid_parameter", "unknown bm25 unit 'words': use one of document, passage"),
+    ("q=cat&bm25=Document", "invalid_parameter", "unknown bm25 unit 'Document'"),
     ("q=cat&filter.=x", "invalid_parameter", "field name"),
 ])
 def test_bad_search_parameters_are_400_json(client, query, code, words):

@@ -64,10 +64,17 @@ def test_a_bad_settings_file_is_named(tmp_path, content, message):
 @pytest.mark.parametrize("environ, message", [
     ({"SEARCHAPP_MAX_OFFSET": "lots"}, "SEARCHAPP_MAX_OFFSET='lots': expected a whole number, such as 1000"),
     ({"SEARCHAPP_API_TOKEN": "token "}, "API_TOKEN begins or ends with white space"),
+    ({"SEARCHAPP_BM25_UNIT": "sentence"}, "BM25_UNIT='sentence': expected one of document, passage"),
 ])
 def test_bad_values_are_named(environ, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=environ)
+
+
+def test_the_bm25_unit_comes_from_the_environment_or_the_file_and_is_checked_either_way(tmp_path):
+    assert DEFAULTS["BM25_UNIT"] == "document" and load_settings(environ={"SEARCHAPP_BM25_UNIT": "passage"})["BM25_UNIT"] == "passage"
+    with pytest.raises(ConfigError, match="BM25_UNIT=3: expected one of"):
+        load_settings(environ={"SEARCHAPP_CONFIG": settings_file(tmp_path, {"BM25_UNIT": 3})})
 
 
 def test_a_bad_token_in_the_file_is_refused_too(tmp_path):

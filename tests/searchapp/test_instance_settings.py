@@ -24,6 +24,12 @@ def test_a_flag_not_given_leaves_the_setting(tmp_path):
     assert instance_settings(None, None, "m", environ=environ) == InstanceSettings("env-instance", "sqlite:///env.db", Path("m"))
 
 
+def test_the_bm25_unit_is_the_setting_unless_the_flag_names_one():
+    assert instance_settings(environ={}).bm25_unit == "document"
+    assert instance_settings(environ={"SEARCHAPP_BM25_UNIT": "passage"}).bm25_unit == "passage"
+    assert instance_settings(environ={"SEARCHAPP_BM25_UNIT": "passage"}, bm25_unit="document").bm25_unit == "document"
+
+
 def test_the_default_model_is_absolute_and_the_model_as_given(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = instance_settings(model="models/mine", environ={})
