@@ -75,7 +75,9 @@ def test_written_documents_read_back_with_their_vectors(store):
     assert list(store.titled_chunks()) == [(written[0], "Pens", "red"), (written[1], "Pens", "pen"), (written[2], "", "cat")]
     passage = store.passages([written[1]])[written[1]]
     assert (passage.external_id, passage.text, passage.span, passage.collection) == ("a", "pen", (4, 7), "notes")
-    assert store.document_vectors(hashes["a"][0]).shape == (2, DIM)
+    ids, vectors = store.document_vectors(hashes["a"][0])
+    assert ids.tolist() == sorted(written[:2].tolist())
+    np.testing.assert_array_equal(vectors, vectors_written[:2][np.argsort(written[:2])])
     assert (store.count_chunks(), store.count_empty_documents(), store.documents_per_collection()) == (3, 0, {"notes": 2})
 
 
