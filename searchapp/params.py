@@ -2,6 +2,7 @@
 and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  collection=…  filter.FIELD=VALUE (repeatable)
+    q=…  (alone, `parse_query`: what an explanation reads besides the document's id)
     wait=0…MAX_WAIT_SECONDS
     {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
 """
