@@ -34,7 +34,8 @@ def synonym_checkpoint(tmp_path: Path, tiny_config, tiny_tokenizer) -> Path:
 def service(tmp_path: Path, synonym_checkpoint: Path, database_url: str) -> SearchService:
     service = SearchService.open(tmp_path / "instance", database_url, synonym_checkpoint)
     records = [Record("river", "", RIVER, {}, "test"), Record("long", "Notes", LONG, {}, "test"),
-               Record("titled", "pen " * 40, "The river flooded.", {}, "test")]
+               Record("titled", "pen " * 40, "The river flooded.", {}, "test"),
+               Record("astral", "😀 Émile", "𝔘 river 😀 flooded.", {}, "test")]
     index_records(service.index, records, IndexConfig(collection="docs"))
     service.refresh()
     return service
@@ -88,3 +89,13 @@ def test_shades_start_above_a_fifth_and_top_out(service):
     assert body["query_words"][0]["matches"][0] == {"word": 0, "similarity": pytest.approx(explanation.matches(0)[0][1], abs=1e-6),
                                                     "strength": pytest.approx(explanation.matches(0)[0][2], abs=1e-6), "shade": SHADES}
     assert np.isclose(body["baseline"], np.median(explanation.similarity), atol=1e-6)
+
+
+def test_spans_count_characters_beyond_the_basic_plane(service):
+    explanation = explain(service.index, service.document("astral"), "😀 cat")
+    assert explanation.text == "😀 Émile\n𝔘 river 😀 flooded."
+    # Emoji are not words (no letter or digit); the spans around them still count code points.
+    assert [(w.text, explanation.text[w.start:w.end]) for w in explanation.passage_words] == [
+        ("Émile", "Émile"), ("𝔘", "𝔘"), ("river", "river"), ("flooded", "flooded")]
+    assert [w.text for w in explanation.query_words] == ["cat"]
+    assert explanation.passage_words[explanation.matches(0)[0][0]].text == "river"
