@@ -11,7 +11,7 @@ from .hf_export import export_hf
 from .hf_import import import_hf
 from .model import BertForPreTraining, BertModel
 from .sentences import sentence_starts
-from .text_encoder import Encoder, set_threads
+from .text_encoder import Encoder, TokenVectors, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "CheckpointError",
     "Encoder",
     "TextTokenizer",
+    "TokenVectors",
     "export_hf",
     "import_hf",
     "load_checkpoint",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,18 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch
         return hidden[:, 0]
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's contextual token vectors: the last layer's states of its word pieces (special tokens
+    left out), float32 and L2-normalised, row i for piece i. What explains a match word by word."""
+
+    vectors: np.ndarray  # (pieces, dim)
+    offsets: np.ndarray  # (pieces, 2): each piece's [start, end) in the text, in characters
+    words: np.ndarray  # (pieces,): which word of the text (the pre-tokeniser's split) each piece belongs to
+    sentence: np.ndarray  # (dim,): the text's vector, as `Encoder.encode` gives it, from the same forward pass
+    truncated: bool  # pieces past max_length were dropped, as `encode` drops them
 
 
 class Encoder:
@@ -130,13 +143,30 @@ class Encoder:
                     on_batch(len(rows))
         return out
 
+    def token_vectors(self, text: str | bytes) -> TokenVectors:
+        """The contextual vectors of one text's word pieces, from the forward pass (tokenisation,
+        truncation to max_length, precision) that `encode([text])` makes, whose vector comes along."""
+        encoding = self._tokenize([as_text(text, 0)])[0]
+        with torch.inference_mode(), autocast(self.device, self.compute_dtype):
+            hidden, mask = self._hidden([encoding])
+            sentence = F.normalize(pool(hidden, mask, self.pooling), dim=-1)[0].cpu().numpy()
+        real = ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+        return TokenVectors(F.normalize(hidden[0], dim=-1).cpu().numpy()[real],
+                            np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real],
+                            np.array([word for word in encoding.word_ids if word is not None], dtype=np.int64),
+                            sentence, bool(encoding.overflowing))
+
     def _encode_batch(self, encodings: Sequence[Encoding]) -> np.ndarray:
+        hidden, mask = self._hidden(encodings)
+        return F.normalize(pool(hidden, mask, self.pooling), dim=-1).cpu().numpy()
+
+    def _hidden(self, encodings: Sequence[Encoding]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last layer's states of a batch, in float32, and its attention mask (on the device)."""
         batch = self.tokenizer.pad(encodings)
         unpadded = bool(batch.attention_mask.all())  # checked on the CPU, before the copy to the device
         batch = batch.to(self.device)
         hidden = self.model(batch.input_ids, batch.token_type_ids, None if unpadded else batch.attention_mask)
-        vectors = pool(hidden.float(), batch.attention_mask, self.pooling)
-        return F.normalize(vectors, dim=-1).cpu().numpy()
+        return hidden.float(), batch.attention_mask
 
     def _tokenize(self, texts: list[str]) -> list[Encoding]:
         limit = self.max_length * _CHARS_PER_TOKEN_CLIP

@@ -161,7 +161,7 @@ class SearchService:
     def similar(self, document: StoredDocument, k: int = 5) -> list[Hit]:
         """Documents nearest to this one: its chunks' mean vector, searched like a query."""
         self.refresh()
-        vectors = self.index.store.document_vectors(document.key)
+        _, vectors = self.index.store.document_vectors(document.key)
         if not len(vectors):
             return []
         centroid = vectors.mean(axis=0, keepdims=True)

@@ -250,11 +250,12 @@ class Store:
             rows = session.execute(statement.limit(limit)).all()
         return [StoredDocument(*row[:5], row[5] or {}) for row in rows]
 
-    def document_vectors(self, document_key: int) -> np.ndarray:
-        """The vectors of a document's chunks, (chunks, dim); (0, 0) for a document without any."""
+    def document_vectors(self, document_key: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of a document's chunks, in order, and their vectors, (chunks, dim); (0, 0) for none."""
         with self.session() as session:
-            blobs = session.scalars(select(Chunk.vector).where(Chunk.document_id == document_key)).all()
-        return np.vstack([np.frombuffer(b, dtype="<f4") for b in blobs]) if blobs else np.empty((0, 0), np.float32)
+            rows = session.execute(select(Chunk.id, Chunk.vector).where(Chunk.document_id == document_key).order_by(Chunk.id)).all()
+        return (np.array([row[0] for row in rows], dtype=np.int64),
+                np.vstack([np.frombuffer(row[1], dtype="<f4") for row in rows]) if rows else np.empty((0, 0), np.float32))
 
     def collection_names(self) -> list[str]:
         with self.session() as session:

@@ -7,13 +7,15 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from indexer import jobs
+from indexer.explain import explain
 from indexer.search import AmbiguousDocument
 from indexer.store import StoredDocument
+from indexer.validation import collection_problem, id_problem
 
 from . import writes
 from .errors import ApiError
 from .openapi import openapi_document
-from .params import parse_search_params, parse_upsert, run_search, wait_seconds
+from .params import parse_query, parse_search_params, parse_upsert, run_search, wait_seconds
 from .service import health_report, search_service
 
 blueprint = Blueprint("api", __name__)
@@ -69,6 +71,22 @@ def _job_response(job_id: int, wait: float, pending_status: int = 202):
     if response.status_code == 202:
         response.headers["Location"] = url
     return response
+
+
+@blueprint.get("/explain")
+def explain_result():
+    """Why document `id` is a result for `q`: its passage's words aligned with the query's
+    (indexer/explain.py). Computed on demand, per result, never by the search itself."""
+    query = parse_query(request.args, current_app.config)
+    document_id, collection = request.args.get("id", ""), request.args.get("collection")
+    if not document_id:
+        raise ApiError(400, "invalid_parameter", "which result? pass the document's id as id=…")
+    if problem := id_problem(document_id) or (collection_problem(collection) if collection is not None else None):
+        raise ApiError(404, "not_found", f"no such document: {problem}")
+    explanation = explain(search_service().index, _find(document_id), query)
+    if explanation is None:
+        raise ApiError(404, "not_found", f"document {document_id!r} has no passage to explain")
+    return jsonify(explanation.as_json())
 
 
 @blueprint.get("/health")

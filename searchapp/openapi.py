@@ -78,6 +78,31 @@ _SCHEMAS: dict = {
     "DeleteResult": {"type": "object", "required": ["id", "deleted", "index_version"], "additionalProperties": False, "properties": {
         "id": {"type": "string"}, "deleted": {"type": "integer", "description": "1, or 0 if it was already gone"},
         "index_version": {"type": "integer"}}},
+    "Explanation": {"type": "object", "required": ["query", "id", "collection", "title", "score", "passage", "text", "passage_start",
+                                                   "baseline", "truncated", "took_ms", "query_words", "passage_words"],
+                    "description": "why a document is a dense result: its passage's words aligned with the query's by the model's "
+                                   "contextual token vectors (word pieces merged into words; stop words and punctuation left out)",
+                    "properties": {
+        "query": {"type": "string"}, "id": {"type": "string"}, "collection": {"type": "string"}, "title": {"type": "string"},
+        "score": {"type": "number", "description": "query vector · the passage's vector: the cosine the dense search ranks by"},
+        "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"},
+        "text": {"type": "string", "description": "what was encoded: the title, a newline, the passage"},
+        "passage_start": {"type": "integer", "description": "where the passage begins in text"},
+        "baseline": {"type": "number", "description": "the median cosine of all query-word/passage-word pairs: strength 0"},
+        "truncated": {"type": "boolean", "description": "the query or passage was longer than the model reads; the rest is not aligned"},
+        "took_ms": {"type": "number"},
+        "query_words": {"type": "array", "items": {"type": "object", "required": ["text", "start", "end", "matches"], "properties": {
+            "text": {"type": "string"}, "start": {"type": "integer"}, "end": {"type": "integer", "description": "[start, end) in query"},
+            "matches": {"type": "array", "description": "the closest passage words, best first", "items": {
+                "type": "object", "required": ["word", "similarity", "strength", "shade"], "properties": {
+                    "word": {"type": "integer", "description": "position in passage_words"},
+                    "similarity": {"type": "number", "description": "cosine of the two words' contextual vectors"},
+                    "strength": {"type": "number", "description": "the cosine rescaled: (cosine - baseline) / (1 - baseline), in [0, 1]"},
+                    "shade": {"type": "integer", "minimum": 0, "maximum": 4, "description": "the strength as the UI shades it"}}}}}}},
+        "passage_words": {"type": "array", "items": {"type": "object", "required": ["text", "start", "end", "strength", "shade"], "properties": {
+            "text": {"type": "string"}, "start": {"type": "integer"}, "end": {"type": "integer", "description": "[start, end) in text"},
+            "strength": {"type": "number", "description": "the best strength against any query word"},
+            "shade": {"type": "integer", "minimum": 0, "maximum": 4, "description": "how strongly the UI shades it; 0: not at all"}}}}}},
     "Health": {"type": "object", "required": ["status", "problems", "chunks", "index_version"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded"],
                    "description": "degraded: the saved index is damaged or missing and searches are served from what this "
@@ -137,6 +162,10 @@ def openapi_document(config: Mapping) -> dict:
             "/api/jobs/{id}": {"get": {"summary": "A queued write: queued, running, done (with its counts) or failed", "security": _BEARER,
                                        "parameters": [_JOB_ID, wait], "responses": {
                 "200": _ok("Job"), "400": _error("a bad wait"), "404": _error("no such job"), **_WRITE_ERRORS, **limit_errors}}},
+            "/api/explain": {"get": {"summary": "Why a document is a result for a query: its passage's words aligned with the query's",
+                                     "parameters": [search_parameters[0], {**_ID, "in": "query"}, _COLLECTION], "responses": {
+                "200": _ok("Explanation"), "400": _error("empty_query, query_too_long, or invalid_parameter (no id)"),
+                "404": _error(_NOT_FOUND), "409": _error("the id exists in several collections"), **limit_errors}}},
             "/api/health": {"get": {"summary": "Liveness, index version and integrity", "responses": {"200": _ok("Health")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
         },

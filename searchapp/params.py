@@ -2,6 +2,7 @@
 and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  bm25=document|passage  collection=…  filter.FIELD=VALUE (repeatable)
+    q=…  (alone, `parse_query`: what an explanation reads besides the document's id)
     wait=0…MAX_WAIT_SECONDS
     {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
 """
@@ -41,11 +42,7 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
     """The parameters, checked. The query is cleaned like a document's text (no NUL or other control
     characters, no lone surrogates), since it reaches the encoder and is echoed in JSON; a collection
     no document can be in is refused rather than searched for."""
-    query = clean_text(args.get("q", "")).strip()
-    if not query:
-        raise ApiError(400, "empty_query", "the query is empty: pass it as q=…")
-    if len(query) > config["MAX_QUERY_CHARS"]:
-        raise ApiError(400, "query_too_long", f"the query has {len(query):,} characters; the limit is {config['MAX_QUERY_CHARS']:,}")
+    query = parse_query(args, config)
     mode = args.get("mode", "dense")
     if mode not in MODES:
         raise ApiError(400, "invalid_parameter", f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -70,6 +67,16 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         filters=Filters(collection=collection, metadata=metadata),
         bm25=bm25,
     )
+
+
+def parse_query(args: MultiDict, config: Mapping) -> str:
+    """`q`, cleaned (see `parse_search_params`): neither empty nor over MAX_QUERY_CHARS characters."""
+    query = clean_text(args.get("q", "")).strip()
+    if not query:
+        raise ApiError(400, "empty_query", "the query is empty: pass it as q=…")
+    if len(query) > config["MAX_QUERY_CHARS"]:
+        raise ApiError(400, "query_too_long", f"the query has {len(query):,} characters; the limit is {config['MAX_QUERY_CHARS']:,}")
+    return query
 
 
 def run_search(service: SearchService, params: SearchParams) -> Results:

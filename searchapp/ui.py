@@ -1,4 +1,6 @@
 """The web UI: a search page and a document page, plain HTML forms that work without JavaScript.
+The one script, static/explain.js, only fills a result's "Why this result?" panel in place; without
+it the panel links to the document page, which the server renders with the same explanation.
 
 Every value that comes from a document is rendered through Jinja's autoescaping; highlighted
 snippets are handed to templates as (text, highlighted) pieces, never as markup. A result's link
@@ -12,6 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
+from indexer.explain import explain
 from indexer.retrieval import MODES, SCORE_KINDS
 from indexer.search import Hit
 
@@ -55,8 +58,9 @@ def document_page(collection: str, document_id: str):
         abort(404)
     query = request.args.get("q", "")[: current_app.config["MAX_QUERY_CHARS"]]
     sections = document_sections(document.text, query, request.args.get("passage"))
+    explanation = explain(service.index, document, query.strip()) if query.strip() else None
     return render_template("document.html", document=document, sections=sections, modes=MODES,
-                           collections=service.collections(), args=request.args,
+                           collections=service.collections(), args=request.args, explanation=explanation,
                            similar=service.similar(document, SIMILAR_DOCUMENTS))
 
 
@@ -82,13 +86,13 @@ def search_url(**changes: object) -> str:
 
 
 @blueprint.app_template_global()
-def document_url(hit: Hit, passage: bool = True) -> str:
+def document_url(hit: Hit, passage: bool = True, section: str | None = None) -> str:
     """A result's document page, carrying this page's search along and, with `passage`, the passage to
-    mark. The page jumps to the passage only where it does not open the text: a jump to the first
-    passage would only scroll the title away."""
+    mark. The page jumps to `section` if given, else to the passage where it does not open the
+    text: a jump to the first passage would only scroll the title away."""
     query = _search_query({"passage": f"{hit.passage[0]}-{hit.passage[1]}" if passage else None})
     url = url_for("ui.document_page", collection=hit.collection, document_id=hit.id)
-    return url + query + ("#passage" if passage and hit.passage[0] > 0 else "")
+    return url + query + (f"#{section}" if section else "#passage" if passage and hit.passage[0] > 0 else "")
 
 
 @blueprint.app_template_global()

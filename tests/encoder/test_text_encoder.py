@@ -107,3 +107,27 @@ def test_bf16_can_be_switched_off_whatever_the_cpu(monkeypatch):
     finally:
         monkeypatch.delenv(NO_BF16_VARIABLE)
         cpu_has_native_bf16.cache_clear()
+
+
+def test_token_vectors_are_the_pieces_of_the_encoded_text(encoder):
+    text = "the cat sat on the mat while the dog slept"
+    tokens = encoder.token_vectors(text)
+    pieces = encoder.tokenizer.tokens(text)[1:-1]  # [CLS] and [SEP] left out
+    assert tokens.vectors.dtype == np.float32 and tokens.vectors.shape == (len(pieces), encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(tokens.vectors, axis=1), 1.0, atol=1e-6)
+    spans = [text[start:end].lower() for start, end in tokens.offsets]
+    assert spans == [piece.removeprefix("##") for piece in pieces]
+    word_spans = [(tokens.offsets[tokens.words == i, 0].min(), tokens.offsets[tokens.words == i, 1].max()) for i in range(10)]
+    assert [text[start:end] for start, end in word_spans] == text.split()
+    # The sentence vector is the one `encode` gives, from the same forward pass.
+    np.testing.assert_allclose(tokens.sentence, encoder.encode([text])[0], atol=1e-5)
+    assert not tokens.truncated
+
+
+def test_token_vectors_stop_where_encode_truncates(encoder):
+    text = "the cat sat on the mat " * 20
+    tokens = encoder.token_vectors(text)
+    assert tokens.truncated and len(tokens.vectors) == encoder.max_length - 2
+    np.testing.assert_allclose(tokens.sentence, encoder.encode([text])[0], atol=1e-5)
+    empty = encoder.token_vectors("")
+    assert empty.vectors.shape == (0, encoder.dim) and empty.offsets.shape == (0, 2) and not empty.truncated

@@ -152,7 +152,7 @@ def test_an_instance_folder_written_before_the_split_opens_and_takes_writes(tmp_
     assert [d.id for d in reader.store.documents_with_id("d3")] == ["d3"]
     assert reader.document_lexical.search("cat mat", 1)[0].tolist() == [reader.store.documents_with_id("d3")[0].key]
     d5 = reader.store.documents_with_id("d5", "notes")[0]
-    nearest = reader.vectors.search(reader.store.document_vectors(d5.key)[:1], 1)[1][0]
+    nearest = reader.vectors.search(reader.store.document_vectors(d5.key)[1][:1], 1)[1][0]
     assert reader.store.chunk_owners(nearest)[nearest[0]].document == d5.key  # a stored vector finds its own chunk
     with open_for_writing(folder) as writer:
         assert jobs.apply_pending(writer) == 1  # the queued upsert

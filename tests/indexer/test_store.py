@@ -79,7 +79,9 @@ def test_written_documents_read_back_with_their_vectors(store):
     assert store.document_chunks([b, a, 12345]) == [(a, 0, written[0]), (a, 1, written[1]), (b, 0, written[2])]
     passage = store.passages([written[1]])[written[1]]
     assert (passage.external_id, passage.text, passage.span, passage.collection) == ("a", "pen", (4, 7), "notes")
-    assert store.document_vectors(hashes["a"][0]).shape == (2, DIM)
+    ids, vectors = store.document_vectors(hashes["a"][0])
+    assert ids.tolist() == sorted(written[:2].tolist())
+    np.testing.assert_array_equal(vectors, vectors_written[:2][np.argsort(written[:2])])
     assert (store.count_chunks(), store.count_empty_documents(), store.documents_per_collection()) == (3, 0, {"notes": 2})
 
 
