@@ -57,6 +57,10 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
 
 
 def _store(where: InstanceSettings) -> Store:
+    """The instance's store; a missing folder (where it holds the store) is refused rather than made."""
+    if where.database_url is None and not Path(where.folder).is_dir():
+        raise FileNotFoundError(f"{where.folder}: no such instance folder (index documents first: "
+                                f"`manage.py --instance {where.folder} index PATH...`)")
     return open_store(store_url(where.folder, where.database_url))
 
 
