@@ -154,7 +154,7 @@ def read_beir(folder: Path, split: str = "test") -> BeirSet:
 
 
 def read_judged(queries: Iterable[str], qrels: Iterable[str], queries_name: str, qrels_name: str) -> tuple[dict[str, str], Qrels]:
-    """The lines of a BEIR queries.jsonl and of a qrels TSV (header query-id, corpus-id, score) as
+    """The lines of a BEIR queries.jsonl and of a qrels TSV (a header naming query-id, corpus-id and score) as
     (id -> text, qrels), keeping only the queries with at least one relevant (grade > 0) document: a
     query with none scores 0 under every metric whatever the model does, so it would only dilute the
     mean. A bad line is a ValueError naming its file (`*_name`) and line."""
@@ -169,15 +169,16 @@ def read_judged(queries: Iterable[str], qrels: Iterable[str], queries_name: str,
                                  f"({type(error).__name__}: {error})") from None
     rows = csv.reader(qrels, delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(rows, [])
-    if header[:3] != QRELS_HEADER:
-        raise ValueError(f"{qrels_name}, line 1: expected the header {chr(9).join(QRELS_HEADER)!r}, got {chr(9).join(header)!r}")
+    if not set(QRELS_HEADER) <= set(header):
+        raise ValueError(f"{qrels_name}, line 1: expected a header naming the columns {', '.join(QRELS_HEADER)}, got {chr(9).join(header)!r}")
+    query, corpus, score = (header.index(name) for name in QRELS_HEADER)
     judged: Qrels = {}
     for row in rows:
         if not row:
             continue
-        if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
-            raise ValueError(f"{qrels_name}, line {rows.line_num}: expected query-id, corpus-id and a whole-number score, got {row!r}")
-        judged.setdefault(row[0], {})[row[1]] = int(row[2])
+        if len(row) < len(header) or not row[score].strip().lstrip("-").isdigit():
+            raise ValueError(f"{qrels_name}, line {rows.line_num}: expected {', '.join(header)} with a whole-number score, got {row!r}")
+        judged.setdefault(row[query], {})[row[corpus]] = int(row[score])
     relevant = {qid: grades for qid, grades in judged.items() if any(g > 0 for g in grades.values())}
     missing = sorted(set(relevant) - set(texts))
     if missing:

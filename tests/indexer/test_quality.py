@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import update
 
+from encoder.training.evaluation import read_judged
 from indexer import quality_store
 from indexer.evaluation import evaluate_beir
 from indexer.ingest import IndexConfig, index_paths
@@ -134,7 +135,7 @@ def test_run_figures_equal_eval_retrievals_on_the_same_data_and_mode(tmp_path, t
 @pytest.mark.parametrize(("queries", "qrels", "message"), [
     (['{"_id": "q1", "text": "cats"}\n', "{oops\n"], QRELS, "queries.jsonl, line 2: expected a JSON object"),
     (['{"_id": "q1"}\n'], QRELS, "queries.jsonl, line 1: expected a JSON object"),
-    (lines(QUERIES), "qid\tdoc\tscore\n", "qrels.tsv, line 1: expected the header"),
+    (lines(QUERIES), "qid\tdoc\tscore\n", "qrels.tsv, line 1: expected a header naming the columns"),
     (lines(QUERIES), "query-id\tcorpus-id\tscore\nq1\tcat\t2\nq1\tmat\thigh\n", "qrels.tsv, line 3: expected query-id"),
     (lines({"q9": "x"}), QRELS, "qrels.tsv: judges 2 queries absent from queries.jsonl"),
     (lines(QUERIES), "query-id\tcorpus-id\tscore\nq3\tstar\t0\n", "no query has a relevant document"),
@@ -148,3 +149,8 @@ def test_a_bad_set_names_its_file_and_line(tmp_path, queries, qrels, message):
     add_labelled(store, "s", "notes", lines(QUERIES), QRELS.splitlines(True), "q", "r")
     with pytest.raises(ValueError, match="exists already"):
         add_labelled(store, "s", "notes", lines(QUERIES), QRELS.splitlines(True), "q", "r")
+
+
+def test_qrels_columns_are_found_by_name_in_any_order():
+    queries, qrels = read_judged(lines(QUERIES), ["score\tquery-id\tcorpus-id\n", "2\tq1\tcat\n"], "q", "r")
+    assert qrels == {"q1": {"cat": 2}} and set(queries) == {"q1"}
