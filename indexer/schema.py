@@ -1,5 +1,5 @@
 """The database's tables and the migrations that create them: what `Store` (indexer/store.py) reads
-and writes, and the write queue's own table (indexer/jobs.py).
+and writes, the write queue's own table (indexer/jobs.py) and the quality runs' (indexer/quality_store.py).
 
 The schema is versioned: `MIGRATIONS` is the ordered list of steps, each run once inside a
 transaction by `store.migrate`, and the store records how many have run. A change of schema is a new
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, Connection, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Connection, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit, as FAISS ids are.
@@ -87,6 +87,56 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class LabelledSet(Base):
+    """A labelled query set of the operator's: judged queries (id -> text) and their graded qrels
+    (query id -> {document id: grade}), for one collection."""
+
+    __tablename__ = "quality_sets"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    collection: Mapped[str] = mapped_column(String(200))
+    queries: Mapped[dict] = mapped_column(JSON)
+    qrels: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class QualityRun(Base):
+    """One pass of a set through the search service in one mode: queued, running (`done` of `total`
+    queries so far, `heartbeat` at the last one), then done with its means (x100) and latency
+    percentiles (ms) in `metrics`, or failed with `error`."""
+
+    __tablename__ = "quality_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("quality_sets.id", ondelete="CASCADE"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    index_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class QueryResult(Base):
+    """One query of a run: its metrics (x100), its latency inside the service, and its top results."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (UniqueConstraint("run_id", "query_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True)
+    query_id: Mapped[str] = mapped_column(String(1024))
+    ndcg: Mapped[float] = mapped_column(Float)
+    recall: Mapped[float] = mapped_column(Float)
+    mrr: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    top_ids: Mapped[list] = mapped_column(JSON)
+
+
 # Schema migrations, in order; the store records how many have run. Alembic would be one more tool
 # for what is, so far, an ordered list of functions run once each inside a transaction.
 def _create_initial_tables(connection: Connection) -> None:
@@ -98,5 +148,9 @@ def _create_write_jobs(connection: Connection) -> None:
     WriteJob.__table__.create(connection)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs]
+def _create_quality_tables(connection: Connection) -> None:
+    Base.metadata.create_all(connection, tables=[LabelledSet.__table__, QualityRun.__table__, QueryResult.__table__])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs, _create_quality_tables]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,11 +23,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(REPOSITORY / "templates"), static_folder=str(REPOSITORY / "templates" / "static"))
     app.json = StrictJSONProvider(app)
     app.config.update(load_settings(config))
-    from . import api, errors, guards, service, ui
+    from . import api, errors, guards, quality_pages, service, ui
 
     service.init_app(app)
     app.register_blueprint(ui.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
+    app.register_blueprint(quality_pages.blueprint, url_prefix="/quality")
     errors.register(app)
     guards.register(app)
     return app

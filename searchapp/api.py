@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from indexer import jobs
@@ -13,6 +11,7 @@ from indexer.store import StoredDocument
 from indexer.validation import collection_problem, id_problem
 
 from . import writes
+from .access import sent_bytes, token_matches
 from .errors import ApiError
 from .openapi import openapi_document
 from .params import parse_query, parse_search_params, parse_upsert, run_search, wait_seconds
@@ -120,15 +119,6 @@ def _authorize() -> None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise ApiError(401, "unauthorized", "this endpoint needs an Authorization: Bearer <token> header")
-    if not hmac.compare_digest(_sent_bytes(given.strip()), token.encode()):
+    if not token_matches(sent_bytes(given.strip()), token):
         raise ApiError(403, "forbidden", "the bearer token is not valid")
 
-
-def _sent_bytes(header_value: str) -> bytes:
-    """The bytes a client sent, to compare with the token's UTF-8 (so that a token can hold any
-    character): WSGI servers hand headers over decoded as Latin-1 (PEP 3333); a value beyond Latin-1
-    can only come from an in-process caller such as a test client, and is taken as UTF-8."""
-    try:
-        return header_value.encode("latin-1")
-    except UnicodeEncodeError:
-        return header_value.encode()

@@ -5,6 +5,7 @@ A request enqueues its validated documents (`indexer.jobs`) and answers 202 at o
 in its own process (`manage.py writer`, started by gunicorn.conf.py) or a thread of the development
 server, applies them through `open_for_writing`, taking turns with `manage.py index`. The writer
 runs at a lower CPU priority with one thread, so that on a busy machine the searches get the cores.
+Between writes it also measures the quality runs queued from /quality (`indexer.quality`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from encoder import set_threads
 from indexer.jobs import JobStatus, apply_pending, has_pending, job_status
+from indexer.quality import work_on_waiting_runs
+from indexer.quality_store import has_waiting
+from indexer.search import SearchService
 from indexer.search_index import open_for_writing, store_url
 from indexer.store import Store, open_store
 from indexer.vector_index import set_search_threads
@@ -45,14 +50,16 @@ def wait_for(store: Store, job_id: int, seconds: float) -> JobStatus | None:
 
 def run_writer(instance: str | Path, database_url: str | None, model: str | Path, stop: threading.Event,
                poll_seconds: float = POLL_SECONDS) -> None:
-    """Apply queued writes until `stop` is set. Stopping between jobs or killed mid-job, it loses
-    nothing: what it had not marked done is applied again by the next writer."""
+    """Apply queued writes until `stop` is set, and measure queued quality runs while none waits.
+    Stopping between jobs or killed mid-job, it loses nothing: what it had not marked done is applied
+    again by the next writer (a quality run resumes at its first query without a result)."""
     try:
         os.nice(WRITER_NICE)  # on Linux, this thread and the threads it starts
     except OSError:
         log.warning("the writer cannot lower its CPU priority")
     Path(instance).mkdir(parents=True, exist_ok=True)
     store = open_store(store_url(instance, database_url))
+    open_service = cache(lambda: SearchService.open(instance, database_url, model))  # only once a run waits
     try:
         while not stop.is_set():
             try:
@@ -61,6 +68,10 @@ def run_writer(instance: str | Path, database_url: str | None, model: str | Path
                         applied = apply_pending(index, should_stop=stop.is_set)
                         version = index.version
                     log.info("applied %d queued write(s); index version %d", applied, version)
+                    continue
+                if has_waiting(store):
+                    measured = work_on_waiting_runs(store, open_service, lambda: stop.is_set() or has_pending(store))
+                    log.info("finished %d quality run(s)", measured)
                     continue
             except Exception:  # noqa: BLE001 - a writer that stops would leave every later write queued
                 log.exception("the writer failed; trying again in %.0f s", RETRY_SECONDS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..text_encoder import Encoder
 
 Pairs = list[tuple[str, str, float]]
 Qrels = dict[str, dict[str, int]]
+QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
 # Scores are computed for a block of queries against the whole corpus at once; the block is sized so
 # that one block's score matrix stays near this many float32 values (64 MiB), whatever the corpus size.
@@ -47,11 +48,15 @@ def _tsv_records(path: Path) -> Iterator[dict[str, str]]:
 
 def jsonl_records(path: Path) -> Iterator[dict]:
     """The records of a JSON-lines evaluation file, strictly: unlike training data (`corpus.json_objects`),
-    a line that does not parse is an error, since a figure measured on part of a set would be wrong."""
+    a line that does not parse is an error naming the file and line, since a figure measured on part
+    of a set would be wrong."""
     with Path(path).open(encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {number}: not valid JSON ({error})") from None
 
 
 # --- Semantic textual similarity ---------------------------------------------------------------------
@@ -139,20 +144,46 @@ class BeirSet:
 
 
 def read_beir(folder: Path, split: str = "test") -> BeirSet:
-    """Load a BEIR folder, keeping only the queries with at least one relevant (grade > 0) document:
-    a query with none scores 0 under every metric whatever the model does, so it would only dilute
-    the mean."""
+    """Load a BEIR folder's corpus and its judged queries (`read_judged`)."""
     folder = Path(folder)
     corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in jsonl_records(folder / "corpus.jsonl")}
-    all_queries = {str(q["_id"]): q["text"] for q in jsonl_records(folder / "queries.jsonl")}
+    queries_path, qrels_path = folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"
+    with queries_path.open(encoding="utf-8") as queries, qrels_path.open(encoding="utf-8", newline="") as qrels:
+        judged_queries, judged = read_judged(queries, qrels, str(queries_path), str(qrels_path))
+    return BeirSet(corpus=corpus, queries=judged_queries, qrels=judged)
+
+
+def read_judged(queries: Iterable[str], qrels: Iterable[str], queries_name: str, qrels_name: str) -> tuple[dict[str, str], Qrels]:
+    """The lines of a BEIR queries.jsonl and of a qrels TSV (a header naming query-id, corpus-id and score) as
+    (id -> text, qrels), keeping only the queries with at least one relevant (grade > 0) document: a
+    query with none scores 0 under every metric whatever the model does, so it would only dilute the
+    mean. A bad line is a ValueError naming its file (`*_name`) and line."""
+    texts: dict[str, str] = {}
+    for number, line in enumerate(queries, start=1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                texts[str(record["_id"])] = str(record["text"])
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{queries_name}, line {number}: expected a JSON object with \"_id\" and \"text\" "
+                                 f"({type(error).__name__}: {error})") from None
+    rows = csv.reader(qrels, delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, [])
+    if not set(QRELS_HEADER) <= set(header):
+        raise ValueError(f"{qrels_name}, line 1: expected a header naming the columns {', '.join(QRELS_HEADER)}, got {chr(9).join(header)!r}")
+    query, corpus, score = (header.index(name) for name in QRELS_HEADER)
     judged: Qrels = {}
-    for record in _tsv_records(folder / "qrels" / f"{split}.tsv"):
-        judged.setdefault(record["query-id"], {})[record["corpus-id"]] = int(record["score"])
-    qrels = {qid: grades for qid, grades in judged.items() if any(g > 0 for g in grades.values())}
-    missing = sorted(set(qrels) - set(all_queries))
+    for row in rows:
+        if not row:
+            continue
+        if len(row) < len(header) or not row[score].strip().lstrip("-").isdigit():
+            raise ValueError(f"{qrels_name}, line {rows.line_num}: expected {', '.join(header)} with a whole-number score, got {row!r}")
+        judged.setdefault(row[query], {})[row[corpus]] = int(row[score])
+    relevant = {qid: grades for qid, grades in judged.items() if any(g > 0 for g in grades.values())}
+    missing = sorted(set(relevant) - set(texts))
     if missing:
-        raise ValueError(f"{folder}: qrels judge {len(missing)} queries absent from queries.jsonl, e.g. {missing[:3]}")
-    return BeirSet(corpus=corpus, queries={qid: all_queries[qid] for qid in qrels}, qrels=qrels)
+        raise ValueError(f"{qrels_name}: judges {len(missing)} queries absent from {queries_name}, e.g. {missing[:3]}")
+    return {qid: texts[qid] for qid in relevant}, relevant
 
 
 def _dcg(gains: Sequence[float]) -> float:
