@@ -2,7 +2,7 @@
 and writes, the write queue's own table (indexer/jobs.py) and the quality runs' (indexer/quality_store.py).
 
 The schema is versioned: `MIGRATIONS` is the ordered list of steps, each run once inside a
-transaction by `store.migrate`, and the store records how many have run. A change of schema is a new
+transaction by `migrate`, and the store records how many have run. A change of schema is a new
 step at the end, so that a database built by earlier code is brought up to date when it is opened.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, Connection, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Connection, DateTime, Engine, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, inspect, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere ids are 64-bit, as FAISS ids are.
@@ -154,3 +155,29 @@ def _create_quality_tables(connection: Connection) -> None:
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs, _create_quality_tables]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is (newer schema, wrong model); the message says why."""
+
+
+def migrate(engine: Engine) -> int:
+    """Run the migrations this database has not had; returns the schema version now in force."""
+    with engine.begin() as connection:
+        current = _schema_version(connection)
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: schema version {current} is newer than this code ({SCHEMA_VERSION})")
+        for number in range(current, SCHEMA_VERSION):
+            MIGRATIONS[number](connection)
+        if current != SCHEMA_VERSION:
+            Setting.__table__.create(connection, checkfirst=True)
+            connection.execute(Setting.__table__.delete().where(Setting.key == "schema_version"))
+            connection.execute(Setting.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    return SCHEMA_VERSION
+
+
+def _schema_version(connection: Connection) -> int:
+    if not inspect(connection).has_table("settings"):
+        return 0
+    value = connection.execute(text("SELECT value FROM settings WHERE key = 'schema_version'")).scalar()
+    return int(value or 0)

@@ -4,8 +4,8 @@ The database is the truth. Each chunk row keeps its vector, so the FAISS index c
 from the store (another index type, a crash between a commit and an index save) without encoding
 anything again. SQLite by default (WAL mode: readers never block the writer), PostgreSQL by URL.
 
-`Store` is the repository: apart from the tables and migrations (indexer/schema.py) and the write
-queue's own SQL (indexer/jobs.py), no other module speaks SQL, so the queries that must agree (what
+`Store` is the repository: apart from the tables and migrations (indexer/schema.py), the write
+queue's own SQL (indexer/jobs.py) and the quality runs' (indexer/quality_store.py), no other module speaks SQL, so the queries that must agree (what
 a write commits, what `check` counts, what a search reads) sit side by side here.
 """
 
@@ -15,19 +15,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import chunking
-from .schema import MIGRATIONS, SCHEMA_VERSION, Chunk, Collection, Document, Setting
+from .schema import Chunk, Collection, Document, Setting, migrate
 
 SQL_BATCH = 10_000  # ids bound in one statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters
 READ_BATCH = 50_000  # rows streamed per fetch, and stored vectors returned per batch
 DELETE_BATCH = 1000  # documents deleted per transaction
-
-
-class StoreError(Exception):
-    """The database cannot be used as it is (newer schema, wrong model); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -277,25 +273,3 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint; a crash loses no commit in WAL mode
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def migrate(engine: Engine) -> int:
-    """Run the migrations this database has not had; returns the schema version now in force."""
-    with engine.begin() as connection:
-        current = _schema_version(connection)
-        if current > SCHEMA_VERSION:
-            raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: schema version {current} is newer than this code ({SCHEMA_VERSION})")
-        for number in range(current, SCHEMA_VERSION):
-            MIGRATIONS[number](connection)
-        if current != SCHEMA_VERSION:
-            Setting.__table__.create(connection, checkfirst=True)
-            connection.execute(Setting.__table__.delete().where(Setting.key == "schema_version"))
-            connection.execute(Setting.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-    return SCHEMA_VERSION
-
-
-def _schema_version(connection: Connection) -> int:
-    if not inspect(connection).has_table("settings"):
-        return 0
-    value = connection.execute(text("SELECT value FROM settings WHERE key = 'schema_version'")).scalar()
-    return int(value or 0)

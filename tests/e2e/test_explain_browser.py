@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
+from browser_env import ARTIFACTS, HEIGHT, TOKEN, WIDTH, XSS
 from playwright.sync_api import expect
-
-from test_browser import ARTIFACTS, HEIGHT, TOKEN, WIDTH, XSS, browser, page, server  # noqa: F401 (fixtures)
 
 QUERY = "soccer player"
 
@@ -20,7 +19,7 @@ def shaded_words(server: str, api_url: str) -> list[str]:
         return [word["text"] for word in json.load(response)["passage_words"] if word["shade"]]
 
 
-def test_the_panel_shows_the_shaded_passage_and_leads_to_the_document(server, page):  # noqa: F811
+def test_the_panel_shows_the_shaded_passage_and_leads_to_the_document(server, page):
     page.goto(f"{server}/?q=soccer+player&mode=dense")
     expect(page.locator("li.result")).to_have_count(10)
     panel = page.locator("li.result details.why").first
@@ -46,7 +45,7 @@ def test_the_panel_shows_the_shaded_passage_and_leads_to_the_document(server, pa
     page.screenshot(path=str(ARTIFACTS / "explain-document.png"))
 
 
-def test_without_javascript_the_panel_links_to_the_server_rendered_explanation(server, browser):  # noqa: F811
+def test_without_javascript_the_panel_links_to_the_server_rendered_explanation(server, browser):
     context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{server}/?q=soccer+player&mode=dense")
@@ -62,7 +61,7 @@ def test_without_javascript_the_panel_links_to_the_server_rendered_explanation(s
     context.close()
 
 
-def test_markup_in_a_passage_stays_text_in_the_panel(server, page):  # noqa: F811
+def test_markup_in_a_passage_stays_text_in_the_panel(server, page):
     body = json.dumps({"collection": "wikipedia", "documents": [
         {"id": "xss-why", "title": f"Quokka {XSS}", "text": f"Quokka markup test {XSS} &amp; \"quotes\""}]}).encode()
     request = urllib.request.Request(f"{server}/api/documents?wait=60", data=body, method="POST",

@@ -8,13 +8,13 @@ import gzip
 import itertools
 import json
 
+from browser_env import ARTIFACTS, HEIGHT, TOKEN, WIDTH
 from playwright.sync_api import expect
-from test_browser import ARTIFACTS, HEIGHT, TOKEN, WIDTH, browser, server  # noqa: F401 - fixtures
 
 from indexer.demo import demo_files
 
 
-def test_upload_a_set_run_it_and_read_its_charts(server, browser, tmp_path):  # noqa: F811
+def test_upload_a_set_run_it_and_read_its_charts(server, browser, tmp_path):
     collection, path = next(iter(demo_files().items()))
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         documents = [json.loads(line) for line in itertools.islice(lines, 3)]

@@ -16,7 +16,6 @@ from indexer.ranking import Filters
 from indexer.readers import Record
 from indexer.search import SearchService
 from indexer.search_index import SearchIndex
-from search_instance import LONG_TEXT
 
 # Only the last sentence of a document long enough for several passages mentions zebras.
 ZEBRA_TEXT = " ".join(["The river flooded the valley and the farmers moved their cattle."] * 10) + " Zebras crossed the river at dawn."
