@@ -28,7 +28,7 @@ from indexer.inspection import CheckReport
 from indexer.readers import FORMATS, FieldMap, InputError
 from indexer.retrieval import BM25_UNITS, MODES
 from indexer.search import SearchService
-from indexer.store import StoreError
+from indexer.schema import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
 from indexer.vector_index import INDEX_TYPES
 from searchapp import create_app

@@ -25,7 +25,8 @@ from encoder import Encoder
 from . import checksums
 from .lexical import LexicalIndex
 from .manifest import COMPONENTS, DOCUMENTS_FOLDER, LEXICAL_PREFIX, VECTORS_FILE, VERSION_FILE, Manifest
-from .store import Store, StoreError
+from .schema import StoreError
+from .store import Store
 from .vector_index import VectorIndex
 
 DATABASE_FILE = "search.sqlite3"

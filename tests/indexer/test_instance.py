@@ -12,7 +12,8 @@ import pytest
 from damage import damage
 from indexer.instance import LOCK_FILE, InstanceFolder, pin_model, store_url, write_lock
 from indexer.lexical import LexicalIndex
-from indexer.store import StoreError, open_store
+from indexer.schema import StoreError
+from indexer.store import open_store
 from indexer.vector_index import VectorIndex
 
 DIM = 4

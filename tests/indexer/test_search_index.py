@@ -17,7 +17,7 @@ from indexer import jobs
 from indexer.manifest import VECTORS_FILE
 from indexer.readers import Record
 from indexer.search_index import SearchIndex, Upserted, open_for_writing
-from indexer.store import StoreError
+from indexer.schema import StoreError
 from samples import SENTENCES
 
 LEGACY = Path(__file__).with_name("fixtures") / "legacy_instance.tar.gz"

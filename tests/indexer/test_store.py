@@ -8,7 +8,8 @@ import pytest
 
 from indexer.chunking import Chunk
 from indexer.schema import SCHEMA_VERSION, Setting
-from indexer.store import DocumentVersion, Store, StoreError, migrate, open_store
+from indexer.schema import StoreError, migrate
+from indexer.store import DocumentVersion, Store, open_store
 
 DIM = 4
 
