@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from encoder import Encoder
+from encoder.checkpoint import WEIGHTS_FILE
 
 from . import checksums
 from .lexical import LexicalIndex
@@ -54,12 +55,17 @@ def write_lock(folder: str | Path) -> Iterator[None]:
 
 def pin_model(folder: Path, store: Store, model: str | Path | None, default_model: str | Path | None) -> tuple[Path, int]:
     """The instance's model and its dimension: `model`, else the one the store records, else
-    `default_model`. The store remembers the choice; a model of another dimension than the one the
-    instance was built with is refused, since its vectors could not be compared with those stored."""
+    `default_model`. The store remembers the choice. Another model than the one that made the stored
+    vectors is refused, since a query it encodes could not be compared with them (even at the same
+    dimension: the content hashes would skip re-encoding unchanged documents); an instance with no
+    chunks yet may change its model, if the dimension is the same."""
     known = store.get("model")
     chosen = next((Path(m) for m in (model, known, default_model) if m), None)
     if chosen is None:
         raise StoreError(f"{folder}: no model recorded for this instance; pass one")
+    if known and not same_weights(Path(known), chosen) and store.has_chunks():
+        raise StoreError(f"{folder}: its vectors were made by {known}; {chosen} would encode queries and new documents "
+                         f"in another space than theirs: index into a new instance, or leave out the model")
     dim = store.get("dim")
     if dim is None or (known and Path(known) != chosen):
         encoder_dim = Encoder.load(chosen).dim
@@ -69,6 +75,15 @@ def pin_model(folder: Path, store: Store, model: str | Path | None, default_mode
         dim = encoder_dim
     return chosen, int(dim)
 
+
+
+def same_weights(recorded: Path, chosen: Path) -> bool:
+    """Whether `chosen` holds the weights the instance recorded: the same folder, or the same bytes in
+    another. A recorded folder that is gone (the instance, or the repository, moved) cannot be
+    compared, and is taken to have moved to `chosen`."""
+    if recorded.resolve() == chosen.resolve() or not (recorded / WEIGHTS_FILE).is_file():
+        return True
+    return (chosen / WEIGHTS_FILE).is_file() and checksums.record(recorded / WEIGHTS_FILE) == checksums.record(chosen / WEIGHTS_FILE)
 
 @dataclass
 class SavedVersion:

@@ -5,6 +5,7 @@ written by earlier code."""
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -51,11 +52,23 @@ def test_reopening_keeps_the_recorded_model(tmp_path, database_url, tiny_checkpo
         SearchIndex.open(tmp_path / "new", database_url=f"sqlite:///{tmp_path / 'new.sqlite3'}")
 
 
-def test_a_model_of_another_dimension_is_refused(tmp_path, index, database_url, tiny_config, tiny_tokenizer):
-    index.upsert(notes(0, 1), "notes")
+def test_another_model_than_the_one_that_made_the_vectors_is_refused(tmp_path, index, database_url, tiny_config, tiny_tokenizer,
+                                                                    tiny_checkpoint, monkeypatch):
+    empty = tmp_path / "empty"
+    SearchIndex.open(empty, database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}", model=tiny_checkpoint).close()
     wider = save_checkpoint(tmp_path / "wide", BertModel(BertConfig(**{**tiny_config.to_dict(), "hidden_size": 48})), tiny_tokenizer, max_length=32)
-    with pytest.raises(StoreError, match="dim"):
-        SearchIndex.open(tmp_path / "instance", database_url=database_url, model=wider)
+    with pytest.raises(StoreError, match="dim"):  # no vectors yet, but an index of another width
+        SearchIndex.open(empty, database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}", model=wider)
+
+    index.upsert(notes(0, 1), "notes")
+    retrained = save_checkpoint(tmp_path / "retrained", BertModel(tiny_config), tiny_tokenizer, max_length=32)  # same width
+    for other in (wider, retrained):
+        with pytest.raises(StoreError, match="vectors were made by"):
+            SearchIndex.open(tmp_path / "instance", database_url=database_url, model=other)
+    monkeypatch.chdir(tiny_checkpoint.parent)  # the recorded model, named by a relative path: the same one
+    SearchIndex.open(tmp_path / "instance", database_url=database_url, model=Path(tiny_checkpoint.name)).close()
+    copy = shutil.copytree(tiny_checkpoint, tmp_path / "copy")  # the same weights in another folder: taken
+    SearchIndex.open(tmp_path / "instance", database_url=database_url, model=copy).close()
     assert len(index.vectors) == index.check().vectors
 
 
