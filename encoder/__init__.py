@@ -7,9 +7,10 @@ has nothing else (the GPU machine).
 from .atomic import atomic_folder, atomic_write
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import BertConfig
+from .cross_encoder import CrossEncoder
 from .hf_export import export_hf
 from .hf_import import import_hf
-from .model import BertForPreTraining, BertModel
+from .model import BertForPairScoring, BertForPreTraining, BertModel
 from .sentences import sentence_starts
 from .text_encoder import Encoder, TokenVectors, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
@@ -18,10 +19,12 @@ __all__ = [
     "atomic_folder",
     "atomic_write",
     "BertConfig",
+    "BertForPairScoring",
     "BertForPreTraining",
     "BertModel",
     "Checkpoint",
     "CheckpointError",
+    "CrossEncoder",
     "Encoder",
     "TextTokenizer",
     "TokenVectors",

@@ -19,7 +19,7 @@ from torch import nn
 
 from .atomic import atomic_write
 from .config import POOLING_MODES, BertConfig
-from .model import BertForPreTraining, BertModel
+from .model import BertModel
 from .tokenizer import TextTokenizer
 
 CONFIG_FILE = "config.json"
@@ -47,14 +47,16 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def build(self, model_class: type[nn.Module] = BertModel) -> nn.Module:
-        """Instantiate `BertModel` or `BertForPreTraining` and load the stored weights into it (float32)."""
+        """Instantiate `BertModel`, `BertForPreTraining` or `BertForPairScoring` and load the stored weights
+        into it (float32); heads the file lacks keep their fresh initialisation."""
         model = model_class(self.config)
         load_weights(model, self.weights)
         return model
 
 
 def model_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Our storage keys for a `BertModel` or `BertForPreTraining` (backbone without the `bert.` prefix)."""
+    """Our storage keys for a `BertModel`, `BertForPreTraining` or `BertForPairScoring` (backbone without
+    the `bert.` prefix, heads under their own names)."""
     state = model.state_dict()
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
@@ -70,16 +72,15 @@ def load_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     Absent heads keep their fresh initialisation (continuing pretraining from an imported encoder is a
     real use); anything else missing, unexpected or misshapen is an error.
     """
-    if not isinstance(model, BertForPreTraining):
-        _load_exact(model, {k: v for k, v in weights.items() if not k.startswith(HEAD_PREFIXES)}, "backbone")
-        return
-    _load_exact(model.bert, {k: v for k, v in weights.items() if not k.startswith(HEAD_PREFIXES)}, "backbone")
-    for name, head in (("mlm_head", model.mlm_head), ("nsp_head", model.nsp_head)):
+    backbone = model if isinstance(model, BertModel) else model.bert
+    _load_exact(backbone, {k: v for k, v in weights.items() if not k.startswith(HEAD_PREFIXES)}, "backbone")
+    for name in ("mlm_head", "nsp_head"):
+        head = getattr(model, name, None)
         head_weights = {k.removeprefix(f"{name}."): v for k, v in weights.items() if k.startswith(f"{name}.")}
-        if not head_weights:
+        if head is None or not head_weights:
             continue
-        if head is model.mlm_head:
-            head_weights["decoder.weight"] = model.bert.embeddings.word.weight.detach()
+        if name == "mlm_head":
+            head_weights["decoder.weight"] = backbone.embeddings.word.weight.detach()
         _load_exact(head, head_weights, name)
 
 

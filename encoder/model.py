@@ -209,6 +209,24 @@ class BertForPreTraining(nn.Module):
         return self.mlm_head(hidden_for_mlm), self.nsp_head(self.bert.pooler(hidden))
 
 
+
+class BertForPairScoring(nn.Module):
+    """A cross-encoder: the backbone reads `[CLS] query [SEP] passage [SEP]` (segment ids 0…0 1…1, the
+    paper's sentence-pair input) and the next-sentence head scores the pooled [CLS]. The score is the
+    head's margin for "B belongs with A" (logit 0 minus logit 1), so a pretrained checkpoint's NSP head,
+    trained on exactly that question, is where a reranker starts; one without it starts from a fresh head."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.bert = BertModel(config)
+        self.nsp_head = BertNSPHead(config)
+        init_weights(self.nsp_head.classifier, config.initializer_range)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Return one relevance score per pair, (batch,)."""
+        logits = self.nsp_head(self.bert.pooler(self.bert(input_ids, token_type_ids, attention_mask)))
+        return logits[:, 0] - logits[:, 1]
+
 def init_weights(module: nn.Module, std: float) -> None:
     """BERT's initialisation: normal(0, 0.02) weights, zero biases, unit LayerNorms."""
     if isinstance(module, nn.Linear):

@@ -8,7 +8,7 @@ longest member, and `torch.inference_mode` (no autograd bookkeeping).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,14 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
+
+
+def batches_by_length(encodings: Sequence[Encoding], batch_size: int) -> Iterator[np.ndarray]:
+    """Row numbers of `encodings` in batches, longest first: batches of similar length waste little on
+    padding, and the first batch (the most memory-hungry) shows at once whether the batch size fits."""
+    order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
 
 @dataclass(frozen=True)
 class TokenVectors:
@@ -131,12 +139,8 @@ class Encoder:
         if not clean:
             return out
         encodings = self._tokenize(clean)
-        # Longest first: batches of similar length waste little on padding, and the first batch
-        # (the most memory-hungry) shows at once whether the batch size fits.
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         with torch.inference_mode(), autocast(self.device, self.compute_dtype), tqdm(total=len(clean), unit="doc", disable=not show_progress) as bar:
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
+            for rows in batches_by_length(encodings, batch_size):
                 out[rows] = self._encode_batch([encodings[i] for i in rows])
                 bar.update(len(rows))
                 if on_batch:

@@ -1,0 +1,74 @@
+"""`CrossEncoder`: a reranker checkpoint that scores (query, passage) pairs by reading them together.
+
+A bi-encoder (`Encoder`) compares two vectors made apart; a cross-encoder attends across the query and
+the passage in every layer, so it sees which passage words answer which query words. That costs one
+forward pass per pair, which is why it rescores a search's top candidates rather than the collection.
+The checkpoint is the ordinary folder format (`checkpoint.py`) holding the backbone and the NSP head
+that `BertForPairScoring` scores with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .model import BertForPairScoring
+from .precision import autocast, resolve_precision
+from .text_encoder import as_text, batches_by_length
+from .tokenizer import TextTokenizer
+
+TASK = "pair-scoring"  # what a reranker's config.json says it is (`task`)
+
+
+class CrossEncoder:
+    """A `BertForPairScoring` and its tokenizer, ready to score pairs. Pairs longer than `max_length`
+    tokens lose tokens from the longer side first (the passage, nearly always), so the query is read whole."""
+
+    def __init__(self, model: BertForPairScoring, tokenizer: TextTokenizer, precision: str = "auto",
+                 device: str | torch.device | None = None) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.precision = precision
+        self.compute_dtype = resolve_precision(precision, self.device)
+
+    @classmethod
+    def load(cls, path: str | Path, precision: str = "auto", device: str | torch.device | None = None,
+             max_length: int | None = None) -> "CrossEncoder":
+        """Load a reranker folder; `max_length` (at most the saved one) trades accuracy for speed."""
+        checkpoint = load_checkpoint(path)
+        if checkpoint.extra.get("task") != TASK:
+            raise CheckpointError(f"{path}: not a reranker (its config.json has no \"task\": \"{TASK}\"); "
+                                  f"train one with `manage.py train-reranker`")
+        if max_length:
+            checkpoint.tokenizer.set_max_length(min(max_length, checkpoint.max_length))
+        return cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, precision, device)
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        return save_checkpoint(path, self.model, self.tokenizer, max_length=self.max_length, extra={**(extra or {}), "task": TASK})
+
+    @property
+    def max_length(self) -> int:
+        return self.tokenizer.max_length
+
+    def score(self, query: str | bytes, passages: Sequence[str | bytes], batch_size: int = 32) -> np.ndarray:
+        """float32 relevance scores, one per passage, higher is more relevant (a logit margin: only the
+        order and the differences mean anything)."""
+        text = as_text(query, 0)
+        clean = [as_text(passage, i) for i, passage in enumerate(passages)]
+        out = np.empty(len(clean), dtype=np.float32)
+        if not clean:
+            return out
+        encodings = self.tokenizer.encode([text] * len(clean), clean)
+        with torch.inference_mode(), autocast(self.device, self.compute_dtype):
+            for rows in batches_by_length(encodings, batch_size):
+                batch = self.tokenizer.pad([encodings[i] for i in rows])
+                unpadded = bool(batch.attention_mask.all())  # then SDPA takes its mask-free path
+                batch = batch.to(self.device)
+                scores = self.model(batch.input_ids, batch.token_type_ids, None if unpadded else batch.attention_mask)
+                out[rows] = scores.float().cpu().numpy()
+        return out
