@@ -4,7 +4,8 @@ The web UI, the JSON API and `manage.py eval-retrieval` all call `SearchService.
 evaluated is exactly what users get. The flow (DESIGN.md, "Query"): the mode's retriever
 (indexer/retrieval.py) ranks documents by their best chunk, from FAISS (dense), from BM25 (lexical)
 or both fused by a weighted sum of their normalised scores (hybrid), keeping only those that pass the collection and metadata
-filters; then a snippet is cut around each shown chunk's matching words.
+filters; optionally the top N of that ranking are rescored by a cross-encoder (indexer/reranking.py);
+then a snippet is cut around each shown chunk's matching words.
 
 Filters are applied to the retrieved candidates, whose number grows (×4 a round) until the page is
 full or the whole index has been ranked, so a selective filter costs more rounds, never wrong pages.
@@ -24,6 +25,7 @@ import numpy as np
 
 from .lexical import terms
 from .ranking import DocumentScope, Filters, Ranking
+from .reranking import Reranker, RerankUnavailable
 from .retrieval import DEFAULT_BM25_UNIT, RETRIEVERS, DenseRetriever
 from .search_index import VERSION_FILE, SearchIndex
 from .snippets import Snippet, make_snippet
@@ -42,11 +44,12 @@ class Hit:
     score: float
     metadata: dict
     passage: tuple[int, int]  # the best chunk's character span in the document's text
+    reranked: bool = False  # whether `score` is the reranker's (the document was in the reranked top N)
 
     def as_json(self) -> dict:
         return {"id": self.id, "collection": self.collection, "title": self.title, "snippet": self.snippet.text,
                 "highlights": [list(h) for h in self.snippet.highlights], "score": round(float(self.score), 6),
-                "metadata": self.metadata, "passage": list(self.passage)}
+                "metadata": self.metadata, "passage": list(self.passage), "reranked": self.reranked}
 
 
 @dataclass
@@ -56,19 +59,26 @@ class Results:
     took_ms: float
     total: int
     hits: list[Hit]
-    top_score: float = 0.0  # the first result's score, on every page of the ranking
+    top_score: float = 0.0  # the mode's first result's score, on every page of the ranking
+    rerank_depth: int = 0  # how many of the first documents the reranker rescored; 0: not reranked
+    reranked_top_score: float = 0.0  # the reranker's best score, when reranked
 
     def relevance(self, hit: Hit) -> float:
         """`hit`'s score as a fraction of the top result's, in [0, 1]: the one reading of a score that
         means the same in every mode (a cosine, a BM25 sum and a fused rank have nothing else in
         common). On page 2 it is still relative to result 1, so it keeps falling from page to page.
-        A top score of 0 or less (cosines of a query like nothing indexed) makes every result 0."""
+        A top score of 0 or less (cosines of a query like nothing indexed) makes every result 0.
+        A reranker's score is a logit margin, which only differs meaningfully from another: its
+        relevance is exp(score - best), the odds ratio to the best reranked document."""
+        if hit.reranked:
+            return float(np.exp(min(0.0, hit.score - self.reranked_top_score)))
         if self.top_score <= 0:
             return 0.0
         return min(1.0, max(0.0, hit.score / self.top_score))
 
     def as_json(self) -> dict:
         return {"query": self.query, "mode": self.mode, "took_ms": round(self.took_ms, 2), "total": self.total,
+                "reranked": self.rerank_depth > 0, "rerank_depth": self.rerank_depth,
                 "results": [hit.as_json() for hit in self.hits]}
 
 
@@ -84,29 +94,32 @@ class UnknownCollection(ValueError):
 class SearchService:
     """Searches one instance; safe to share between the threads of a process."""
 
-    def __init__(self, index: SearchIndex) -> None:
+    def __init__(self, index: SearchIndex, reranker: Reranker | None = None) -> None:
         self.index = index
+        self.reranker = reranker or Reranker(None)  # asked only by reranked searches
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def open(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
+    def open(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None,
+             reranker: Reranker | None = None) -> "SearchService":
         """The instance's indexes memory-mapped, and the model loaded now, so the first query pays nothing
         extra. Queries are encoded in float32: for one short text, bf16 autocast spends more on
         casting the weights than it saves (3.4 vs 4.3 ms a query, bench/query_cost.py), and the
         vectors agree to a cosine of 0.99997 or more with the bf16 ones indexed (bench/encode.py)."""
         index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
         index.encoder.encode(["warm up"])
-        service = cls(index)
+        service = cls(index, reranker)
         service.refresh()
         return service
 
     @classmethod
-    def open_existing(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None) -> "SearchService":
+    def open_existing(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None,
+                      reranker: Reranker | None = None) -> "SearchService":
         """`open` for a reader that has no use for an empty instance (the command line's `search`): a folder
         without a saved index is refused rather than created, with the command that makes one."""
         if not (Path(folder) / VERSION_FILE).is_file():
             raise FileNotFoundError(f"{folder} holds no index: build one with `manage.py --instance {folder} index PATH...`")
-        return cls.open(folder, database_url, default_model)
+        return cls.open(folder, database_url, default_model, reranker)
 
     def refresh(self) -> None:
         """Pick up a newer saved index (written by `manage.py index` or an API upsert). Where the saved
@@ -117,18 +130,22 @@ class SearchService:
             self.index.serve_from_store()
 
     def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None,
-               bm25: str = DEFAULT_BM25_UNIT) -> Results:
-        """A page of `mode`'s ranking; `bm25` is the unit BM25 ranks in lexical and hybrid modes (see indexer/retrieval.py)."""
+               bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0) -> Results:
+        """A page of `mode`'s ranking; `bm25` is the unit BM25 ranks in lexical and hybrid modes (see
+        indexer/retrieval.py); `rerank` > 0 has the reranker rescore that many of the first documents
+        (RerankUnavailable where the service has none)."""
         build = RETRIEVERS.get(mode)
         if build is None:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(RETRIEVERS)}")
+        if rerank and (problem := self.reranker.problem):
+            raise RerankUnavailable(problem)
         started = time.perf_counter()
         self.refresh()
         filters = filters or Filters()
         if filters.collection is not None:
             self._check_collection(filters.collection)
         retriever = build(self.index, DocumentScope(self.index.store, filters), bm25=bm25)
-        wanted = offset + k
+        wanted = max(offset + k, rerank)  # the reranked head is the same whichever page of it is asked for
         available = max(len(self.index.vectors), len(self.index.lexical))
         candidates = max(MIN_CANDIDATES, 2 * wanted)
         while True:
@@ -136,20 +153,30 @@ class SearchService:
             if len(ranked) >= wanted or candidates >= available:
                 break
             candidates *= 4
-        hits = self._hits(ranked[offset:wanted], set(terms(query)))
         top_score = float(ranked.scores[0]) if len(ranked) else 0.0
-        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score)
+        passages = self.index.store.passages(ranked.ids[:rerank].tolist() + ranked.ids[offset:offset + k].tolist())
+        depth, reranked_top = min(rerank, len(ranked)), 0.0
+        if depth:
+            ranked, depth = self.reranker.rerank(query, ranked, passages, depth)
+            reranked_top = float(ranked.scores[0]) if depth else 0.0
+        hits = self._hits(ranked[offset:offset + k], set(terms(query)), passages, reranked=max(0, depth - offset))
+        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score, depth, reranked_top)
 
     def _check_collection(self, name: str) -> None:
         names = self.collections()
         if name not in names:
             raise UnknownCollection(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
 
-    def _hits(self, ranked: Ranking, query_terms: set[str]) -> list[Hit]:
-        """The ranked chunks as results, with their passages' text fetched now: only for the page shown."""
+    def _hits(self, ranked: Ranking, query_terms: set[str], passages: dict[int, Passage] | None = None,
+              reranked: int = 0) -> list[Hit]:
+        """The ranked chunks as results, the first `reranked` of them scored by the reranker, with their
+        passages' text (`passages`, or fetched now: only for the page shown)."""
         chunks, scores = ranked.ids.tolist(), ranked.scores.tolist()
-        passages = self.index.store.passages(chunks)
-        return [_hit(passages[chunk], score, query_terms) for chunk, score in zip(chunks, scores) if chunk in passages]
+        passages = dict(passages or {})
+        if missing := [chunk for chunk in chunks if chunk not in passages]:
+            passages |= self.index.store.passages(missing)
+        return [_hit(passages[chunk], score, query_terms, position < reranked)
+                for position, (chunk, score) in enumerate(zip(chunks, scores)) if chunk in passages]
 
     def document(self, external_id: str, collection: str | None = None) -> StoredDocument | None:
         """The document with this id (in `collection`, if given); None if there is none."""
@@ -175,6 +202,6 @@ class SearchService:
         return self.index.store.collection_names()
 
 
-def _hit(passage: Passage, score: float, query_terms: set[str]) -> Hit:
+def _hit(passage: Passage, score: float, query_terms: set[str], reranked: bool = False) -> Hit:
     return Hit(passage.document, passage.external_id, passage.collection, passage.title,
-               make_snippet(passage.text, query_terms), score, passage.metadata, passage.span)
+               make_snippet(passage.text, query_terms), score, passage.metadata, passage.span, reranked)

@@ -5,7 +5,8 @@ and `--model`). So one shell setting, or one file, serves `manage.py index`, its
 
 Only the settings below are read from the environment, each as its default's type: strings verbatim
 (Flask's own `from_prefixed_env` parses values as JSON, so a token `true`, `1e3` or `null` silently
-became another value or none at all), numbers as whole numbers or a ConfigError naming the variable.
+became another value or none at all), numbers as whole numbers, switches as true/false/1/0, or a
+ConfigError naming the variable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from collections.abc import Mapping
 
 from encoder.paths import DEFAULT_MODEL
+from indexer.reranking import DEFAULT_RERANK_DEPTH, DEFAULT_RERANKER, MAX_RERANK_DEPTH, Reranker
 from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT
 
 DEFAULTS: dict[str, object] = {
@@ -31,9 +33,14 @@ DEFAULTS: dict[str, object] = {
     "MAX_BATCH_DOCUMENTS": 1000,  # documents in one POST /api/documents
     "PAGE_SIZE": 10,  # results per page in the web UI
     "BM25_UNIT": DEFAULT_BM25_UNIT,  # what BM25 ranks in lexical and hybrid searches: "document" or "passage"
+    "RERANKER": str(DEFAULT_RERANKER),  # the reranker folder; "" or a missing folder: no reranking on this server
+    "RERANK": False,  # whether searches are reranked unless the request says (`rerank=`)
+    "RERANK_DEPTH": DEFAULT_RERANK_DEPTH,  # documents the reranker rescores unless the request says (`rerank_depth=`)
+    "RERANK_MAX_LENGTH": 0,  # tokens of a (query, passage) pair the reranker reads; 0: the model's own
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
 ENV_PREFIX = "SEARCHAPP_"
+SWITCH_VALUES = {"true": True, "1": True, "false": False, "0": False}  # what a switch may be written as
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
 
 
@@ -57,6 +64,13 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
             raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
     if settings["BM25_UNIT"] not in BM25_UNITS:
         raise ConfigError(f"BM25_UNIT={settings['BM25_UNIT']!r}: expected one of {', '.join(BM25_UNITS)}")
+    depth = settings["RERANK_DEPTH"]
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_RERANK_DEPTH:
+        raise ConfigError(f"RERANK_DEPTH={depth!r}: expected a whole number from 1 to {MAX_RERANK_DEPTH}")
+    if not isinstance(settings["RERANK"], bool):
+        raise ConfigError(f"RERANK={settings['RERANK']!r}: expected true or false")
+    if settings["RERANK"] and (problem := Reranker(settings["RERANKER"]).problem):
+        raise ConfigError(f"RERANK is on, but {problem}")
     return settings
 
 
@@ -82,7 +96,11 @@ def environment_settings(environ: Mapping[str, str]) -> dict[str, object]:
         raw = environ.get(ENV_PREFIX + name)
         if raw is None:
             continue
-        if isinstance(default, int):
+        if isinstance(default, bool):
+            if raw.strip().lower() not in SWITCH_VALUES:
+                raise ConfigError(f"{ENV_PREFIX}{name}={raw!r}: expected true or false (or 1 or 0)")
+            settings[name] = SWITCH_VALUES[raw.strip().lower()]
+        elif isinstance(default, int):
             try:
                 settings[name] = int(raw)
             except ValueError:

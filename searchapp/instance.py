@@ -8,7 +8,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.reranking import DEFAULT_RERANK_DEPTH, Reranker
 from indexer.retrieval import DEFAULT_BM25_UNIT
+from indexer.search import SearchService
 from indexer.search_index import SearchIndex, open_for_writing
 
 from .config import load_settings
@@ -24,6 +26,10 @@ class InstanceSettings:
     database_url: str | None
     model: Path
     bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
+    reranker: str | None = None  # the reranker folder (`RERANKER`), used by reranked searches only
+    rerank_depth: int = DEFAULT_RERANK_DEPTH  # `RERANK_DEPTH`
+    rerank: bool = False  # whether searches are reranked unless the command says (`RERANK`)
+    rerank_max_length: int = 0  # `RERANK_MAX_LENGTH`
 
     @property
     def default_model(self) -> Path:
@@ -32,6 +38,11 @@ class InstanceSettings:
     def open_index(self) -> SearchIndex:
         """The index, for reading; its model is the one it was built with, else `default_model`."""
         return SearchIndex.open(self.folder, database_url=self.database_url, default_model=self.default_model)
+
+    def open_service(self) -> SearchService:
+        """The search service over the saved index (refused if there is none), as the app opens it."""
+        reranker = Reranker(self.reranker, self.rerank_max_length)
+        return SearchService.open_existing(self.folder, self.database_url, self.default_model, reranker)
 
     def open_for_writing(self, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
         """The same (with `model` if given), inside the instance's writer lock (and synced, see `open_for_writing`)."""
@@ -45,4 +56,5 @@ def instance_settings(instance: str | None = None, database_url: str | None = No
     settings = load_settings({name: value for name, value in flags.items() if value is not None}, environ)
     database = settings["DATABASE_URL"]
     return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
-                            str(settings["BM25_UNIT"]))
+                            str(settings["BM25_UNIT"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
+                            settings["RERANK"], settings["RERANK_MAX_LENGTH"])

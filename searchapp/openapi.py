@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from indexer.reranking import MAX_RERANK_DEPTH
 from indexer.retrieval import BM25_UNITS, MODES
 from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
 
@@ -46,13 +47,18 @@ _SCHEMAS: dict = {
         "snippet": {"type": "string", "description": "plain text around the best-matching passage"},
         "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                        "description": "[start, end) character spans of the snippet that match query words"},
-        "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or a weighted sum of both normalised to [0, 1] (hybrid)"},
+        "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or a weighted sum of both normalised to [0, 1] "
+                                                   "(hybrid); the reranker's score (a logit margin: higher is more relevant) where reranked"},
         "metadata": {"type": "object"},
-        "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"}}},
+        "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"},
+        "reranked": {"type": "boolean", "description": "whether score is the reranker's: the result is among the reranked top rerank_depth"}}},
     "SearchResponse": {"type": "object", "required": ["query", "mode", "took_ms", "total", "results"], "properties": {
         "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
         "took_ms": {"type": "number"}, "total": {"type": "integer", "description": "documents found for the query after filters"},
         "k": {"type": "integer"}, "offset": {"type": "integer"},
+        "reranked": {"type": "boolean", "description": "whether a reranker rescored the top of the mode's ranking"},
+        "rerank_depth": {"type": "integer", "description": "how many of the first results it rescored and reordered (0: none); "
+                                                           "the rest keep the mode's order and scores after them"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}}},
     "Document": {"type": "object", "required": ["id", "collection", "title", "text", "metadata"], "properties": {
         "id": {"type": "string"}, "collection": {"type": "string"}, "title": {"type": "string"},
@@ -123,6 +129,13 @@ def openapi_document(config: Mapping) -> dict:
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
         {"name": "bm25", "in": "query", "schema": {"type": "string", "enum": list(BM25_UNITS), "default": config["BM25_UNIT"]},
          "description": "what BM25 ranks in lexical and hybrid modes: whole documents, or passages (a document by its best)"},
+        {"name": "rerank", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"],
+                                                     "default": "true" if config["RERANK"] else "false"},
+         "description": "rescore the top rerank_depth results with the cross-encoder reranker (400 rerank_unavailable "
+                        "where this server has none); repeated, the last value counts"},
+        {"name": "rerank_depth", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RERANK_DEPTH, "default": config["RERANK_DEPTH"]},
+         "description": "how many of the mode's first results the reranker rescores, when reranking"},
         {"name": "collection", "in": "query", "schema": _COLLECTION_SCHEMA},
         {"name": "filter", "in": "query", "style": "form", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -143,7 +156,8 @@ def openapi_document(config: Mapping) -> dict:
         "info": {"title": "bertsearch", "version": "1", "description": _DESCRIPTION},
         "paths": {
             "/api/search": {"get": {"summary": "Search documents", "parameters": search_parameters, "responses": {
-                "200": _ok("SearchResponse"), "400": _error("a bad parameter: empty_query, query_too_long, invalid_parameter"),
+                "200": _ok("SearchResponse"),
+                "400": _error("a bad parameter: empty_query, query_too_long, invalid_parameter; or rerank_unavailable"),
                 "404": _error("unknown_collection: no collection of that name"), **limit_errors}}},
             "/api/documents": {"post": {"summary": "Add or replace documents (upsert by id), through the write queue", "security": _BEARER,
                                         "parameters": [wait], "requestBody": upsert_body, "responses": {

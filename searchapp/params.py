@@ -2,6 +2,7 @@
 and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  bm25=document|passage  collection=…  filter.FIELD=VALUE (repeatable)
+         rerank=true|false|1|0 (the last given wins)  rerank_depth=1…MAX_RERANK_DEPTH
     q=…  (alone, `parse_query`: what an explanation reads besides the document's id)
     wait=0…MAX_WAIT_SECONDS
     {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
@@ -16,10 +17,12 @@ from werkzeug.datastructures import MultiDict
 
 from indexer.ranking import Filters
 from indexer.readers import FieldMap, Record, parse_record
+from indexer.reranking import MAX_RERANK_DEPTH, RerankUnavailable
 from indexer.retrieval import BM25_UNITS, MODES
 from indexer.search import Results, SearchService, UnknownCollection
 from indexer.validation import clean_text, collection_problem
 
+from .config import SWITCH_VALUES
 from .errors import ApiError
 from .strict_json import load_body
 from .writes import MAX_WAIT_SECONDS
@@ -36,6 +39,7 @@ class SearchParams:
     offset: int
     filters: Filters
     bm25: str  # what BM25 ranks in lexical and hybrid modes (the `BM25_UNIT` setting unless the request says)
+    rerank: int = 0  # documents the reranker rescores; 0: not reranked (the `RERANK` setting unless the request says)
 
 
 def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -> SearchParams:
@@ -66,7 +70,19 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
         filters=Filters(collection=collection, metadata=metadata),
         bm25=bm25,
+        rerank=_integer(args, "rerank_depth", config["RERANK_DEPTH"], 1, MAX_RERANK_DEPTH) if rerank_requested(args, config) else 0,
     )
+
+
+def rerank_requested(args: MultiDict, config: Mapping) -> bool:
+    """`rerank=`, else the `RERANK` setting. The last value wins: the UI's form sends a hidden
+    `rerank=0` before its checkbox's `rerank=1`, so that an unticked box turns a default on off."""
+    given = args.getlist("rerank")
+    if not given or given[-1] == "":
+        return bool(config["RERANK"])
+    if given[-1].lower() not in SWITCH_VALUES:
+        raise ApiError(400, "invalid_parameter", f"rerank must be true or false (or 1 or 0), not {given[-1]!r}")
+    return SWITCH_VALUES[given[-1].lower()]
 
 
 def parse_query(args: MultiDict, config: Mapping) -> str:
@@ -81,11 +97,14 @@ def parse_query(args: MultiDict, config: Mapping) -> str:
 
 def run_search(service: SearchService, params: SearchParams) -> Results:
     """The search `params` ask for, with the service's refusals as the client's mistakes (404 for a
-    collection that does not exist), so the UI and the API say the same thing."""
+    collection that does not exist, 400 for reranking where the server has no reranker), so the UI
+    and the API say the same thing."""
     try:
-        return service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25)
+        return service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25, params.rerank)
     except UnknownCollection as error:
         raise ApiError(404, "unknown_collection", str(error)) from None
+    except RerankUnavailable as error:
+        raise ApiError(400, "rerank_unavailable", str(error)) from None
 
 
 def _integer(args: MultiDict, name: str, default: int, low: int, high: int) -> int:

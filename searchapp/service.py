@@ -11,6 +11,7 @@ import threading
 from flask import Flask, current_app
 
 from encoder import set_threads
+from indexer.reranking import Reranker
 from indexer.search import SearchService
 from indexer.vector_index import set_search_threads
 
@@ -34,7 +35,8 @@ def search_service() -> SearchService:
             service = current_app.extensions.get(EXTENSION)
             if service is None:
                 config = current_app.config
-                service = SearchService.open(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"])
+                reranker = Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"])  # loaded on the first reranked search
+                service = SearchService.open(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"], reranker)
                 current_app.extensions[EXTENSION] = service
     return service
 

@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from indexer.explain import explain
+from indexer.reranking import SCORE_KIND as RERANK_SCORE_KIND
 from indexer.retrieval import MODES, SCORE_KINDS
 from indexer.search import Hit
 
 from .errors import ApiError
 from .pages import document_sections, page_metadata
-from .params import parse_search_params, run_search
+from .params import parse_search_params, rerank_requested, run_search
 from .service import search_service
 
 blueprint = Blueprint("ui", __name__)
@@ -47,7 +48,7 @@ def search_page():
         return render_template("search.html", **context | {"error": error.message}), error.status
     shared, own = page_metadata(results.hits)
     return render_template("search.html", **context | {"results": results, "params": params, "shared": shared, "own": own,
-                                                       "score_kind": SCORE_KINDS[results.mode]})
+                                                       "score_kind": SCORE_KINDS[results.mode], "rerank_score_kind": RERANK_SCORE_KIND})
 
 
 @blueprint.get("/documents/<collection>/<path:document_id>")
@@ -93,6 +94,18 @@ def document_url(hit: Hit, passage: bool = True, section: str | None = None) -> 
     query = _search_query({"passage": f"{hit.passage[0]}-{hit.passage[1]}" if passage else None})
     url = url_for("ui.document_page", collection=hit.collection, document_id=hit.id)
     return url + query + (f"#{section}" if section else "#passage" if passage and hit.passage[0] > 0 else "")
+
+
+@blueprint.app_template_global()
+def rerank_choice() -> dict[str, object]:
+    """The search form's rerank checkbox: `problem` says why it is disabled (the server has no
+    reranker), `ticked` whether this search asked for reranking (or the `RERANK` setting does)."""
+    problem = search_service().reranker.problem
+    try:
+        ticked = rerank_requested(request.args, current_app.config)
+    except ApiError:  # a bad rerank= in the URL: the page itself says so
+        ticked = False
+    return {"problem": problem, "ticked": ticked and not problem}
 
 
 @blueprint.app_template_global()

@@ -1,0 +1,80 @@
+"""Reranking: a cross-encoder (encoder/cross_encoder.py) rescores the top N documents of any mode.
+
+A retriever ranks by vectors made apart (dense) or by shared words (BM25); the cross-encoder reads the
+query and each candidate passage together, which ranks better and costs one forward pass per pair, so
+it sees only the top `depth` documents of the mode's ranking, after the filters, each by the passage
+that stands for it, titled as the dense index encodes it (`passage_text`). All of them are scored in
+one `CrossEncoder.score` call, batched and cut to the model's length. The reranked documents come
+first, in the reranker's order and with its scores; the rest keep the mode's order and scores after
+them, so a page past the depth is the mode's ranking, and a page inside it the reranked one.
+
+The model is loaded once per process, on the first reranked search (a server that never reranks
+never pays for it), in float32, as queries are encoded: on a CPU without bf16 instructions autocast
+only adds casts.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from encoder import CrossEncoder
+from encoder.checkpoint import CONFIG_FILE
+from encoder.paths import REPOSITORY
+
+from .chunking import passage_text
+from .ranking import Ranking
+from .store import Passage
+
+DEFAULT_RERANKER = REPOSITORY / "models" / "reranker"  # the shipped reranker, once trained (`manage.py train-reranker`)
+DEFAULT_RERANK_DEPTH = 30  # documents rescored: docs/benchmarks.md, "Reranking"
+MAX_RERANK_DEPTH = 100  # what one request may ask for: the cost grows with it, one pair per document
+SCORE_KIND = "reranker score"  # what a reranked hit's score is (a logit margin: only differences mean anything)
+
+
+class RerankUnavailable(LookupError):
+    """A reranked search asked of a server that has no reranker; the message says how to give it one."""
+
+
+class Reranker:
+    """The reranker folder a server was given, loaded on first use; safe to share between threads."""
+
+    def __init__(self, folder: str | Path | None, max_length: int | None = None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.max_length = max_length or None  # None: the model's own
+        self._model: CrossEncoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def problem(self) -> str | None:
+        """Why this server cannot rerank, in words for the person who asked; None when it can."""
+        if self.folder is None:
+            return "reranking is not available on this server: no reranker is configured (set SEARCHAPP_RERANKER to a reranker folder)"
+        if not (self.folder / CONFIG_FILE).is_file():
+            return (f"reranking is not available on this server: no reranker at {self.folder} (train one with "
+                    f"`manage.py train-reranker`, or set SEARCHAPP_RERANKER to a reranker folder)")
+        return None
+
+    @property
+    def model(self) -> CrossEncoder:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    if problem := self.problem:
+                        raise RerankUnavailable(problem)
+                    self._model = CrossEncoder.load(self.folder, precision="float32", max_length=self.max_length)
+        return self._model
+
+    def rerank(self, query: str, ranked: Ranking, passages: dict[int, Passage], depth: int) -> tuple[Ranking, int]:
+        """`ranked` (chunks standing for documents, best first) with its first `depth` rescored and
+        reordered by the reranker, and how many were: `passages` must hold those chunks' (one missing
+        was deleted since the search began: it is dropped, as a page would drop it)."""
+        head = [chunk for chunk in ranked.ids[:depth].tolist() if chunk in passages]
+        scores = self.model.score(query, [passage_text(passages[c].title, passages[c].text) for c in head])
+        order = np.argsort(-scores, kind="stable")  # ties keep the mode's order
+        rest = ranked[depth:]
+        reordered = Ranking(np.concatenate([np.array(head, dtype=np.int64)[order], rest.ids]),
+                            np.concatenate([scores[order].astype(np.float64), rest.scores]))
+        return reordered, len(head)
