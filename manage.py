@@ -26,8 +26,8 @@ from indexer.evaluation import evaluate_beir
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.inspection import CheckReport
 from indexer.readers import FORMATS, FieldMap, InputError
+from indexer.reranking import checked_depth
 from indexer.retrieval import BM25_UNITS, MODES
-from indexer.search import SearchService
 from indexer.schema import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
 from indexer.vector_index import INDEX_TYPES
@@ -94,10 +94,11 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
     where = settings(args)
-    results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode,
-                            work=Path(args.work) if args.work else None, show_progress=True, bm25=where.bm25_unit)
+    results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode, work=Path(args.work) if args.work else None,
+                            show_progress=True, bm25=where.bm25_unit, rerank=checked_depth(args.rerank), reranker=where.reranker())
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "bm25": where.bm25_unit, "results": results})
+    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "bm25": where.bm25_unit,
+                              "reranker": where.reranker_folder if args.rerank else None, "rerank": args.rerank, "results": results})
 
 
 def index_config(args: argparse.Namespace) -> IndexConfig:
@@ -156,9 +157,9 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def cmd_search(args: argparse.Namespace) -> None:
     """The instance searched as the app searches it (same service, same parameter rules), read-only."""
     where = settings(args)
-    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit)
-    service = SearchService.open_existing(where.folder, where.database_url, where.default_model)
-    results = service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25)
+    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit,
+                           where.rerank if args.rerank is None else args.rerank, where.rerank_depth)
+    results = where.open_service().search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25, params.rerank)
     if args.json:
         print(json.dumps(results.as_json() | {"k": params.k, "offset": params.offset}, ensure_ascii=False, indent=2))
     else:
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to evaluate (default: all)")
     retrieval.add_argument("--model")
     retrieval.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
+    retrieval.add_argument("--rerank", type=int, default=0, metavar="N", help="rerank each search's top N documents (default: none)")
     retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
@@ -265,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     find.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
                       help="only documents whose metadata FIELD is VALUE (repeat a field for any of several values)")
+    find.add_argument("--rerank", action=argparse.BooleanOptionalAction, help="rerank the top RERANK_DEPTH (default: the RERANK setting)")
     find.add_argument("--json", action="store_true", help="print the JSON of GET /api/search")
     find.set_defaults(run=cmd_search)
 

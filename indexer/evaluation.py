@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from encoder.training import read_beir, retrieval_metrics
 
 from .ingest import IndexConfig, index_paths
+from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES
 from .search import SearchService
 from .search_index import open_for_writing
@@ -25,25 +26,29 @@ RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,
-                  show_progress: bool = False, bm25: str = DEFAULT_BM25_UNIT) -> dict[str, dict[str, float]]:
+                  show_progress: bool = False, bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0,
+                  reranker: Reranker | None = None) -> dict[str, dict[str, float]]:
     """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode, BM25
-    ranking `bm25` units (see indexer/retrieval.py).
+    ranking `bm25` units (see indexer/retrieval.py), its top `rerank` documents reranked by `reranker`
+    if asked (then the figures are named `mode + rerank@N`: `search_label`).
     `work` keeps the instance for the next run (indexing is skipped for unchanged documents);
     without it, a temporary folder is used and removed."""
+    if rerank and (problem := (reranker or Reranker(None)).problem):
+        raise RerankUnavailable(problem)  # before indexing, which takes minutes
     beir = read_beir(folder)
     with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
         instance = Path(work) if work else Path(scratch)
         with open_for_writing(instance, model=model) as index:
             index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
-        service = SearchService.open(instance)  # as an app process opens it: mapped, float32 queries
+        service = SearchService.open(instance, reranker=reranker)  # as an app process opens it: mapped, float32 queries
         results = {}
         for mode in modes:
-            rankings, latencies = {}, []
-            for query_id, text in tqdm(beir.queries.items(), desc=mode, unit="query", disable=not show_progress):
-                found = service.search(text, mode=mode, k=RANKING_DEPTH, bm25=bm25)
+            rankings, latencies, label = {}, [], search_label(mode, rerank)
+            for query_id, text in tqdm(beir.queries.items(), desc=label, unit="query", disable=not show_progress):
+                found = service.search(text, mode=mode, k=RANKING_DEPTH, bm25=bm25, rerank=rerank)
                 rankings[query_id] = [hit.id for hit in found.hits]
                 latencies.append(found.took_ms)
-            results[mode] = retrieval_metrics(rankings, beir.qrels) | latency_percentiles(latencies) | {
+            results[label] = retrieval_metrics(rankings, beir.qrels) | latency_percentiles(latencies) | {
                 "queries": len(beir.queries), "documents": len(beir.corpus)}
         service.index.close()
     return results

@@ -1,7 +1,7 @@
 """Quality runs: the operator's labelled queries sent through the live search service, one mode a run.
 
 Each query goes through `SearchService.search` at `evaluation.RANKING_DEPTH`, restricted to the set's
-collection, and is scored with `encoder.training.retrieval_metrics`, as `manage.py eval-retrieval`
+collection (its top `Run.rerank` documents reranked, for a reranked run), and is scored with `encoder.training.retrieval_metrics`, as `manage.py eval-retrieval`
 does; a run's figures are the means of its queries' (so the same numbers, on the same data and mode).
 
 Background runs (DESIGN): a run is a row queued in the database, and the background writer
@@ -74,7 +74,7 @@ def measure(service: SearchService, store: Store, run: Run, labelled: Labelled,
                 continue
             if should_stop():
                 return False
-            found = service.search(labelled.queries[query_id], mode=run.mode, k=RANKING_DEPTH, filters=filters)
+            found = service.search(labelled.queries[query_id], mode=run.mode, k=RANKING_DEPTH, filters=filters, rerank=run.rerank)
             ranking = [hit.id for hit in found.hits]
             scores = retrieval_metrics({query_id: ranking}, {query_id: labelled.qrels[query_id]})
             quality_store.record_outcome(store, run.id, QueryOutcome(
@@ -112,5 +112,6 @@ def work_on_waiting_runs(store: Store, open_service: Callable[[], SearchService]
 
 
 def latest_runs(runs: Iterable[Run]) -> dict[str, Run]:
-    """Mode -> its latest run (of `runs`, oldest first) that finished with figures."""
-    return {run.mode: run for run in runs if run.metrics is not None}
+    """What was measured (`Run.label`: the mode, reranked or not) -> its latest run (of `runs`, oldest
+    first) that finished with figures."""
+    return {run.label: run for run in runs if run.metrics is not None}

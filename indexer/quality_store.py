@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .reranking import search_label
 from .schema import LabelledSet, QualityRun, QueryResult
 from .store import Store
 
@@ -42,6 +43,7 @@ class Run:
     id: int
     set_name: str
     mode: str
+    rerank: int  # documents the reranker rescored in each search; 0: not reranked
     status: str
     index_version: int | None
     model: str | None
@@ -56,6 +58,11 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.status in (DONE, FAILED)
+
+    @property
+    def label(self) -> str:
+        """How the pages and the command line name what was measured: the mode, and its reranking."""
+        return search_label(self.mode, self.rerank)
 
 
 @dataclass(frozen=True)
@@ -97,11 +104,11 @@ def _labelled(row: LabelledSet) -> Labelled:
     return Labelled(row.id, row.name, row.collection, row.queries, row.qrels, row.created_at)
 
 
-def add_run(store: Store, labelled: Labelled, mode: str, claimed: bool = False) -> int:
-    """A new run of the set in `mode`: queued for the background writer, or `claimed` by the caller,
-    which starts it at once."""
+def add_run(store: Store, labelled: Labelled, mode: str, claimed: bool = False, rerank: int = 0) -> int:
+    """A new run of the set in `mode`, its top `rerank` documents reranked (0: none): queued for the
+    background writer, or `claimed` by the caller, which starts it at once."""
     now = _now()
-    row = QualityRun(set_id=labelled.id, mode=mode, status=RUNNING if claimed else QUEUED, done=0, total=len(labelled.qrels),
+    row = QualityRun(set_id=labelled.id, mode=mode, rerank=rerank, status=RUNNING if claimed else QUEUED, done=0, total=len(labelled.qrels),
                      created_at=now, started_at=now if claimed else None, heartbeat=now if claimed else None)
     with store.session.begin() as session:
         session.add(row)
@@ -183,6 +190,6 @@ def runs(store: Store, set_name: str | None = None, ids: Sequence[int] | None = 
     if active_only:
         statement = statement.where(QualityRun.status.in_((QUEUED, RUNNING)))
     with store.session() as session:
-        return [Run(r.id, name, r.mode, r.status, r.index_version, r.model, r.done, r.total, r.metrics, r.error,
+        return [Run(r.id, name, r.mode, r.rerank, r.status, r.index_version, r.model, r.done, r.total, r.metrics, r.error,
                     r.created_at, r.started_at, r.finished_at) for r, name in session.execute(statement)]
 

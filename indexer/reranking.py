@@ -34,7 +34,20 @@ MAX_RERANK_DEPTH = 100  # what one request may ask for: the cost grows with it, 
 SCORE_KIND = "reranker score"  # what a reranked hit's score is (a logit margin: only differences mean anything)
 
 
-class RerankUnavailable(LookupError):
+def search_label(mode: str, depth: int) -> str:
+    """How figures name what was measured: `hybrid`, or `hybrid + rerank@30` for the same searches
+    with their top 30 documents reranked."""
+    return f"{mode} + rerank@{depth}" if depth else mode
+
+
+def checked_depth(depth: int) -> int:
+    """A depth given on the command line: 0 (no reranking) up to MAX_RERANK_DEPTH, else a ValueError saying so."""
+    if not 0 <= depth <= MAX_RERANK_DEPTH:
+        raise ValueError(f"--rerank takes a number of documents from 1 to {MAX_RERANK_DEPTH} (0: none), not {depth}")
+    return depth
+
+
+class RerankUnavailable(ValueError):
     """A reranked search asked of a server that has no reranker; the message says how to give it one."""
 
 

@@ -102,14 +102,16 @@ class LabelledSet(Base):
 
 
 class QualityRun(Base):
-    """One pass of a set through the search service in one mode: queued, running (`done` of `total`
-    queries so far, `heartbeat` at the last one), then done with its means (x100) and latency
-    percentiles (ms) in `metrics`, or failed with `error`."""
+    """One pass of a set through the search service in one mode, its top `rerank` documents rescored by
+    the reranker (0: not reranked): queued, running (`done` of `total` queries so far, `heartbeat` at
+    the last one), then done with its means (x100) and latency percentiles (ms) in `metrics`, or
+    failed with `error`."""
 
     __tablename__ = "quality_runs"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("quality_sets.id", ondelete="CASCADE"), index=True)
     mode: Mapped[str] = mapped_column(String(16))
+    rerank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), index=True)
     index_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     model: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -153,7 +155,15 @@ def _create_quality_tables(connection: Connection) -> None:
     Base.metadata.create_all(connection, tables=[LabelledSet.__table__, QualityRun.__table__, QueryResult.__table__])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs, _create_quality_tables]
+def _add_quality_rerank(connection: Connection) -> None:
+    """Runs made before reranking existed were not reranked: 0. A database made by this code has the
+    column already (`_create_quality_tables` creates the table as it is now)."""
+    if "rerank" not in {column["name"] for column in inspect(connection).get_columns("quality_runs")}:
+        connection.execute(text("ALTER TABLE quality_runs ADD COLUMN rerank INTEGER NOT NULL DEFAULT 0"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_initial_tables, _create_write_jobs, _create_quality_tables,
+                                                  _add_quality_rerank]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

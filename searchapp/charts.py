@@ -26,8 +26,10 @@ class Point:
 
 @dataclass(frozen=True)
 class Series:
-    name: str
+    name: str  # what was measured: `Run.label`
     points: list[Point]
+    mode: str  # the line's colour
+    reranked: bool  # a dashed line
 
     @property
     def path(self) -> str:
@@ -88,10 +90,12 @@ def metric_chart(runs: Sequence[Run], metric: str) -> LineChart:
     for run in finished:
         slot = (run.index_version, run.model)
         value = run.metrics[metric]
-        lines.setdefault(run.mode, {})[slot] = Point(x_of[slot], _y(value), f"{run.mode}, run {run.id}, {version_label(run)}: {metric} {value:.2f}")
+        lines.setdefault((run.label, run.mode, bool(run.rerank)), {})[slot] = Point(
+            x_of[slot], _y(value), f"{run.label}, run {run.id}, {version_label(run)}: {metric} {value:.2f}")
     labels = [(x_of[slot], f"v{slot[0]}") for slot in slots]
     return LineChart(metric, labels, [(_y(tick), str(tick)) for tick in Y_TICKS],
-                     [Series(mode, sorted(points.values(), key=lambda p: p.x)) for mode, points in lines.items()])
+                     [Series(label, sorted(points.values(), key=lambda p: p.x), mode, reranked)
+                      for (label, mode, reranked), points in lines.items()])
 
 
 def win_loss_chart(a: Run, b: Run, a_outcomes: Sequence[QueryOutcome], b_outcomes: Sequence[QueryOutcome],
@@ -110,5 +114,5 @@ def win_loss_chart(a: Run, b: Run, a_outcomes: Sequence[QueryOutcome], b_outcome
         title = f"{query_id}: {queries.get(query_id, '')} — nDCG@10 {before[query_id]:.1f} → {before[query_id] + delta:.1f}"
         bars.append(Bar(LEFT + step * index, middle - height if delta > 0 else middle, max(step * 0.8, 0.5), height, kind, title))
     count = {kind: sum(bar.kind == kind for bar in bars) for kind in ("win", "loss", "tie")}
-    return BarChart(f"nDCG@10: run {b.id} ({b.mode}, {version_label(b)}) against run {a.id} ({a.mode}, {version_label(a)})",
+    return BarChart(f"nDCG@10: run {b.id} ({b.label}, {version_label(b)}) against run {a.id} ({a.label}, {version_label(a)})",
                     bars, middle, count["win"], count["loss"], count["tie"])

@@ -26,7 +26,7 @@ class InstanceSettings:
     database_url: str | None
     model: Path
     bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
-    reranker: str | None = None  # the reranker folder (`RERANKER`), used by reranked searches only
+    reranker_folder: str | None = None  # `RERANKER`, loaded by reranked searches only
     rerank_depth: int = DEFAULT_RERANK_DEPTH  # `RERANK_DEPTH`
     rerank: bool = False  # whether searches are reranked unless the command says (`RERANK`)
     rerank_max_length: int = 0  # `RERANK_MAX_LENGTH`
@@ -41,8 +41,11 @@ class InstanceSettings:
 
     def open_service(self) -> SearchService:
         """The search service over the saved index (refused if there is none), as the app opens it."""
-        reranker = Reranker(self.reranker, self.rerank_max_length)
-        return SearchService.open_existing(self.folder, self.database_url, self.default_model, reranker)
+        return SearchService.open_existing(self.folder, self.database_url, self.default_model, self.reranker())
+
+    def reranker(self) -> Reranker:
+        """The reranker the settings name, to be loaded when a search first reranks."""
+        return Reranker(self.reranker_folder, self.rerank_max_length)
 
     def open_for_writing(self, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
         """The same (with `model` if given), inside the instance's writer lock (and synced, see `open_for_writing`)."""

@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 from encoder.training import format_table
 from indexer import quality_store
 from indexer.quality import add_labelled, latest_runs, measure
+from indexer.reranking import checked_depth
 from indexer.retrieval import MODES
-from indexer.search import SearchService
 from indexer.search_index import store_url
 from indexer.store import Store, open_store
 
@@ -48,6 +48,7 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
     measure_set = subcommands.add_parser("run", help="measure a set now, in the foreground, and print its figures")
     measure_set.add_argument("name", metavar="NAME")
     measure_set.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to run (default: all)")
+    measure_set.add_argument("--rerank", type=int, default=0, metavar="N", help="rerank each search's top N documents (default: no reranking)")
     measure_set.add_argument("--quiet", action="store_true", help="no progress bar")
     measure_set.set_defaults(run=lambda args: run_set(args, settings(args)))
 
@@ -79,16 +80,20 @@ def run_add(args: argparse.Namespace, where: InstanceSettings) -> None:
 def run_set(args: argparse.Namespace, where: InstanceSettings) -> None:
     store = _store(where)
     labelled = _labelled(store, args.name)
-    service = SearchService.open_existing(where.folder, where.database_url, where.default_model)
+    rerank = checked_depth(args.rerank)
+    service = where.open_service()
+    if rerank and (problem := service.reranker.problem):
+        raise ValueError(problem)
     figures = {}
     for mode in args.mode:
-        run_id = quality_store.add_run(store, labelled, mode, claimed=True)
-        with tqdm(total=len(labelled.qrels), desc=mode, unit="query", disable=args.quiet) as bar:
-            measure(service, store, quality_store.run(store, run_id), labelled, on_query=bar.update)
+        run_id = quality_store.add_run(store, labelled, mode, claimed=True, rerank=rerank)
+        run = quality_store.run(store, run_id)
+        with tqdm(total=len(labelled.qrels), desc=run.label, unit="query", disable=args.quiet) as bar:
+            measure(service, store, run, labelled, on_query=bar.update)
         run = quality_store.run(store, run_id)
         if run.error:
-            raise ValueError(f"run {run.id} ({mode}) failed: {run.error}")
-        figures[f"{mode} (run {run.id})"] = run.metrics
+            raise ValueError(f"run {run.id} ({run.label}) failed: {run.error}")
+        figures[f"{run.label} (run {run.id})"] = run.metrics
     print(f"{labelled.name} on index version {run.index_version}, model {run.model}")
     print(format_table(figures, FIGURES))
 
@@ -107,7 +112,7 @@ def sets_table(store: Store) -> str:
     for labelled in quality_store.labelled_sets(store):
         rows[labelled.name] = {"collection": labelled.collection, "queries": len(labelled.qrels)}
         for run in latest_runs(quality_store.runs(store, labelled.name)).values():
-            rows[f"{labelled.name} {run.mode}"] = run.metrics | {"run": run.id, "index version": run.index_version}
+            rows[f"{labelled.name} {run.label}"] = run.metrics | {"run": run.id, "index version": run.index_version}
     if not rows:
         return "no labelled sets yet: add one with `manage.py quality add NAME --collection C --beir DIR`"
     return format_table(rows, ("collection", *FIGURES, "run", "index version"))
@@ -117,6 +122,6 @@ def history_table(store: Store, name: str) -> str:
     runs = quality_store.runs(store, _labelled(store, name).name)
     if not runs:
         return f"{name!r} has no runs yet: `manage.py quality run {name}`"
-    rows = {f"run {run.id}": (run.metrics or {}) | {"mode": run.mode, "status": f"{run.status} {run.done}/{run.total}",
+    rows = {f"run {run.id}": (run.metrics or {}) | {"mode": run.label, "status": f"{run.status} {run.done}/{run.total}",
                                                     "index version": run.index_version, "model": run.model} for run in runs}
     return format_table(rows, ("mode", "status", "index version", "model", *FIGURES[:-1]))

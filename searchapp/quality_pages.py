@@ -105,8 +105,11 @@ def start_runs(name: str):
     modes = [mode for mode in MODES if mode in request.form.getlist("mode")]
     if not modes:
         return set_page(name, error=f"tick one mode at least ({', '.join(MODES)})", status=400)
+    rerank = current_app.config["RERANK_DEPTH"] if request.form.get("rerank") else 0
+    if rerank and (problem := search_service().reranker.problem):
+        return set_page(name, error=problem, status=400)
     for mode in modes:
-        quality_store.add_run(_store(), labelled, mode)
+        quality_store.add_run(_store(), labelled, mode, rerank=rerank)
     return redirect(url_for(".set_page", name=name), 303)
 
 
@@ -126,6 +129,7 @@ def set_page(name: str, error: str | None = None, status: int = 200):
     return render_template("quality_set.html", labelled=labelled, runs=runs, finished=finished, a=a, b=b, modes=MODES, metrics=METRIC_FIELDS,
                            charts=[metric_chart(runs, metric) for metric in METRIC_FIELDS], comparison=comparison,
                            worst=worst_queries(store, labelled, b) if b else [], error=error,
+                           rerank_problem=search_service().reranker.problem, rerank_depth=current_app.config["RERANK_DEPTH"],
                            refresh=any(not run.finished for run in runs) and PROGRESS_REFRESH_SECONDS), status
 
 

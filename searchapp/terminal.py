@@ -13,6 +13,7 @@ import textwrap
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.reranking import search_label
 from indexer.search import Results
 from indexer.snippets import Snippet
 from indexer.validation import clean_text
@@ -26,13 +27,16 @@ INDENT = " " * 6
 _WHITESPACE = re.compile(r"\s+")
 
 
-def search_params(query: str, mode: str, k: str, offset: str, collection: str | None, filters: list[str], bm25: str = "") -> SearchParams:
+def search_params(query: str, mode: str, k: str, offset: str, collection: str | None, filters: list[str], bm25: str = "",
+                  rerank: bool = False, rerank_depth: int = DEFAULTS["RERANK_DEPTH"]) -> SearchParams:
     """The parameters of a search given on the command line (`--filter FIELD=VALUE`, repeatable), checked
     as they are by the server, against its default limits (so `k` and `offset` arrive as text, as in a
-    URL); a mistake raises ValueError with a one-line message for the user."""
+    URL); a mistake raises ValueError with a one-line message for the user. `rerank` and its depth
+    come from the instance's settings or the command's `--rerank`."""
     if not query.strip():
         raise ValueError("the query is empty: give some words to search for")
-    args = MultiDict([("q", query), ("mode", mode), ("k", k), ("offset", offset), ("collection", collection or ""), ("bm25", bm25)])
+    args = MultiDict([("q", query), ("mode", mode), ("k", k), ("offset", offset), ("collection", collection or ""), ("bm25", bm25),
+                      ("rerank", "1" if rerank else "0"), ("rerank_depth", str(rerank_depth))])
     for pair in filters:
         name, equals, value = pair.partition("=")
         if not equals or not name:
@@ -47,10 +51,10 @@ def search_params(query: str, mode: str, k: str, offset: str, collection: str | 
 def format_results(results: Results, offset: int, bold: bool, width: int = 100) -> str:
     """A heading, then per result its rank, raw score, collection/id and title, and the snippet wrapped
     to `width` columns below."""
+    searched = f"{search_label(results.mode, results.rerank_depth)}, {results.took_ms:.0f} ms"
     if not results.hits:
-        return f"no results for {results.query!r} ({results.mode}, {results.took_ms:.0f} ms)"
-    lines = [f"results {offset + 1}-{offset + len(results.hits)} of {results.total} for {results.query!r} "
-             f"({results.mode}, {results.took_ms:.0f} ms)"]
+        return f"no results for {results.query!r} ({searched})"
+    lines = [f"results {offset + 1}-{offset + len(results.hits)} of {results.total} for {results.query!r} ({searched})"]
     for rank, hit in enumerate(results.hits, start=offset + 1):
         name = _one_line(f"{hit.collection}/{hit.id}")
         lines.append(f"{rank:>4}. {hit.score:.3f}  {name}  {_one_line(hit.title).strip()}")
