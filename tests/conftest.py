@@ -12,7 +12,7 @@ import pytest
 import torch
 from sqlalchemy import create_engine, text
 
-from encoder import BertConfig, BertModel, TextTokenizer, save_checkpoint, train_wordpiece
+from encoder import BertConfig, BertForPairScoring, BertModel, CrossEncoder, TextTokenizer, save_checkpoint, train_wordpiece
 from samples import SENTENCES
 from search_instance import build_instance
 
@@ -40,6 +40,14 @@ def tiny_checkpoint(tmp_path: Path, tiny_config: BertConfig, tiny_tokenizer: Tex
     """A randomly initialised tiny BERT saved as a checkpoint folder."""
     torch.manual_seed(0)
     return save_checkpoint(tmp_path / "tiny", BertModel(tiny_config), tiny_tokenizer, pooling="mean", max_length=32)
+
+
+@pytest.fixture
+def tiny_reranker(tmp_path: Path, tiny_config: BertConfig, tiny_tokenizer: TextTokenizer) -> Path:
+    """A randomly initialised tiny cross-encoder saved as a reranker folder: its order is arbitrary but
+    fixed, so a test computes what it should be by scoring the passages itself."""
+    torch.manual_seed(1)
+    return CrossEncoder(BertForPairScoring(tiny_config), tiny_tokenizer, precision="float32").save(tmp_path / "reranker")
 
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -44,7 +44,7 @@ class FixedService:
     def refresh(self) -> None:
         pass
 
-    def search(self, query, mode, k, filters):
+    def search(self, query, mode, k, filters, rerank=0):
         self.searched.append((query, mode, filters))
         hits = [SimpleNamespace(id=doc) for doc in self.RANKINGS[query][:k]]
         return SimpleNamespace(hits=hits, took_ms=float(len(self.searched)))

@@ -1,0 +1,97 @@
+"""Reranking in the search service (indexer/reranking.py): the top N of any mode rescored by a tiny
+cross-encoder, whose order each test works out by scoring the shown passages itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from encoder import CrossEncoder
+from indexer.chunking import passage_text
+from indexer.ranking import Filters
+from indexer.reranking import Reranker, RerankUnavailable, checked_depth, search_label
+from indexer.search import SearchService
+
+QUERY = "the cat slept by the river"
+
+
+@pytest.fixture
+def service(instance, database_url, tiny_reranker):
+    service = SearchService.open(instance, database_url, reranker=Reranker(tiny_reranker))
+    yield service
+    service.index.close()
+
+
+def direct_scores(service: SearchService, folder, hits) -> np.ndarray:
+    """The reranker's score of each hit's shown passage, titled, computed here in one call."""
+    texts = []
+    for hit in hits:
+        document = service.document(hit.id, hit.collection)
+        texts.append(passage_text(hit.title, document.text[hit.passage[0]:hit.passage[1]]))
+    return CrossEncoder.load(folder, precision="float32").score(QUERY, texts)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_the_top_n_are_reordered_by_the_reranker_and_the_rest_keep_the_mode_s_order(service, tiny_reranker, mode):
+    plain = service.search(QUERY, mode=mode, k=20)
+    depth = min(5, len(plain.hits) - 1)
+    reranked = service.search(QUERY, mode=mode, k=20, rerank=depth)
+    assert plain.rerank_depth == 0 and reranked.rerank_depth == depth and reranked.total == plain.total
+    head, plain_head = reranked.hits[:depth], plain.hits[:depth]
+    assert {h.key for h in head} == {h.key for h in plain_head}  # the same documents, by the same passages
+    expected = dict(zip([h.key for h in plain_head], direct_scores(service, tiny_reranker, plain_head).tolist()))
+    assert [h.score for h in head] == pytest.approx([expected[h.key] for h in head], abs=1e-4)
+    assert [h.score for h in head] == sorted((h.score for h in head), reverse=True)
+    assert [(h.key, h.score) for h in reranked.hits[depth:]] == [(h.key, h.score) for h in plain.hits[depth:]]
+    assert [h.reranked for h in reranked.hits] == [True] * depth + [False] * (len(reranked.hits) - depth)
+    body = reranked.as_json()
+    assert body["reranked"] is True and body["rerank_depth"] == depth and body["results"][0]["reranked"] is True
+    assert plain.as_json()["reranked"] is False
+
+
+def test_the_planted_order_differs_from_the_mode_s(service):
+    """The comparisons above could not fail if the reranker kept the mode's order; here it does not."""
+    plain = service.search(QUERY, mode="dense", k=8)
+    reranked = service.search(QUERY, mode="dense", k=8, rerank=8)
+    assert [h.key for h in reranked.hits] != [h.key for h in plain.hits]
+
+
+def test_pages_inside_and_past_the_depth_are_one_ranking(service):
+    whole = [h.key for h in service.search(QUERY, mode="hybrid", k=9, rerank=6).hits]
+    pages = [h.key for offset in (0, 3, 6) for h in service.search(QUERY, mode="hybrid", k=3, offset=offset, rerank=6).hits]
+    assert pages == whole and len(whole) == 9
+    second = service.search(QUERY, mode="hybrid", k=3, offset=3, rerank=6)
+    assert all(h.reranked for h in second.hits) and second.rerank_depth == 6
+    third = service.search(QUERY, mode="hybrid", k=3, offset=6, rerank=6)
+    assert not any(h.reranked for h in third.hits)
+    # Relevance: a reranked hit's is the odds ratio to the best reranked one, 1 at the top.
+    first = service.search(QUERY, mode="hybrid", k=3, rerank=6)
+    assert first.relevance(first.hits[0]) == pytest.approx(1.0)
+    assert second.relevance(second.hits[0]) == pytest.approx(np.exp(second.hits[0].score - first.hits[0].score))
+
+
+def test_filters_choose_the_documents_before_they_are_reranked(service):
+    filters = Filters(collection="library")
+    plain = service.search(QUERY, mode="dense", k=10, filters=filters)
+    reranked = service.search(QUERY, mode="dense", k=10, filters=filters, rerank=10)
+    assert {h.collection for h in reranked.hits} == {"library"}
+    assert {h.key for h in reranked.hits} == {h.key for h in plain.hits} and reranked.rerank_depth == len(plain.hits) == 3
+
+
+def test_a_service_without_a_reranker_says_so_and_still_searches(instance, database_url, tmp_path):
+    service = SearchService.open(instance, database_url)
+    try:
+        with pytest.raises(RerankUnavailable, match="not available on this server: no reranker is configured"):
+            service.search(QUERY, rerank=5)
+        assert service.search(QUERY, rerank=0).hits
+        missing = Reranker(tmp_path / "nowhere")
+        assert "no reranker at" in missing.problem and "train-reranker" in missing.problem
+    finally:
+        service.index.close()
+
+
+def test_labels_and_depths():
+    assert search_label("hybrid", 0) == "hybrid" and search_label("hybrid", 30) == "hybrid + rerank@30"
+    assert checked_depth(0) == 0 and checked_depth(100) == 100
+    with pytest.raises(ValueError, match="from 1 to 100"):
+        checked_depth(101)
