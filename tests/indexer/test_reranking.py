@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from encoder import CrossEncoder
+from indexer import quality_store
 from indexer.chunking import passage_text
+from indexer.ingest import IndexConfig, index_paths
+from indexer.quality import add_labelled, latest_runs, measure
 from indexer.ranking import Filters
 from indexer.reranking import Reranker, RerankUnavailable, checked_depth, search_label
+from indexer.schema import SCHEMA_VERSION
 from indexer.search import SearchService
+from indexer.search_index import open_for_writing
+from indexer.store import open_store
+from samples import write_beir
 
 QUERY = "the cat slept by the river"
 
@@ -95,3 +103,41 @@ def test_labels_and_depths():
     assert checked_depth(0) == 0 and checked_depth(100) == 100
     with pytest.raises(ValueError, match="from 1 to 100"):
         checked_depth(101)
+
+
+def test_a_reranked_quality_run_measures_the_reranked_searches(tmp_path, tiny_checkpoint, tiny_reranker, database_url):
+    beir = write_beir(tmp_path / "beir")
+    with open_for_writing(tmp_path / "instance", database_url, model=tiny_checkpoint) as index:
+        index_paths(index, [beir], IndexConfig(format="beir"))
+    service = SearchService.open(tmp_path / "instance", database_url, reranker=Reranker(tiny_reranker))
+    store = service.index.store
+    with (beir / "queries.jsonl").open() as queries, (beir / "qrels" / "test.tsv").open(newline="") as qrels:
+        labelled = add_labelled(store, "samples", "default", queries, qrels, "queries.jsonl", "test.tsv")
+    plain = quality_store.run(store, quality_store.add_run(store, labelled, "dense", claimed=True))
+    reranked = quality_store.run(store, quality_store.add_run(store, labelled, "dense", claimed=True, rerank=3))
+    assert (plain.rerank, plain.label, reranked.rerank, reranked.label) == (0, "dense", 3, "dense + rerank@3")
+    for run in (plain, reranked):
+        assert measure(service, store, run, labelled)
+    expected = {query_id: [h.id for h in service.search(labelled.queries[query_id], "dense", k=10,
+                                                        filters=Filters(collection="default"), rerank=3).hits]
+                for query_id in labelled.qrels}
+    assert {o.query_id: o.top_ids for o in quality_store.outcomes(store, reranked.id)} == expected
+    assert {o.query_id: o.top_ids for o in quality_store.outcomes(store, plain.id)} != expected
+    assert set(latest_runs(quality_store.runs(store, "samples"))) == {"dense", "dense + rerank@3"}
+    service.index.close()
+
+
+def test_a_store_from_before_reranking_gains_the_column(database_url):
+    store = open_store(database_url)
+    with store.engine.begin() as connection:  # the quality tables as schema version 3 made them, with one run
+        connection.execute(text("ALTER TABLE quality_runs DROP COLUMN rerank"))
+        connection.execute(text("INSERT INTO quality_sets (name, collection, queries, qrels, created_at) "
+                                "VALUES ('old', 'c', '{}', '{}', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO quality_runs (set_id, mode, status, done, total, created_at) "
+                                "SELECT id, 'hybrid', 'done', 0, 0, CURRENT_TIMESTAMP FROM quality_sets"))
+        connection.execute(text("UPDATE settings SET value = '3' WHERE key = 'schema_version'"))
+    store.engine.dispose()
+    store = open_store(database_url)
+    assert store.get("schema_version") == str(SCHEMA_VERSION) == "4"
+    assert [(run.mode, run.rerank, run.label) for run in quality_store.runs(store)] == [("hybrid", 0, "hybrid")]
+    store.engine.dispose()

@@ -11,21 +11,9 @@ from pathlib import Path
 import pytest
 
 from indexer.evaluation import evaluate_beir
-from samples import SENTENCES
+from samples import write_beir
 
 ROOT = Path(__file__).resolve().parents[2]
-# One query per sample sentence, made of a word found in that sentence only.
-QUERIES = {"q0": "pen", "q1": "vaccines", "q2": "market", "q3": "cat", "q4": "proteins", "q5": "engines", "q6": "cattle", "q7": "neural"}
-
-
-def write_beir(folder: Path) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(SENTENCES)))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td{q[1:]}\t1\n" for q in QUERIES))
-    return folder
-
-
 def test_lexical_retrieval_of_unique_words_is_perfect(tmp_path, tiny_checkpoint):
     results = evaluate_beir(write_beir(tmp_path / "beir"), tiny_checkpoint, work=tmp_path / "work")
     assert set(results) == {"dense", "lexical", "hybrid"}

@@ -39,7 +39,7 @@ def test_a_store_from_before_the_queue_gains_it(database_url):
     assert not inspect(engine).has_table("write_jobs")
     engine.dispose()
     store = open_store(database_url)
-    assert store.get("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert store.get("schema_version") == str(SCHEMA_VERSION) == "4"
     assert inspect(store.engine).has_table("quality_runs")
     job = jobs.enqueue_delete(store, "notes", "x")
     assert jobs.has_pending(store) and jobs.job_status(store, job.id).kind == "delete"
