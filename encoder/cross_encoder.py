@@ -9,6 +9,7 @@ that `BertForPairScoring` scores with.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +48,16 @@ class CrossEncoder:
         if max_length:
             checkpoint.tokenizer.set_max_length(min(max_length, checkpoint.max_length))
         return cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, precision, device)
+
+    def quantized(self) -> "CrossEncoder":
+        """This reranker with its linear layers' weights in int8 and their activations quantized per
+        batch (PyTorch's dynamic quantization, CPU only): about 2.5x faster on an AVX2 CPU, scores
+        within about 0.01 of float32's (docs/benchmarks.md, "Reranking"). Embeddings, LayerNorms and
+        softmax stay float32."""
+        with warnings.catch_warnings():  # torch.ao's eager quantization says it will move to torchao; it still works
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(self.model.cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+        return CrossEncoder(model, self.tokenizer, "float32", "cpu")
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         return save_checkpoint(path, self.model, self.tokenizer, max_length=self.max_length, extra={**(extra or {}), "task": TASK})

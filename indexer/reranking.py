@@ -9,8 +9,9 @@ first, in the reranker's order and with its scores; the rest keep the mode's ord
 them, so a page past the depth is the mode's ranking, and a page inside it the reranked one.
 
 The model is loaded once per process, on the first reranked search (a server that never reranks
-never pays for it), in float32, as queries are encoded: on a CPU without bf16 instructions autocast
-only adds casts.
+never pays for it), in float32, as queries are encoded (on a CPU without bf16 instructions autocast
+only adds casts), or with its linear layers in int8 (`RERANK_INT8`), which is what makes a useful
+depth fit the latency bar on a 2-core AVX2 machine (docs/benchmarks.md, "Reranking").
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class RerankUnavailable(ValueError):
 class Reranker:
     """The reranker folder a server was given, loaded on first use; safe to share between threads."""
 
-    def __init__(self, folder: str | Path | None, max_length: int | None = None) -> None:
+    def __init__(self, folder: str | Path | None, max_length: int | None = None, int8: bool = False) -> None:
         self.folder = Path(folder) if folder else None
         self.max_length = max_length or None  # None: the model's own
+        self.int8 = int8  # dynamically quantized linear layers (`CrossEncoder.quantized`)
         self._model: CrossEncoder | None = None
         self._lock = threading.Lock()
 
@@ -77,7 +79,8 @@ class Reranker:
                 if self._model is None:
                     if problem := self.problem:
                         raise RerankUnavailable(problem)
-                    self._model = CrossEncoder.load(self.folder, precision="float32", max_length=self.max_length)
+                    model = CrossEncoder.load(self.folder, precision="float32", max_length=self.max_length)
+                    self._model = model.quantized() if self.int8 else model
         return self._model
 
     def rerank(self, query: str, ranked: Ranking, passages: dict[int, Passage], depth: int) -> tuple[Ranking, int]:

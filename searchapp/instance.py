@@ -30,6 +30,7 @@ class InstanceSettings:
     rerank_depth: int = DEFAULT_RERANK_DEPTH  # `RERANK_DEPTH`
     rerank: bool = False  # whether searches are reranked unless the command says (`RERANK`)
     rerank_max_length: int = 0  # `RERANK_MAX_LENGTH`
+    rerank_int8: bool = False  # `RERANK_INT8`
 
     @property
     def default_model(self) -> Path:
@@ -45,7 +46,7 @@ class InstanceSettings:
 
     def reranker(self) -> Reranker:
         """The reranker the settings name, to be loaded when a search first reranks."""
-        return Reranker(self.reranker_folder, self.rerank_max_length)
+        return Reranker(self.reranker_folder, self.rerank_max_length, self.rerank_int8)
 
     def open_for_writing(self, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
         """The same (with `model` if given), inside the instance's writer lock (and synced, see `open_for_writing`)."""
@@ -60,4 +61,4 @@ def instance_settings(instance: str | None = None, database_url: str | None = No
     database = settings["DATABASE_URL"]
     return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
                             str(settings["BM25_UNIT"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
-                            settings["RERANK"], settings["RERANK_MAX_LENGTH"])
+                            settings["RERANK"], settings["RERANK_MAX_LENGTH"], settings["RERANK_INT8"])

@@ -35,7 +35,7 @@ def search_service() -> SearchService:
             service = current_app.extensions.get(EXTENSION)
             if service is None:
                 config = current_app.config
-                reranker = Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"])  # loaded on the first reranked search
+                reranker = Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"], config["RERANK_INT8"])  # loaded when first used
                 service = SearchService.open(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"], reranker)
                 current_app.extensions[EXTENSION] = service
     return service
