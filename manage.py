@@ -181,7 +181,7 @@ def cmd_writer(args: argparse.Namespace) -> None:
     where = settings(args)
     stop = writer_process()
     print(f"applying queued writes to {where.folder} (SIGTERM or Ctrl-C stops it after the current job)", flush=True)
-    run_writer(where.folder, where.database_url, where.default_model, stop)
+    run_writer(where.folder, where.database_url, where.default_model, stop, reranker=where.reranker())
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ import threading
 
 from flask import Flask
 
+from .service import configured_reranker
 from .writes import run_writer
 
 WRITER_JOIN_SECONDS = 5
@@ -19,7 +20,7 @@ def serve_development(app: Flask, host: str, port: int) -> None:
     config = app.config
     stop = threading.Event()
     writer = threading.Thread(target=run_writer, args=(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"], stop),
-                              name="writer", daemon=True)
+                              kwargs={"reranker": configured_reranker(config)}, name="writer", daemon=True)
     writer.start()
     try:
         app.run(host=host, port=port, threaded=True)

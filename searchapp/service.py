@@ -7,6 +7,7 @@ pools, and `health_report` says how it serves.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from flask import Flask, current_app
 
@@ -35,10 +36,14 @@ def search_service() -> SearchService:
             service = current_app.extensions.get(EXTENSION)
             if service is None:
                 config = current_app.config
-                reranker = Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"], config["RERANK_INT8"])  # loaded when first used
-                service = SearchService.open(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"], reranker)
+                service = SearchService.open(config["INSTANCE"], config["DATABASE_URL"], config["MODEL"], configured_reranker(config))
                 current_app.extensions[EXTENSION] = service
     return service
+
+
+def configured_reranker(config: Mapping) -> Reranker:
+    """The reranker the settings name, loaded by the first reranked search (a process that never reranks never loads it)."""
+    return Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"], config["RERANK_INT8"])
 
 
 def open_now(app: Flask) -> SearchService:

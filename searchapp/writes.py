@@ -23,6 +23,7 @@ from encoder import set_threads
 from indexer.jobs import JobStatus, apply_pending, has_pending, job_status
 from indexer.quality import work_on_waiting_runs
 from indexer.quality_store import has_waiting
+from indexer.reranking import Reranker
 from indexer.search import SearchService
 from indexer.search_index import open_for_writing, store_url
 from indexer.store import Store, open_store
@@ -49,8 +50,9 @@ def wait_for(store: Store, job_id: int, seconds: float) -> JobStatus | None:
 
 
 def run_writer(instance: str | Path, database_url: str | None, model: str | Path, stop: threading.Event,
-               poll_seconds: float = POLL_SECONDS) -> None:
-    """Apply queued writes until `stop` is set, and measure queued quality runs while none waits.
+               poll_seconds: float = POLL_SECONDS, reranker: Reranker | None = None) -> None:
+    """Apply queued writes until `stop` is set, and measure queued quality runs while none waits (a
+    reranked one with `reranker`, the server's).
     Stopping between jobs or killed mid-job, it loses nothing: what it had not marked done is applied
     again by the next writer (a quality run resumes at its first query without a result)."""
     try:
@@ -59,7 +61,7 @@ def run_writer(instance: str | Path, database_url: str | None, model: str | Path
         log.warning("the writer cannot lower its CPU priority")
     Path(instance).mkdir(parents=True, exist_ok=True)
     store = open_store(store_url(instance, database_url))
-    open_service = cache(lambda: SearchService.open(instance, database_url, model))  # only once a run waits
+    open_service = cache(lambda: SearchService.open(instance, database_url, model, reranker))  # only once a run waits
     try:
         while not stop.is_set():
             try:

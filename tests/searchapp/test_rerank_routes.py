@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import TOKEN
+from samples import SENTENCES
+from test_quality_pages import BASIC, run_in_background, upload
 
+from indexer.reranking import Reranker
 from searchapp import create_app
 from searchapp.config import ConfigError, load_settings
 
@@ -97,3 +101,28 @@ def test_switch_settings_from_the_environment(tiny_reranker, tmp_path):
         load_settings({"RERANK": True, "RERANKER": str(tmp_path / "nowhere")}, environ={})
     with pytest.raises(ConfigError, match="RERANK_DEPTH=0: expected a whole number from 1 to 100"):
         load_settings({"RERANK_DEPTH": 0}, environ={})
+
+
+def test_quality_runs_can_be_reranked_from_the_set_page(instance, tiny_checkpoint, database_url, tiny_reranker, tmp_path):
+    app = make_app(instance, tiny_checkpoint, database_url, RERANKER=str(tiny_reranker), API_TOKEN=TOKEN)
+    client = app.test_client()
+    assert upload(client).status_code == 303
+    form = client.get("/quality/sets/library-set", headers=BASIC).get_data(as_text=True)
+    assert f'name="rerank" value="1"> + rerank@{DEPTH}' in form
+    assert client.post("/quality/sets/library-set/runs", headers=BASIC, data={"mode": ["hybrid"], "rerank": "1"}).status_code == 303
+    assert run_in_background(app) == 1
+    page = client.get("/quality/sets/library-set", headers=BASIC).get_data(as_text=True)
+    assert f"hybrid + rerank@{DEPTH}" in page and 'class="series mode-hybrid reranked"' in page
+    assert f"hybrid + rerank@{DEPTH}" in client.get("/quality/runs/1", headers=BASIC).get_data(as_text=True)
+    assert f"hybrid + rerank@{DEPTH}" in client.get("/quality", headers=BASIC).get_data(as_text=True)
+    without = make_app(instance, tiny_checkpoint, database_url, RERANKER="", API_TOKEN=TOKEN).test_client()
+    assert "+ rerank (not available)" in without.get("/quality/sets/library-set", headers=BASIC).get_data(as_text=True)
+    refused = without.post("/quality/sets/library-set/runs", headers=BASIC, data={"mode": ["hybrid"], "rerank": "1"})
+    assert refused.status_code == 400 and "reranking is not available" in refused.get_data(as_text=True)
+
+
+def test_int8_scores_stay_close_to_float32(tiny_reranker):
+    exact = Reranker(tiny_reranker).model.score(SENTENCES[0], SENTENCES)
+    quantized = Reranker(tiny_reranker, int8=True).model.score(SENTENCES[0], SENTENCES)
+    assert quantized.dtype == exact.dtype and quantized.shape == exact.shape
+    assert abs(quantized - exact).max() < 0.05 and abs(quantized - exact).max() > 0  # int8 arithmetic, close to float32's
