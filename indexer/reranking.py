@@ -9,9 +9,10 @@ first, in the reranker's order and with its scores; the rest keep the mode's ord
 them, so a page past the depth is the mode's ranking, and a page inside it the reranked one.
 
 The model is loaded once per process, on the first reranked search (a server that never reranks
-never pays for it), in float32, as queries are encoded (on a CPU without bf16 instructions autocast
-only adds casts), or with its linear layers in int8 (`RERANK_INT8`), which is what makes a useful
-depth fit the latency bar on a 2-core AVX2 machine (docs/benchmarks.md, "Reranking").
+never pays for it), computing in float32 as queries are encoded (on a CPU without bf16 instructions
+autocast only adds casts), its linear layers in int8 where asked (`RERANK_INT8`, the app's default):
+with 128 tokens a pair, what makes depth 30 fit the latency bar on a 2-core AVX2 machine
+(docs/benchmarks.md, "Reranking").
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ DEFAULTS: dict[str, object] = {
     "RERANKER": str(DEFAULT_RERANKER),  # the reranker folder; "" or a missing folder: no reranking on this server
     "RERANK": False,  # whether searches are reranked unless the request says (`rerank=`)
     "RERANK_DEPTH": DEFAULT_RERANK_DEPTH,  # documents the reranker rescores unless the request says (`rerank_depth=`)
-    "RERANK_MAX_LENGTH": 0,  # tokens of a (query, passage) pair the reranker reads; 0: the model's own
-    "RERANK_INT8": False,  # the reranker's linear layers in int8 (CPU): faster, scores within about 0.01
+    # The two below are what lets depth 30 meet the latency bar on 2 AVX2 cores (docs/benchmarks.md, "Reranking").
+    "RERANK_MAX_LENGTH": 128,  # tokens of a (query, passage) pair the reranker reads (at most its own); 0: its own
+    "RERANK_INT8": True,  # the reranker's linear layers in int8 (CPU): 2.3-3.3x faster, scores within about 0.01
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
 ENV_PREFIX = "SEARCHAPP_"

@@ -8,12 +8,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.reranking import DEFAULT_RERANK_DEPTH, Reranker
+from indexer.reranking import Reranker
 from indexer.retrieval import DEFAULT_BM25_UNIT
 from indexer.search import SearchService
 from indexer.search_index import SearchIndex, open_for_writing
 
-from .config import load_settings
+from .config import DEFAULTS, load_settings
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,12 @@ class InstanceSettings:
     database_url: str | None
     model: Path
     bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
-    reranker_folder: str | None = None  # `RERANKER`, loaded by reranked searches only
-    rerank_depth: int = DEFAULT_RERANK_DEPTH  # `RERANK_DEPTH`
-    rerank: bool = False  # whether searches are reranked unless the command says (`RERANK`)
-    rerank_max_length: int = 0  # `RERANK_MAX_LENGTH`
-    rerank_int8: bool = False  # `RERANK_INT8`
+    # The reranking settings (searchapp/config.py), their defaults the settings' own.
+    reranker_folder: str | None = DEFAULTS["RERANKER"]  # loaded by reranked searches only
+    rerank_depth: int = DEFAULTS["RERANK_DEPTH"]
+    rerank: bool = DEFAULTS["RERANK"]  # whether searches are reranked unless the command says
+    rerank_max_length: int = DEFAULTS["RERANK_MAX_LENGTH"]
+    rerank_int8: bool = DEFAULTS["RERANK_INT8"]
 
     @property
     def default_model(self) -> Path:
