@@ -17,6 +17,7 @@ with 128 tokens a pair, what makes depth 30 fit the latency bar on a 2-core AVX2
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from encoder import CrossEncoder
 from encoder.checkpoint import CONFIG_FILE
+from encoder.cross_encoder import TASK
 from encoder.paths import REPOSITORY
 
 from .chunking import passage_text
@@ -68,9 +70,17 @@ class Reranker:
         """Why this server cannot rerank, in words for the person who asked; None when it can."""
         if self.folder is None:
             return "reranking is not available on this server: no reranker is configured (set SEARCHAPP_RERANKER to a reranker folder)"
+        if self._model is not None:
+            return None
         if not (self.folder / CONFIG_FILE).is_file():
             return (f"reranking is not available on this server: no reranker at {self.folder} (train one with "
                     f"`manage.py train-reranker`, or set SEARCHAPP_RERANKER to a reranker folder)")
+        try:  # an encoder's folder, say: refused here, with the setting named, not by a failing search
+            task = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8")).get("task")
+        except (OSError, ValueError, AttributeError):
+            task = None
+        if task != TASK:
+            return f"reranking is not available on this server: {self.folder} is not a reranker (SEARCHAPP_RERANKER names it)"
         return None
 
     @property

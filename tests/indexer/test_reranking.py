@@ -94,6 +94,10 @@ def test_a_service_without_a_reranker_says_so_and_still_searches(instance, datab
         assert service.search(QUERY, rerank=0).hits
         missing = Reranker(tmp_path / "nowhere")
         assert "no reranker at" in missing.problem and "train-reranker" in missing.problem
+        encoder = Reranker(service.index.model)  # a folder holding a model, but not a reranker
+        assert encoder.problem.endswith("is not a reranker (SEARCHAPP_RERANKER names it)")
+        with pytest.raises(RerankUnavailable, match="is not a reranker"):
+            SearchService(service.index, encoder).search(QUERY, rerank=3)
     finally:
         service.index.close()
 
