@@ -76,20 +76,25 @@ def mine_answers(
             yield Pair(question, positive, source, next((p for p in ranked if not pattern.search(p)), None))
 
 
-def with_bm25_negatives(pairs: Sequence[Pair], config: MiningConfig = MiningConfig()) -> Iterator[Pair]:
+def with_bm25_negatives(pairs: Sequence[Pair], config: MiningConfig = MiningConfig(), count: int = 1) -> Iterator[Pair]:
     """The pairs of one question-to-passage set, each given (when it has none) the highest-ranked of
     the set's other passages for its query as hard negative. A passage that is a positive of the same
-    query is never its negative; all passages count, however short, since they are the set's own."""
+    query is never its negative; all passages count, however short, since they are the set's own.
+
+    With `count` above 1 (a reranker's groups), a pair comes out once per negative, its `count`
+    highest-ranked non-positives in BM25's order, so the pairs file carries the groups unchanged in form."""
     positives_of: dict[str, set[str]] = {}
     for pair in pairs:
         positives_of.setdefault(pair.query, set()).add(pair.positive)
     index = ParagraphIndex((p.positive for p in pairs), min_words=0)
     for pair in pairs:
-        if pair.negative is None:
-            ranked = index.search(pair.query, config.top_k)
-            negative = next((p for p in ranked if p not in positives_of[pair.query]), None)
-            pair = Pair(pair.query, pair.positive, pair.source, negative)
-        yield pair
+        if pair.negative is not None and count == 1:
+            yield pair
+            continue
+        ranked = index.search(pair.query, max(config.top_k, count + len(positives_of[pair.query])))
+        negatives = [p for p in ranked if p not in positives_of[pair.query]][:count]
+        for negative in negatives or [None]:
+            yield Pair(pair.query, pair.positive, pair.source, negative)
 
 
 def term_overlap(question: str, paragraph: str) -> float:

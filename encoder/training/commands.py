@@ -1,4 +1,4 @@
-"""The training commands: train-tokenizer, prepare-pretraining, pretrain, finetune and eval-sts, as
+"""The training commands: train-tokenizer, prepare-pretraining, pretrain, finetune, train-reranker and eval-sts, as
 `manage.py` offers them and as the GPU machine runs them (`python3 -m encoder.training COMMAND`).
 
 Each command's flags are made from its config dataclass (`encoder.flags`), so that a default and its
@@ -12,6 +12,7 @@ import argparse
 import copy
 import itertools
 import json
+from dataclasses import fields
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -26,12 +27,14 @@ from .finetune import FinetuneConfig, finetune
 from .paths import DEFAULT_DATA_DIR
 from .pretrain import PretrainConfig, pretrain
 from .pretraining_data import PrepareConfig, prepare_pretraining, read_meta
+from .reranker import RerankerConfig, train_reranker
 from .vocabulary import TokenizerConfig, train_tokenizer
 
 TOKENIZER = TokenizerConfig()
 PREPARE = PrepareConfig()
 PRETRAIN = PretrainConfig(data_dir="", tokenizer="", output_dir="")
 FINETUNE = FinetuneConfig(init_checkpoint="", output_dir="")
+RERANKER = RerankerConfig(init_checkpoint="", output_dir="")
 # The sizes of the network a pretraining run chooses; the vocabulary comes from the tokenizer.
 MODEL_FLAGS = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position_embeddings")
 
@@ -39,7 +42,7 @@ ModelPath = Callable[[argparse.Namespace], Path]
 
 
 def add_commands(commands: argparse._SubParsersAction, model_path: ModelPath | None = None) -> None:
-    """Add the five commands to a parser's subcommands; each sets `run`, called with the parsed
+    """Add the six commands to a parser's subcommands; each sets `run`, called with the parsed
     arguments. `model_path` resolves eval-sts's model from the arguments (manage.py's: --model, else
     $SEARCHAPP_MODEL, else the shipped model); without one, --model is required."""
     vocab = commands.add_parser("train-tokenizer", help="learn a WordPiece vocabulary from a corpus sample")
@@ -69,6 +72,11 @@ def add_commands(commands: argparse._SubParsersAction, model_path: ModelPath | N
         *required, "data_dir", "sources", "wikipedia_files", "max_wikipedia_pairs", "max_steps", "batch_size", "lr",
         "max_length", "output_max_length", "learn_temperature", "save_dtype", "device", "seed"))
     tune.set_defaults(run=run_finetune)
+
+    rerank = commands.add_parser("train-reranker", help="train a cross-encoder reranker on queries with hard negatives")
+    required = ("init_checkpoint", "output_dir", "pairs_files", "time_budget_s")
+    add_flags(rerank, RERANKER, required=required, names=[f.name for f in fields(RERANKER) if f.name != "extra_groups"])
+    rerank.set_defaults(run=run_train_reranker)
 
     sts = commands.add_parser("eval-sts", help="Spearman x100 on STS-B test and SICK-R test")
     sts.add_argument("--model", required=model_path is None, help="checkpoint folder")
@@ -116,6 +124,10 @@ def run_pretrain(args: argparse.Namespace) -> None:
 
 def run_finetune(args: argparse.Namespace) -> None:
     print(f"wrote {finetune(from_flags(FINETUNE, args))}")
+
+
+def run_train_reranker(args: argparse.Namespace) -> None:
+    print(f"wrote {train_reranker(from_flags(RERANKER, args))}")
 
 
 def run_eval_sts(args: argparse.Namespace, model_path: ModelPath) -> None:

@@ -62,3 +62,14 @@ def test_passage_sets_get_a_negative_from_their_own_passages_but_never_a_positiv
     assert mined[0].negative == PARAGRAPHS[2] and mined[1].negative == PARAGRAPHS[2]  # not each other
     assert mined[2].negative == "kept as it is"
     assert mined[3].negative is None  # no other passage shares a word with "Verona lovers"
+
+
+def test_a_reranker_group_is_one_line_per_negative_in_bm25_order():
+    pairs = [Pair("Eiffel Tower Paris visitors", PARAGRAPHS[1], "squad"), Pair("Eiffel Tower Paris visitors", PARAGRAPHS[0], "squad"),
+             Pair("Colosseum Rome spectators", PARAGRAPHS[3], "squad"), Pair("Verona lovers", PARAGRAPHS[2], "squad")]
+    mined = list(with_bm25_negatives(pairs, CONFIG, count=2))
+    eiffel = [p.negative for p in mined if p.positive == PARAGRAPHS[1]]
+    assert eiffel == [PARAGRAPHS[2]]  # the other Eiffel paragraph is a positive of the same query; only one other shares a word
+    colosseum = [p.negative for p in mined if p.query.startswith("Colosseum")]
+    assert colosseum == [None]  # no other passage shares a word: the pair is kept without a negative
+    assert all(p.source == "squad" for p in mined) and {(p.query, p.positive) for p in mined} == {(p.query, p.positive) for p in pairs}

@@ -21,7 +21,7 @@ REQUIRED = object()
 # Where manage.py looked for the data sets: beside the repository, wherever the command runs from.
 DATA = str(Path(__file__).resolve().parents[3].parent / "shared" / "data")
 SOURCES = ["stsb", "sick", "msrp", "trecqa", "scifact", "climate_fever"]
-# Every flag of the five commands as manage.py declared them, with its default (or REQUIRED).
+# Every flag of the six commands as manage.py declared them, with its default (or REQUIRED).
 FLAGS = {
     "train-tokenizer": {"--corpus": REQUIRED, "--out": REQUIRED, "--vocab-size": 16384, "--max-docs": 20000, "--cased": False},
     "prepare-pretraining": {"--corpus": REQUIRED, "--tokenizer": REQUIRED, "--out": REQUIRED, "--max-length": 128, "--max-docs": None,
@@ -32,6 +32,10 @@ FLAGS = {
     "finetune": {"--init": REQUIRED, "--out": REQUIRED, "--budget": REQUIRED, "--data-dir": DATA, "--sources": SOURCES, "--wikipedia": [],
                  "--wikipedia-pairs": 0, "--max-steps": None, "--batch-size": 64, "--lr": 1e-4, "--max-length": 128,
                  "--output-max-length": None, "--learn-temperature": False, "--save-dtype": "float32", "--device": "auto", "--seed": 0},
+    "train-reranker": {"--init": REQUIRED, "--out": REQUIRED, "--pairs": REQUIRED, "--budget": REQUIRED, "--max-steps": None,
+                       "--loss": "listwise", "--negatives": 7, "--batch-size": 8, "--lr": 1e-4, "--warmup-fraction": 0.1,
+                       "--weight-decay": 0.01, "--max-length": 192, "--output-max-length": None, "--save-dtype": "float32",
+                       "--log-every": 20, "--device": "auto", "--precision": "auto", "--threads": None, "--seed": 0},
     "eval-sts": {"--model": None, "--data-dir": DATA, "--sets": ["stsb-test", "sick-r-test"], "--precision": "auto", "--json": None},
 }
 

@@ -1,0 +1,113 @@
+"""What a cross-encoder adds on top of hybrid search: each judged query's hybrid top 100 is taken through
+`SearchService.search`, as `manage.py eval-retrieval` takes it, then its top N documents (title and text,
+as the corpus holds them; the reranker cuts them to its max length) are rescored by each reranker and
+put first in that order, the rest keeping hybrid's. nDCG@10, Recall@100 and MRR@10 by
+`retrieval_metrics`, x100. The deepest N is scored once per query and the shallower ones reuse its
+scores (a pair's score does not depend on the others); the time shown is scoring that deepest N.
+
+    .venv/bin/python bench/rerank_quality.py ../shared/data/scifact ../shared/data/nfcorpus/beir_test \
+        --reranker models/reranker [--reranker OTHER ...] [--split test] [--depths 10 20 30 50] [--work /tmp/rerank]
+
+`--work` keeps one instance per folder (named after the folder's last two path parts), so a second run
+indexes nothing. Choose between rerankers on dev queries (`--split dev` on a folder whose qrels has
+dev.tsv, e.g. the NFCorpus dev folder of scripts/prepare_gpu_data.py), never on test queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from encoder import CrossEncoder  # noqa: E402
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
+from encoder.training import read_beir, retrieval_metrics  # noqa: E402
+from indexer.evaluation import RANKING_DEPTH  # noqa: E402
+from indexer.ingest import IndexConfig, index_paths  # noqa: E402
+from indexer.search import SearchService  # noqa: E402
+from indexer.search_index import open_for_writing  # noqa: E402
+
+COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
+
+
+def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, limit: int | None) -> tuple[dict[str, str], dict[str, list[str]], object]:
+    """(query texts, each query's hybrid top RANKING_DEPTH document ids, the BEIR set), for the first
+    `limit` judged queries (all without one)."""
+    beir = read_beir(folder, split)
+    beir.queries = dict(list(beir.queries.items())[:limit])
+    beir.qrels = {qid: beir.qrels[qid] for qid in beir.queries}
+    with open_for_writing(instance, model=model) as index:
+        index_paths(index, [folder], IndexConfig(format="beir"), show_progress=False)
+    service = SearchService.open(instance)
+    rankings = {qid: [hit.id for hit in service.search(text, mode="hybrid", k=RANKING_DEPTH).hits] for qid, text in beir.queries.items()}
+    service.index.close()
+    return beir.queries, rankings, beir
+
+
+def reranked(rankings: dict[str, list[str]], scores: dict[str, list[float]], depth: int) -> dict[str, list[str]]:
+    """Each ranking with its top `depth` reordered by score (ties keep hybrid's order), the rest unchanged."""
+    out = {}
+    for qid, ranking in rankings.items():
+        top = ranking[:depth]
+        order = sorted(range(len(top)), key=lambda i: -scores[qid][i])
+        out[qid] = [top[i] for i in order] + ranking[depth:]
+    return out
+
+
+def score_candidates(scorer: CrossEncoder, queries: dict[str, str], rankings: dict[str, list[str]], corpus: dict, depth: int,
+                     batch_size: int) -> tuple[dict[str, list[float]], float]:
+    """Each query's top `depth` scores, and the mean milliseconds a query took to score."""
+    scores, started = {}, time.perf_counter()
+    for qid, ranking in rankings.items():
+        texts = [" ".join(part for part in corpus[doc] if part) for doc in ranking[:depth]]
+        scores[qid] = scorer.score(queries[qid], texts, batch_size=batch_size).tolist()
+    return scores, 1000 * (time.perf_counter() - started) / max(len(rankings), 1)
+
+
+def row(name: str, metrics: dict[str, float], extra: str = "") -> str:
+    return f"| {name} | " + " | ".join(f"{metrics[c]:.2f}" for c in COLUMNS) + f" | {extra} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="BEIR folders")
+    parser.add_argument("--reranker", action="append", required=True, help="reranker folder (repeat to compare)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--depths", nargs="+", type=int, default=[10, 20, 30, 50])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the dense model of the hybrid search")
+    parser.add_argument("--work", type=Path, help="keep the instances here (default: a temporary folder)")
+    parser.add_argument("--max-length", type=int, help="reranker input tokens (default: the checkpoint's)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"))
+    parser.add_argument("--queries", type=int, help="only the first N judged queries of each set (a quick comparison)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    scorers = {name: CrossEncoder.load(name, precision=args.precision, max_length=args.max_length) for name in args.reranker}
+    deepest = max(args.depths)
+    with tempfile.TemporaryDirectory(prefix="rerank-quality-") as scratch:
+        work = args.work or Path(scratch)
+        for folder in args.folders:
+            instance = work / "_".join(folder.resolve().parts[-2:])
+            queries, rankings, beir = hybrid_candidates(folder, args.split, instance, args.model, args.queries)
+            print(f"\n{folder} ({args.split}, {len(queries)} queries, {len(beir.corpus)} documents)\n")
+            print("| ranking | " + " | ".join(COLUMNS.values()) + " | rerank ms/query |")
+            print("|---|" + "---:|" * (len(COLUMNS) + 1))
+            print(row("hybrid", retrieval_metrics(rankings, beir.qrels)), flush=True)
+            for name, scorer in scorers.items():
+                scores, ms = score_candidates(scorer, queries, rankings, beir.corpus, deepest, args.batch_size)
+                for depth in args.depths:
+                    shown = f"{ms:.0f} (top {deepest}, {scorer.compute_dtype})" if depth == deepest else ""
+                    print(row(f"{name}, top {depth}", retrieval_metrics(reranked(rankings, scores, depth), beir.qrels), shown), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Reranker training on a tiny model and tiny groups: after training the planted relevant passage ranks
+above its distractors, under either loss; groups and their pre-tokenised inputs; the command's errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from encoder import BertForPairScoring, CrossEncoder, load_checkpoint
+from encoder.training import Pair
+from encoder.training.reranker import RerankerConfig, group_scores, rerank_loss, train_reranker
+from encoder.training.rerank_groups import Group, group_pairs, tokenize_groups
+from samples import SENTENCES
+
+ROOT = Path(__file__).resolve().parents[3]
+# Each query is planted in one sentence (its words are that sentence's); the other sentences are its
+# distractors, so every sentence is a positive once and a negative seven times: no passage is good on its own.
+QUERIES = ["red pen", "vaccines immune system", "stock market fell", "cat sat on the mat",
+           "proteins fold", "search engines rank documents", "river flooded the valley", "neural networks learn"]
+GROUPS = [Group(query, SENTENCES[i], tuple(SENTENCES[(i + k) % len(SENTENCES)] for k in range(1, 8)), "test") for i, query in enumerate(QUERIES)]
+
+
+def planted_first(folder: Path) -> float:
+    """Share of the queries whose planted sentence scores highest among all the sentences."""
+    scorer = CrossEncoder.load(folder, precision="float32")
+    return float(np.mean([np.argmax(scorer.score(query, SENTENCES)) == i for i, query in enumerate(QUERIES)]))
+
+
+@pytest.mark.parametrize("loss", ["listwise", "pointwise"])
+def test_training_puts_the_planted_passage_above_its_distractors(tmp_path, tiny_checkpoint, loss):
+    config = RerankerConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / loss), extra_groups=GROUPS, loss=loss,
+                            negatives=7, batch_size=8, max_steps=100, lr=1e-2, warmup_fraction=0.05, max_length=48, device="cpu",
+                            precision="float32", time_budget_s=3600, seed=0)
+    torch.manual_seed(0)
+    folder = train_reranker(config, show_progress=False)
+    assert planted_first(folder) == 1.0
+    assert CrossEncoder.load(folder).max_length == 32  # the init checkpoint's, as saved
+    log = (tmp_path / loss / "reranker_log.jsonl").read_text()
+    assert f'"{loss}_loss"' in log and '"pairs_per_s"' in log
+
+
+def test_a_planted_passage_is_not_first_before_training(tmp_path, tiny_checkpoint):
+    torch.manual_seed(0)
+    untrained = CrossEncoder(load_checkpoint(tiny_checkpoint).build(BertForPairScoring), load_checkpoint(tiny_checkpoint).tokenizer)
+    assert planted_first(untrained.save(tmp_path / "untrained")) < 0.5
+
+
+def test_pairs_lines_become_groups_and_short_groups_are_topped_up(tiny_tokenizer):
+    cat, dog, river, pen, vaccines = "the cat sat", "the dog slept", "the river flooded", "the pen is red", "vaccines train the immune system"
+    pairs = [Pair("cat", cat, "s", dog), Pair("cat", cat, "s", river), Pair("cat", cat, "s", dog), Pair("pen", pen, "s"),
+             Pair("cat", cat, "s", cat), Pair("immune", vaccines, "t", "stock market")]
+    groups = group_pairs(pairs)
+    assert groups == [Group("cat", cat, (dog, river), "s"), Group("pen", pen, (), "s"), Group("immune", vaccines, ("stock market",), "t")]
+    data = tokenize_groups(tiny_tokenizer, groups, negatives=2, width=16, seed=0)
+    assert data.ids.shape == (3, 3, 16) and data.lengths.shape == (3, 3) and len(data) == 3 and data.group_size == 3
+
+    def row(group: int, slot: int) -> tuple[list[int], list[int]]:
+        length = int(data.lengths[group, slot])
+        assert (data.ids[group, slot, length:] == tiny_tokenizer.pad_id).all()
+        return data.ids[group, slot, :length].tolist(), data.type_ids[group, slot, :length].tolist()
+
+    def encoded(query: str, passage: str) -> tuple[list[int], list[int]]:
+        encoding = tiny_tokenizer.encode([query], [passage])[0]
+        return encoding.ids, encoding.type_ids
+
+    assert [row(0, slot) for slot in range(3)] == [encoded("cat", text) for text in (cat, dog, river)]
+    assert row(1, 0) == encoded("pen", pen)
+    assert sorted([row(1, 1), row(1, 2)]) == sorted([encoded("pen", cat), encoded("pen", vaccines)])  # other positives, not its own
+    with pytest.raises(ValueError, match="3 distinct passages"):
+        tokenize_groups(tiny_tokenizer, groups, negatives=3, width=16)
+
+
+def test_the_two_losses_prefer_the_positive_in_column_zero():
+    right, wrong = torch.tensor([[3.0, -1.0, -2.0]]), torch.tensor([[-1.0, 3.0, -2.0]])
+    for loss in ("listwise", "pointwise"):
+        assert rerank_loss(right, loss) < rerank_loss(wrong, loss)
+
+
+def test_a_cpu_batch_is_cut_to_its_longest_input(tiny_tokenizer, tiny_config):
+    data = tokenize_groups(tiny_tokenizer, GROUPS, negatives=2, width=64)
+    model = BertForPairScoring(tiny_config).eval()
+    rows = torch.tensor([0, 1])
+    with torch.no_grad():
+        cut, padded = group_scores(model, data, rows, static=False), group_scores(model, data, rows, static=True)
+    assert cut.shape == (2, 3)
+    torch.testing.assert_close(cut, padded, atol=1e-4, rtol=1e-4)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_the_command_reports_user_errors_without_a_traceback(tmp_path, tiny_checkpoint):
+    base = ["train-reranker", "--init", str(tiny_checkpoint), "--out", str(tmp_path / "out"), "--budget", "5"]
+    missing = run(*base, "--pairs", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "nope.jsonl: no such pairs file" in missing.stderr and "Traceback" not in missing.stderr
+    few = tmp_path / "few.jsonl"
+    few.write_text('{"query": "q", "positive": "p", "negative": "n"}\n')
+    too_few = run(*base, "--pairs", str(few))
+    assert too_few.returncode == 2 and "1 training groups, fewer than one batch" in too_few.stderr and "Traceback" not in too_few.stderr
+    not_a_model = run("train-reranker", "--init", str(tmp_path), "--out", str(tmp_path / "out"), "--budget", "5", "--pairs", str(few),
+                      "--batch-size", "1")
+    assert not_a_model.returncode == 2 and "Traceback" not in not_a_model.stderr
+    assert not (tmp_path / "out").exists()  # nothing is left behind by a run that could not start
