@@ -85,6 +85,7 @@ def same_weights(recorded: Path, chosen: Path) -> bool:
         return True
     return (chosen / WEIGHTS_FILE).is_file() and checksums.record(recorded / WEIGHTS_FILE) == checksums.record(chosen / WEIGHTS_FILE)
 
+
 class ModelEncoders:
     """The encoders one process has loaded, by model folder: the instance's, and for the moment of a
     switch of model (`adapt`) the one that made the vectors just loaded, so that a query is always
@@ -208,7 +209,8 @@ class InstanceFolder:
     def write(self, version: int, vectors: VectorIndex, lexical: LexicalIndex, document_lexical: LexicalIndex, model: Path) -> Manifest:
         """Save `version`: the BM25 indexes in a folder of its own (the passage one, with the document one
         in a subfolder), the vector index (atomically), then
-        the version file with every file's size and checksum, and the `model` that made the vectors. The BM25 index goes first, so that the
+        the version file with every file's size and checksum, and the `model` that made the vectors.
+        The BM25 index goes first, so that the
         vector file is replaced only moments before the version file that records it. The previous
         BM25 folder is kept, for readers still loading it; older ones are removed."""
         lexical_name = f"{LEXICAL_PREFIX}{version}"

@@ -101,6 +101,7 @@ class SearchIndex:
         return self.encoders.get(self.model)
 
     def query_encoder(self, vectors: VectorIndex) -> Encoder:
+        """What a query searched in `vectors` is encoded with: their own model's encoder (see `ModelEncoders`)."""
         return self.encoders.of_vectors(vectors, self.model)
 
     @property
