@@ -34,6 +34,7 @@ from indexer.vector_index import INDEX_TYPES
 from searchapp import create_app
 from searchapp.devserver import serve_development
 from searchapp.instance import InstanceSettings, instance_settings
+from searchapp.adapt_cli import add_commands as add_adapt_commands
 from searchapp.quality_cli import add_commands as add_quality_commands
 from searchapp.reports import check_summary, encode_report, index_summary
 from searchapp.service import open_now
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
     add_quality_commands(commands, settings)
+    add_adapt_commands(commands, settings)
 
     ingest = commands.add_parser("index", help="add or update documents from files (JSONL, CSV, TSV, a folder, BEIR)")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, read in turn")

@@ -31,14 +31,15 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
     """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode, BM25
     ranking `bm25` units (see indexer/retrieval.py), its top `rerank` documents reranked by `reranker`
     if asked (then the figures are named `mode + rerank@N`: `search_label`).
-    `work` keeps the instance for the next run (indexing is skipped for unchanged documents);
-    without it, a temporary folder is used and removed."""
+    `work` keeps the instance for the next run (indexing is skipped for unchanged documents), and an
+    instance kept so is measured with its own model (after `manage.py adapt`, the adapted one; each
+    mode's figures name it); without it, a temporary folder is used and removed."""
     if rerank and (problem := (reranker or Reranker(None)).problem):
         raise RerankUnavailable(problem)  # before indexing, which takes minutes
     beir = read_beir(folder)
     with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
         instance = Path(work) if work else Path(scratch)
-        with open_for_writing(instance, model=model) as index:
+        with open_for_writing(instance, default_model=model) as index:
             index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
         service = SearchService.open(instance, reranker=reranker)  # as an app process opens it: mapped, float32 queries
         results = {}
@@ -49,7 +50,7 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
                 rankings[query_id] = [hit.id for hit in found.hits]
                 latencies.append(found.took_ms)
             results[label] = retrieval_metrics(rankings, beir.qrels) | latency_percentiles(latencies) | {
-                "queries": len(beir.queries), "documents": len(beir.corpus)}
+                "queries": len(beir.queries), "documents": len(beir.corpus), "model": str(service.index.model)}
         service.index.close()
     return results
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .instance import same_weights
 from .manifest import COMPONENTS
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ def check(index: SearchIndex) -> CheckReport:
         report.problems.append(f"the BM25 index holds {len(bm25_ids['lexical'])} chunks, the store {len(in_store)}")
     if not report.document_lexical_matches and readable["document_lexical"]:
         report.problems.append(f"the whole-document BM25 index holds {len(bm25_ids['document_lexical'])} documents, the store {len(in_documents)}")
+    made_by = saved["vectors"].model if "vectors" in saved else None
+    if made_by is not None and not same_weights(made_by, index.model):
+        report.problems.append(f"the saved vectors were made by {made_by}, the store's by {index.model} "
+                               "(an `adapt` stopped at its switch: `manage.py check --repair` or `manage.py adapt` finishes it)")
     if not report.version_matches and manifest:
         report.problems.append(f"index file version {file_version} differs from the store's {store_version}")
     return report

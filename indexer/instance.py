@@ -85,6 +85,32 @@ def same_weights(recorded: Path, chosen: Path) -> bool:
         return True
     return (chosen / WEIGHTS_FILE).is_file() and checksums.record(recorded / WEIGHTS_FILE) == checksums.record(chosen / WEIGHTS_FILE)
 
+
+class ModelEncoders:
+    """The encoders one process has loaded, by model folder: the instance's, and for the moment of a
+    switch of model (`adapt`) the one that made the vectors just loaded, so that a query is always
+    encoded by the model of the vectors it is compared with."""
+
+    def __init__(self, precision: str) -> None:
+        self.precision = precision
+        self._loaded: dict[Path, Encoder] = {}
+
+    def get(self, model: Path) -> Encoder:
+        encoder = self._loaded.get(model)
+        if encoder is None:
+            encoder = self._loaded[model] = Encoder.load(model, precision=self.precision)
+        return encoder
+
+    def of_vectors(self, vectors: VectorIndex, instance_model: Path) -> Encoder:
+        """The encoder of the model that made `vectors` (their version file names it), else the
+        instance's: where older code saved them, or the model folder has moved away since."""
+        model = vectors.model if vectors.model is not None and vectors.model.is_dir() else instance_model
+        encoder = self.get(model)
+        for other in [m for m in self._loaded if m not in (model, instance_model)]:
+            self._loaded.pop(other, None)
+        return encoder
+
+
 @dataclass
 class SavedVersion:
     """What reading the folder found: the version file (None where there is none or it is
@@ -155,6 +181,7 @@ class InstanceFolder:
             folder = self.path / manifest.lexical
             return LexicalIndex.load(folder / DOCUMENTS_FOLDER if component == "document_lexical" else folder, mmap=mmap)
         vectors = VectorIndex.load(self.path / VECTORS_FILE, mmap=mmap)
+        vectors.model = Path(manifest.model) if manifest.model else None
         if vectors.dim != self.dim or len(vectors) != manifest.vectors:
             raise ValueError(f"{VECTORS_FILE} holds {len(vectors)} vectors of dim {vectors.dim}; "
                              f"the version file says {manifest.vectors}, the store dim {self.dim}")
@@ -179,17 +206,18 @@ class InstanceFolder:
                 del self._mapped[component]
         return found
 
-    def write(self, version: int, vectors: VectorIndex, lexical: LexicalIndex, document_lexical: LexicalIndex) -> Manifest:
+    def write(self, version: int, vectors: VectorIndex, lexical: LexicalIndex, document_lexical: LexicalIndex, model: Path) -> Manifest:
         """Save `version`: the BM25 indexes in a folder of its own (the passage one, with the document one
         in a subfolder), the vector index (atomically), then
-        the version file with every file's size and checksum. The BM25 index goes first, so that the
+        the version file with every file's size and checksum, and the `model` that made the vectors.
+        The BM25 index goes first, so that the
         vector file is replaced only moments before the version file that records it. The previous
         BM25 folder is kept, for readers still loading it; older ones are removed."""
         lexical_name = f"{LEXICAL_PREFIX}{version}"
         shutil.rmtree(self.path / lexical_name, ignore_errors=True)  # left by a crashed save
         files = {f"{lexical_name}/{name}": record for name, record in lexical.save(self.path / lexical_name, {DOCUMENTS_FOLDER: document_lexical}).items()}
         files |= vectors.save(self.path / VECTORS_FILE)
-        manifest = Manifest(version, vectors.index_type, len(vectors), lexical_name, files)
+        manifest = Manifest(version, vectors.index_type, len(vectors), lexical_name, files, str(model))
         manifest.write(self.path)
         self._mapped = {}
         self.seen = self.state()  # what is in memory is what was just saved: no need to load it back

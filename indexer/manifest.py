@@ -45,6 +45,7 @@ class Manifest:
     vectors: int  # live vectors in the FAISS file
     lexical: str  # the BM25 folder's name
     files: dict[str, FileRecord]
+    model: str | None = None  # the checkpoint that made the vectors (None in versions saved by older code)
 
     def files_of(self, component: str) -> dict[str, FileRecord]:
         return {name: self.files[name] for name in component_files(self.lexical)[component]}
@@ -57,7 +58,8 @@ class Manifest:
     def write(self, folder: Path) -> None:
         atomic_write(folder / VERSION_FILE, lambda temp: temp.write_text(json.dumps({
             "version": self.version, "type": self.index_type, "vectors": self.vectors, "lexical": self.lexical,
-            "files": {name: record.as_json() for name, record in self.files.items()}}), encoding="utf-8"))
+            "files": {name: record.as_json() for name, record in self.files.items()},
+            **({"model": self.model} if self.model else {})}), encoding="utf-8"))
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:
@@ -90,7 +92,10 @@ class Manifest:
         older = {name for component, names in expected.items() if component not in ADDED_LATER for name in names}
         if not isinstance(files, dict) or set(files) not in (listed, older):
             raise ValueError("does not list the files of a saved version (garbled)")
-        return cls(version, index_type, vectors, lexical, {name: FileRecord.from_json(value) for name, value in files.items()})
+        model = saved.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ValueError("its model is not a path (garbled)")
+        return cls(version, index_type, vectors, lexical, {name: FileRecord.from_json(value) for name, value in files.items()}, model)
 
 
 def _is_count(value: object) -> bool:

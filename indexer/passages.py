@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +24,16 @@ TITLE_TOKENS = 24  # room left in each passage for the title, which is encoded w
 # Passages encoded per call: their word pieces and vectors are all in memory at once, so a batch of
 # long documents must not hold as many as a batch of short ones (see ingest.BATCH_CHARS).
 ENCODE_PASSAGES = 4096
+
+
+@dataclass
+class Upserted:
+    """What an upsert did with its documents."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0  # same content hash: skipped before any encoding
+    chunks: int = 0  # passages written
 
 
 def content_hash(record: Record) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 
 from .ranking import DocumentScope, Ranking
 from .search_index import SearchIndex
+from .vector_index import VectorIndex
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 # The dense list's share of a hybrid score, chosen on labelled queries that are not test queries (SciFact
@@ -85,16 +86,20 @@ class DenseRetriever(ChunkRetriever):
 
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> None:
         super().__init__(index, scope, bm25)
-        self._encoded: dict[str, np.ndarray] = {}  # query -> vector, for the rounds of one search
+        self._encoded: dict[tuple[str, object], np.ndarray] = {}  # (query, vector index) -> vector, for the rounds of one search
 
     def chunks(self, query: str, k: int) -> Ranking:
-        if query not in self._encoded:
-            self._encoded[query] = self.index.encoder.encode([query])
-        return self.chunks_near(self._encoded[query], k)
+        """The vector index is read once, and the query encoded by the model that made it: a refresh
+        that swaps both (after `adapt`) between the encoding and the search cannot mix them."""
+        vectors = self.index.vectors
+        key = (query, vectors)
+        if key not in self._encoded:
+            self._encoded[key] = self.index.query_encoder(vectors).encode([query])
+        return self.chunks_near(self._encoded[key], k, vectors)
 
-    def chunks_near(self, vector: np.ndarray, k: int) -> Ranking:
+    def chunks_near(self, vector: np.ndarray, k: int, vectors: VectorIndex | None = None) -> Ranking:
         """The top `k` chunks for a (1, dim) vector of the encoder's (a query's, or a document's mean)."""
-        scores, ids = self.index.vectors.search(vector, k)
+        scores, ids = (vectors or self.index.vectors).search(vector, k)
         live = ids[0] >= 0  # fewer than k vectors: FAISS pads with -1
         return Ranking(ids[0][live], scores[0][live])
 

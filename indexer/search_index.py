@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +28,10 @@ from encoder import Encoder
 
 from . import inspection
 from .chunking import passage_text
-from .instance import InstanceFolder, SavedVersion, pin_model, store_url, write_lock
+from .instance import InstanceFolder, ModelEncoders, SavedVersion, pin_model, same_weights, store_url, write_lock
 from .lexical import LexicalIndex
 from .manifest import COMPONENTS, VECTORS_FILE, VERSION_FILE
-from .passages import changed, document_versions
+from .passages import Upserted, changed, document_versions
 from .readers import Record
 from .store import Store, open_store
 from .vector_index import VectorIndex, choose_index_type
@@ -58,22 +57,11 @@ def open_for_writing(folder: str | Path, database_url: str | None = None, model:
             index.close()
 
 
-@dataclass
-class Upserted:
-    """What an upsert did with its documents."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0  # same content hash: skipped before any encoding
-    chunks: int = 0  # passages written
-
-
 class SearchIndex:
     """One instance folder: its store, its vector index and the encoder that made the vectors."""
 
     def __init__(self, folder: Path, store: Store, dim: int, model: Path, mmap: bool = False, precision: str = "auto") -> None:
         self.folder = folder
-        self.precision = precision
         self.store = store
         self.model = model
         self.dim = dim
@@ -87,7 +75,7 @@ class SearchIndex:
         self.origins = dict.fromkeys(COMPONENTS, "")  # where each in-memory index came from: "version N", "store" or ""
         self.saved_type: str | None = None  # the index type the version file records
         self._mmap = mmap
-        self._encoder: Encoder | None = None
+        self.encoders = ModelEncoders(precision)
         self.refresh()
 
     @classmethod
@@ -109,9 +97,12 @@ class SearchIndex:
 
     @property
     def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = Encoder.load(self.model, precision=self.precision)
-        return self._encoder
+        """The instance's model, which writers encode passages with."""
+        return self.encoders.get(self.model)
+
+    def query_encoder(self, vectors: VectorIndex) -> Encoder:
+        """What a query searched in `vectors` is encoded with: their own model's encoder (see `ModelEncoders`)."""
+        return self.encoders.of_vectors(vectors, self.model)
 
     @property
     def version(self) -> int:
@@ -243,7 +234,8 @@ class SearchIndex:
         leaves indexes that `sync` and the next save put right."""
         version = max(self.version, self.loaded_version) + 1
         self.lexical, self.document_lexical = self._build_lexical("lexical"), self._build_lexical("document_lexical")
-        manifest = self.saved.write(version, self.vectors, self.lexical, self.document_lexical)
+        manifest = self.saved.write(version, self.vectors, self.lexical, self.document_lexical, self.model)
+        self.vectors.model = self.model
         self.store.put({"index_version": str(version)})
         self.loaded_version = version
         self.problems, self.damaged, self.saved_type = [], set(), manifest.index_type
@@ -263,7 +255,8 @@ class SearchIndex:
         in_index = self.vectors.ids()
         missing = np.setdiff1d(in_store, in_index)
         orphans = np.setdiff1d(in_index, in_store)
-        if "vectors" in self.damaged:  # the loaded vectors, if any, are of an older version: start from the store
+        other_model = self.vectors.model is not None and not same_weights(self.vectors.model, self.model)
+        if "vectors" in self.damaged or other_model:  # older vectors, or another model's (`adapt` cut at its switch): from the store
             log.warning("%s: rebuilding the saved index from the store: %s", self.folder, "; ".join(self.problems))
             self.repair()
             return len(missing), len(orphans)

@@ -185,6 +185,17 @@ class Store:
                 yield (np.array([r[0] for r in rows], dtype=np.int64),
                        np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]))
 
+    def replace_vectors(self, ids: np.ndarray, vectors: np.ndarray, settings: dict[str, str]) -> None:
+        """One transaction: these chunks' vectors and `settings` (the model that made them), so that the store
+        never names one model beside another's vectors."""
+        blobs = np.ascontiguousarray(vectors, dtype="<f4")
+        with self.session.begin() as session:
+            for start in range(0, len(ids), SQL_BATCH):
+                session.execute(update(Chunk), [{"id": int(i), "vector": v.tobytes()}
+                                                for i, v in zip(ids[start:start + SQL_BATCH], blobs[start:start + SQL_BATCH])])
+            for key, value in settings.items():
+                session.merge(Setting(key=key, value=value))
+
     def titled_texts(self, documents: bool = False) -> Iterator[tuple[int, str, str]]:
         """(id, document title, text) of every chunk, or of every document, in id order, streamed: what BM25 indexes."""
         statement = select(Document.id, Document.title, Document.text) if documents else select(Chunk.id, Document.title, Chunk.text).join(Document)

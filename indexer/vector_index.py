@@ -67,6 +67,8 @@ def default_nlist(count: int) -> int:
 class VectorIndex:
     """Vectors by int64 id in a FAISS index of one of `INDEX_TYPES`; see the module docstring."""
 
+    model: Path | None = None  # the checkpoint that made the vectors, where known: a query is encoded with it
+
     def __init__(self, dim: int, index_type: str = "flat", *, hnsw_m: int = 32, ef_search: int = 128,
                  ef_construction: int = 200, nlist: int | None = None, nprobe: int = 32) -> None:
         """`hnsw_m`, `ef_search`, `ef_construction` tune HNSW; `nlist` (required) and `nprobe` tune IVF.

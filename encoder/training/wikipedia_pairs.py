@@ -24,13 +24,15 @@ def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0
     return islice(chain.from_iterable(_article_pairs(document, rng) for document in documents), max_pairs)
 
 
-def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64)) -> Iterator[Pair]:
+def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64),
+                         source: str = "wikipedia") -> Iterator[Pair]:
     """Contrastive pre-fine-tuning pairs with no labels at all (Contriever's independent cropping, E5's
     title-passage pairs): two spans drawn independently from one article, which share its topic but not
     always its words, and the title to a random paragraph. Sources "wikipedia:span" and
-    "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s."""
+    "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s; an instance's
+    own documents (`adapt`) are any collection's articles, named by `source`."""
     rng = random.Random(seed)
-    return islice(chain.from_iterable(_span_pairs(document, rng, span_words) for document in documents), max_pairs)
+    return islice(chain.from_iterable(_span_pairs(document, rng, span_words, source) for document in documents), max_pairs)
 
 
 def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
@@ -49,7 +51,7 @@ def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
         yield Pair(sentence, rest, "wikipedia")
 
 
-def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int]) -> Iterator[Pair]:
+def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int], source: str) -> Iterator[Pair]:
     """Two random word spans of one article (each of `span_words` words, at most half the article), and
     its title to one random paragraph."""
     words = document.text.split()
@@ -60,10 +62,10 @@ def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, i
             length = rng.randint(shortest, min(longest, len(words) // 2))
             start = rng.randint(0, len(words) - length)
             spans.append(" ".join(words[start:start + length]))
-        yield Pair(spans[0], spans[1], "wikipedia:span")
+        yield Pair(spans[0], spans[1], f"{source}:span")
     paragraph = rng.choice(document.paragraphs)
     if document.title and _long_enough(paragraph):
-        yield Pair(document.title, paragraph, "wikipedia:title")
+        yield Pair(document.title, paragraph, f"{source}:title")
 
 
 def _sentence_and_rest(paragraph: str) -> Iterator[tuple[str, str]]:

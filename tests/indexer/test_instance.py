@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from indexer.store import open_store
 from indexer.vector_index import VectorIndex
 
 DIM = 4
+MODEL = Path("models/default")  # only recorded: these tests encode nothing
 
 
 def indexes(count: int) -> tuple[VectorIndex, LexicalIndex, LexicalIndex]:
@@ -63,7 +65,7 @@ def test_a_written_version_reads_back_verified_and_older_bm25_folders_go(tmp_pat
     folder = InstanceFolder(tmp_path, DIM)
     assert folder.read(mmap=False).manifest is None and folder.read(mmap=False).problems == []  # nothing saved yet
     for version in (1, 2, 3):
-        manifest = folder.write(version, *indexes(version + 2))
+        manifest = folder.write(version, *indexes(version + 2), MODEL)
     assert manifest.version == 3 and manifest.vectors == 5 and folder.seen == folder.state()
     assert sorted(p.name for p in tmp_path.glob("lexical-*")) == ["lexical-2", "lexical-3"]  # the previous one, for readers
     found = InstanceFolder(tmp_path, DIM).read(mmap=True)
@@ -77,7 +79,7 @@ def test_a_written_version_reads_back_verified_and_older_bm25_folders_go(tmp_pat
 
 def test_damage_is_reported_per_component(tmp_path):
     folder = InstanceFolder(tmp_path, DIM)
-    folder.write(1, *indexes(3))
+    folder.write(1, *indexes(3), MODEL)
     damage(tmp_path, "lexical/rows.npy", "truncate")
     found = folder.read(mmap=True)
     assert set(found.components) == {"vectors", "document_lexical"} and found.problems == [
@@ -94,7 +96,7 @@ def test_a_version_saved_before_whole_document_bm25_reads_without_it(tmp_path):
     """Older code listed no `documents/` files: the other components load, and the missing one is a
     problem that says how it gets built; a version file listing only some of its files is garbled."""
     folder = InstanceFolder(tmp_path, DIM)
-    folder.write(1, *indexes(3))
+    folder.write(1, *indexes(3), MODEL)
     saved = json.loads((tmp_path / "vectors.json").read_text())
     listed = saved["files"]
     saved["files"] = {name: record for name, record in listed.items() if "/documents/" not in name}
@@ -110,11 +112,11 @@ def test_a_version_saved_before_whole_document_bm25_reads_without_it(tmp_path):
 
 def test_the_state_changes_with_a_new_version_and_a_mapped_file_written_in_place(tmp_path):
     writer, reader = InstanceFolder(tmp_path, DIM), InstanceFolder(tmp_path, DIM)
-    manifest = writer.write(1, *indexes(3))
+    manifest = writer.write(1, *indexes(3), MODEL)
     reader.seen = reader.state()
     reader.note_mapped("vectors", manifest)
     assert reader.state() == reader.seen and reader.rewritten() == []
-    writer.write(2, *indexes(4))  # files replaced by renames: the mapping stays on the old inodes
+    writer.write(2, *indexes(4), MODEL)  # files replaced by renames: the mapping stays on the old inodes
     assert reader.state() != reader.seen and reader.rewritten() == []
     reader.note_mapped("vectors", writer.read(mmap=True).manifest)
     damage(tmp_path, "vectors.faiss", "random")  # written in place

@@ -65,6 +65,9 @@ class FakeIndex:
         self.encoder, self.vectors, self.lexical, self.store = FakeEncoder(), FakeVectors(), FakeLexical(), FakeStore()
         self.document_lexical = FakeLexical(WHOLE)
 
+    def query_encoder(self, vectors: FakeVectors) -> FakeEncoder:
+        return self.encoder
+
 
 def built(mode: str, filters: Filters = Filters(), bm25: str = "passage"):
     index = FakeIndex()

@@ -1,0 +1,182 @@
+"""`adapt`: an instance's model trained further on the instance's own text, then every chunk encoded
+again with it, and one switch.
+
+Three steps, each resumable:
+
+1. Training (no lock: searches and writes go on) from the instance's model, on its documents and
+   passages (`encoder.training.adapt`), into `models/adapted-N.training/`; the checkpoint, with its
+   record (`adaptation.json`: base model and its weights' SHA-256, budget, steps, data counts,
+   seconds, config), becomes `models/adapted-N/` by one rename. An adapted model whose base is the
+   instance's current model is *pending*: the next run encodes with it rather than training again.
+2. Encoding, inside the writer lock: the new vectors go to `reencoding/` (one file per batch, written
+   atomically), never to the store, so searches keep the old model and the old vectors meanwhile, and
+   a run killed mid-way continues from the batches it finished.
+3. The switch: one store transaction puts the new vectors and the new model; then a new saved version,
+   whose version file names the model (readers encode queries with the model of the vectors they
+   search, so they see old and old, or new and new). A crash between the two leaves the old version
+   serving, consistently, and `check` names the gap; the next writer (`sync`) closes it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from encoder import Encoder, atomic_write
+from encoder.checkpoint import WEIGHTS_FILE
+from encoder.training.adapt import AdaptConfig, adapt
+
+from . import checksums
+from .chunking import passage_text
+from .search_index import SearchIndex, open_for_writing
+
+MODELS_FOLDER = "models"
+ADAPTED_PREFIX = "adapted-"
+RECORD_FILE = "adaptation.json"
+STAGING_FOLDER = "reencoding"
+STAGING_BATCH = 2048  # chunks encoded and written to one staging file
+
+
+@dataclass
+class Switched:
+    """What the encoding and the switch did."""
+
+    model: Path
+    chunks: int
+    resumed: int  # chunks whose new vectors an earlier, interrupted run had written
+    version: int
+
+
+def adapted_models(folder: Path) -> list[Path]:
+    """The instance's finished adapted models (those with a record), oldest first."""
+    found = [p for p in (folder / MODELS_FOLDER).glob(f"{ADAPTED_PREFIX}*") if p.name.removeprefix(ADAPTED_PREFIX).isdigit()]
+    return sorted((p for p in found if (p / RECORD_FILE).is_file()), key=lambda p: int(p.name.removeprefix(ADAPTED_PREFIX)))
+
+
+def read_record(model: Path) -> dict:
+    return json.loads((model / RECORD_FILE).read_text(encoding="utf-8"))
+
+
+def pending_model(folder: Path, current: Path) -> Path | None:
+    """The newest adapted model trained from `current` (the instance's model) and not yet switched to."""
+    digest = checksums.record(current / WEIGHTS_FILE).sha256 if (current / WEIGHTS_FILE).is_file() else None
+    for model in reversed(adapted_models(folder)):
+        if model.resolve() != current.resolve() and read_record(model)["base_sha256"] == digest:
+            return model
+    return None
+
+
+def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -> Path:
+    """Train an adapted model from the instance's, on its documents and passages; returns its folder."""
+    base = index.model
+    documents = [(title, text) for _, title, text in index.store.titled_texts(documents=True)]
+    passages = [passage_text(title, text) for _, title, text in index.store.titled_texts()]
+    models = index.folder.resolve() / MODELS_FOLDER
+    existing = adapted_models(index.folder)
+    number = int(existing[-1].name.removeprefix(ADAPTED_PREFIX)) + 1 if existing else 1
+    work = models / f"{ADAPTED_PREFIX}{number}.training"
+    shutil.rmtree(work, ignore_errors=True)  # left by a run killed while training
+    try:
+        result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress)
+    except BaseException:  # a refusal (too little text), an interruption: nothing half-made stays behind
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    record = {"base_model": str(base), "base_sha256": checksums.record(base / WEIGHTS_FILE).sha256,
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "budget_s": config.time_budget_s,
+              "steps": result.steps, "seconds": result.seconds, "documents": result.documents, "passages": result.passages,
+              "pairs": result.pairs, "final_contrastive_loss": result.final_contrastive_loss, "final_mlm_loss": result.final_mlm_loss,
+              "config": {k: v for k, v in asdict(config).items() if k not in ("init_checkpoint", "output_dir")}}
+    atomic_write(result.checkpoint / RECORD_FILE, lambda temp: temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+    (work / "adapt_log.jsonl").replace(result.checkpoint / "adapt_log.jsonl")
+    final = models / f"{ADAPTED_PREFIX}{number}"
+    result.checkpoint.rename(final)
+    shutil.rmtree(work)
+    return final
+
+
+def switch_to(folder: str | Path, model: Path, database_url: str | None = None, default_model: Path | None = None,
+              on_encoded: Callable[[int, int], None] = lambda done, total: None) -> Switched:
+    """Encode every chunk with `model` (continuing an interrupted run), then switch the instance to it
+    (see the module docstring); inside the writer lock throughout."""
+    with open_for_writing(folder, database_url, default_model=default_model) as index:
+        staging = Staging(index.folder / STAGING_FOLDER, model)
+        staged = staging.ids()
+        wanted = index.store.chunk_ids()
+        if not len(wanted):
+            raise ValueError(f"{folder} holds no passages to encode")
+        todo = np.setdiff1d(wanted, staged)
+        resumed = len(wanted) - len(todo)
+        on_encoded(resumed, len(wanted))
+        encoder = Encoder.load(model)
+        for ids, texts in _titled_batches(index, set(todo.tolist())):
+            staging.add(ids, encoder.encode(texts))
+            on_encoded(resumed + staging.added, len(wanted))
+        ids, vectors = staging.vectors(wanted)
+        index.store.replace_vectors(ids, vectors, {"model": str(model), "dim": str(encoder.dim)})
+        index.model = model
+        index.repair()  # the vector index rebuilt from the store's (new) vectors, saved as a version naming `model`
+        staging.remove()
+        return Switched(model, len(wanted), resumed, index.version)
+
+
+def _titled_batches(index: SearchIndex, todo: set[int]) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """(ids, titled passage texts) of the chunks in `todo`, `STAGING_BATCH` at a time, as indexing encodes them."""
+    ids, texts = [], []
+    for chunk, title, text in index.store.titled_texts():
+        if chunk in todo:
+            ids.append(chunk)
+            texts.append(passage_text(title, text))
+            if len(ids) == STAGING_BATCH:
+                yield np.array(ids, np.int64), texts
+                ids, texts = [], []
+    if ids:
+        yield np.array(ids, np.int64), texts
+
+
+class Staging:
+    """New vectors not yet switched to: one `.npz` file per batch, each written whole or not at all,
+    and a file naming the model they are of (a folder left by another model's run is cleared)."""
+
+    MODEL_FILE = "model.txt"
+
+    def __init__(self, path: Path, model: Path) -> None:
+        self.path = path
+        if (path / self.MODEL_FILE).is_file() and (path / self.MODEL_FILE).read_text(encoding="utf-8") != str(model):
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path / self.MODEL_FILE, lambda temp: temp.write_text(str(model), encoding="utf-8"))
+        self.added = 0
+
+    def _parts(self) -> list[Path]:
+        return sorted(self.path.glob("part-*.npz"))
+
+    def ids(self) -> np.ndarray:
+        parts = [np.load(part)["ids"] for part in self._parts()]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        name = self.path / f"part-{len(self._parts()):06d}.npz"
+        atomic_write(name, lambda temp: _write_part(temp, ids, vectors))
+        self.added += len(ids)
+
+    def vectors(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the `wanted` chunks (a chunk deleted since its batch was written is left out)."""
+        loaded = [np.load(part) for part in self._parts()]
+        ids = np.concatenate([part["ids"] for part in loaded])
+        vectors = np.concatenate([part["vectors"] for part in loaded])
+        keep = np.isin(ids, wanted)
+        return ids[keep], vectors[keep]
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _write_part(path: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
+    with path.open("wb") as handle:  # a file, not a name: np.savez would add ".npz" to the temporary name
+        np.savez(handle, ids=ids, vectors=vectors.astype(np.float32))

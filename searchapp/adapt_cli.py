@@ -1,0 +1,53 @@
+"""`manage.py adapt`: train the instance's model further on the instance's own text, then switch the
+instance to it (indexer/adaptation.py). A run that finds an adapted model not yet switched to (one
+killed while encoding) finishes that one instead of training again."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from encoder.flags import add_flags, from_flags
+from encoder.training.adapt import AdaptConfig
+from indexer.adaptation import pending_model, read_record, switch_to, train
+from indexer.manifest import VERSION_FILE
+
+from .instance import InstanceSettings
+
+Settings = Callable[[argparse.Namespace], InstanceSettings]
+ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
+ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "mlm_weight", "pair_rounds", "span_words", "max_length",
+               "device", "precision", "seed")
+
+
+def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> None:
+    """Add `adapt`; `settings` resolves the instance from the parsed arguments."""
+    command = commands.add_parser("adapt", help="train the instance's model on its own passages (no labels), then re-encode them with it")
+    add_flags(command, ADAPT, names=ADAPT_FLAGS)
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.set_defaults(run=lambda args: run_adapt(args, settings(args)))
+
+
+def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
+    if not (Path(where.folder) / VERSION_FILE).is_file():
+        raise FileNotFoundError(f"{where.folder} holds no index to adapt to: build one with `manage.py --instance {where.folder} index PATH...`")
+    with closing(where.open_index()) as index:
+        model = pending_model(index.folder, index.model)
+        if model is not None:
+            print(f"{model} was trained from the instance's model but not switched to: encoding with it, without training again")
+        else:
+            model = train(index, from_flags(ADAPT, args), show_progress=not args.quiet)
+            record = read_record(model)
+            print(f"trained {model}: {record['steps']} steps in {record['seconds']:.0f}s on {record['documents']} documents "
+                  f"({record['pairs']} span pairs, {record['passages']} passages)")
+    with tqdm(desc="encode", unit="passage", disable=args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+        switched = switch_to(where.folder, model, where.database_url, where.default_model, on_encoded=progress)
+    resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
+    print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}")

@@ -1,0 +1,46 @@
+"""Adaptation training on a tiny model and a tiny collection: it changes the weights, saves a servable
+checkpoint, and refuses a collection too small for one batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from encoder import Encoder
+from encoder.checkpoint import load_checkpoint
+from encoder.training.adapt import AdaptConfig, adapt, span_documents
+from samples import SENTENCES
+
+DOCUMENTS = [(f"Note {i}", f"{text}\n{SENTENCES[(i + 1) % len(SENTENCES)]}") for i, text in enumerate(SENTENCES)]
+
+
+def config(checkpoint: Path, out: Path, **changes) -> AdaptConfig:
+    return AdaptConfig(init_checkpoint=str(checkpoint), output_dir=str(out), time_budget_s=0, max_steps=3,
+                       **({"lr": 1e-3, "span_words": (2, 6), "pair_rounds": 2, "log_every": 1, "device": "cpu", "precision": "float32", "batch_size": 4} | changes))
+
+
+@pytest.mark.parametrize("mlm_weight", [0.5, 0.0])
+def test_adaptation_changes_the_weights_and_saves_a_servable_checkpoint(tiny_checkpoint, tmp_path, mlm_weight):
+    passages = [text for _, text in DOCUMENTS]
+    result = adapt(config(tiny_checkpoint, tmp_path / "run", mlm_weight=mlm_weight), DOCUMENTS, passages, show_progress=False)
+    before, after = load_checkpoint(tiny_checkpoint).weights, load_checkpoint(result.checkpoint).weights
+    assert set(after) == set(before)  # the encoder only: the MLM head is not part of a served model
+    assert any(not torch.allclose(before[name].float(), after[name].float()) for name in before)
+    assert result.steps == 3 and result.documents == len(DOCUMENTS) and result.pairs >= 4
+    assert (result.final_mlm_loss is None) == (mlm_weight == 0)
+    assert Encoder.load(result.checkpoint).encode(["a red pen"]).shape == (1, Encoder.load(tiny_checkpoint).dim)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
+    assert logged[0]["event"] == "start" and all("pairs_per_s" in line for line in logged[1:-1])
+
+
+def test_a_collection_too_small_for_one_batch_is_refused(tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        adapt(config(tiny_checkpoint, tmp_path / "run", batch_size=64), DOCUMENTS[:2], [], show_progress=False)
+
+
+def test_span_documents_keep_one_paragraph_per_line_and_drop_empty_texts():
+    documents = span_documents([("T", "first line\n\n second line "), ("Empty", "  \n")])
+    assert [(d.title, d.paragraphs) for d in documents] == [("T", ["first line", "second line"])]

@@ -1,0 +1,143 @@
+"""`adapt` on the tiny instance (SQLite and PostgreSQL): the adapted model is recorded and switched to
+with every vector at once; a crash while encoding, or at the switch, leaves the old model and vectors
+serving consistently and the next run completes; a reader open across the switch never mixes them."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoder import Encoder
+from encoder.checkpoint import WEIGHTS_FILE
+from encoder.training.adapt import AdaptConfig
+from indexer import adaptation
+from indexer.adaptation import STAGING_FOLDER, Staging, pending_model, read_record, switch_to, train
+from indexer.checksums import record
+from indexer.retrieval import DenseRetriever
+from indexer.ranking import DocumentScope, Filters
+from indexer.search import SearchService
+from indexer.search_index import SearchIndex, open_for_writing
+
+CONFIG = AdaptConfig(init_checkpoint="", output_dir="", time_budget_s=0, max_steps=2, batch_size=4, lr=3e-3, span_words=(2, 6),
+                     pair_rounds=2, device="cpu", precision="float32")
+
+
+class Crash(Exception):
+    pass
+
+
+def trained(instance: Path, database_url: str) -> Path:
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        return train(index, CONFIG, show_progress=False)
+
+
+def stored_vectors(instance: Path, database_url: str) -> np.ndarray:
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        ids = np.sort(index.store.chunk_ids())
+        return np.vstack([vectors for _, vectors in index.store.stored_vectors(ids)])
+
+
+def check_ok(instance: Path, database_url: str) -> bool:
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        return index.check().ok
+
+
+def test_adapt_records_the_base_switches_everything_and_keeps_check_clean(instance, tiny_checkpoint, database_url):
+    before = stored_vectors(instance, database_url)
+    model = trained(instance, database_url)
+    made = read_record(model)
+    assert made["base_model"] == str(tiny_checkpoint) and made["base_sha256"] == record(tiny_checkpoint / WEIGHTS_FILE).sha256
+    assert made["steps"] == 2 and made["documents"] > 0 and made["config"]["lr"] == CONFIG.lr
+    assert model.parent == instance.resolve() / "models" and pending_model(instance, tiny_checkpoint) == model
+
+    switched = switch_to(instance, model, database_url)
+    assert switched.chunks == len(before) and switched.resumed == 0
+    assert not (instance / STAGING_FOLDER).exists() and pending_model(instance, model) is None
+    assert not np.allclose(stored_vectors(instance, database_url), before)
+    assert check_ok(instance, database_url)
+    service = SearchService.open(instance, database_url)
+    assert service.index.model == model and service.index.vectors.model == model
+    assert service.search("river flood", k=3).hits
+
+
+def test_a_crash_while_encoding_loses_nothing_and_the_next_run_continues(instance, database_url, monkeypatch):
+    before = stored_vectors(instance, database_url)
+    model = trained(instance, database_url)
+    monkeypatch.setattr(adaptation, "STAGING_BATCH", 3)
+    real_add, calls = Staging.add, []
+
+    def crash_on_second(self, ids, vectors):
+        calls.append(len(ids))
+        if len(calls) == 2:
+            raise Crash
+        real_add(self, ids, vectors)
+
+    monkeypatch.setattr(Staging, "add", crash_on_second)
+    with pytest.raises(Crash):
+        switch_to(instance, model, database_url)
+    assert np.array_equal(stored_vectors(instance, database_url), before) and check_ok(instance, database_url)
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        assert index.model != model and pending_model(instance, index.model) == model
+    monkeypatch.setattr(Staging, "add", real_add)
+    switched = switch_to(instance, model, database_url)
+    assert switched.resumed == 3 and switched.chunks == len(before)
+    assert check_ok(instance, database_url)
+
+
+def test_a_crash_at_the_switch_serves_old_with_old_and_the_next_writer_repairs(instance, tiny_checkpoint, database_url, monkeypatch):
+    model = trained(instance, database_url)
+    reader = SearchService.open(instance, database_url)
+    monkeypatch.setattr(SearchIndex, "repair", lambda self: (_ for _ in ()).throw(Crash()))
+    with pytest.raises(Crash):  # the store holds the new model and vectors; the saved version, the old ones
+        switch_to(instance, model, database_url)
+    monkeypatch.undo()
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        report = index.check()
+        assert not report.ok and any("adapt" in problem for problem in report.problems)
+        assert index.vectors.model == tiny_checkpoint and index.query_encoder(index.vectors) is index.encoders.get(tiny_checkpoint)
+    assert reader.search("river flood", k=3).hits
+    with open_for_writing(instance, database_url):  # its sync rebuilds the saved version from the store
+        pass
+    assert check_ok(instance, database_url)
+    reader.refresh()
+    assert reader.index.vectors.model == model
+
+
+def test_a_reader_open_across_the_switch_encodes_queries_with_the_model_of_the_vectors(instance, tiny_checkpoint, database_url):
+    reader = SearchService.open(instance, database_url)
+    old_vectors = reader.index.vectors
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        old_stored = {int(i): v for ids, vectors in index.store.stored_vectors(index.store.chunk_ids()) for i, v in zip(ids, vectors)}
+    model = trained(instance, database_url)
+    switch_to(instance, model, database_url)
+    reader.refresh()
+    new_vectors = reader.index.vectors
+    assert new_vectors is not old_vectors and new_vectors.model == model
+    query = "river flood"
+    expected = Encoder.load(model, precision="float32").encode([query])
+    top = reader.search(query, k=1).hits[0]
+    chunk = reader.index.vectors.search(expected, 1)[1][0][0]
+    _, stored = reader.index.store.stored_vectors([chunk]).__next__()
+    assert top.score == pytest.approx(float(stored[0] @ expected[0]), abs=1e-3)
+
+    # A refresh that swaps the vectors between a query's encoding and its search: the retriever
+    # searches the vectors it encoded for, with their model's encoder.
+    retriever = DenseRetriever(reader.index, DocumentScope(reader.index.store, Filters()))
+    reader.index.vectors = old_vectors
+    old_vectors.model = None  # a version from before the switch: the instance's model at the reader's opening
+    encoders = []
+    real = reader.index.query_encoder
+
+    def swapping(vectors):
+        encoders.append(real(vectors))
+        reader.index.vectors = new_vectors  # the concurrent refresh
+        return encoders[-1]
+
+    reader.index.query_encoder = swapping
+    ranking = retriever.chunks(query, 3)
+    assert encoders == [reader.index.encoders.get(tiny_checkpoint)]
+    old_query = Encoder.load(tiny_checkpoint, precision="float32").encode([query])[0]
+    assert ranking.scores[0] == pytest.approx(float(old_stored[int(ranking.ids[0])] @ old_query), abs=1e-3)
