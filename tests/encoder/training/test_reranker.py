@@ -32,7 +32,7 @@ def planted_first(folder: Path) -> float:
 @pytest.mark.parametrize("loss", ["listwise", "pointwise"])
 def test_training_puts_the_planted_passage_above_its_distractors(tmp_path, tiny_checkpoint, loss):
     config = RerankerConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / loss), extra_groups=GROUPS, loss=loss,
-                            negatives=7, batch_size=8, max_steps=100, lr=1e-2, warmup_fraction=0.05, max_length=48, device="cpu",
+                            negatives=7, batch_size=8, max_steps=150, lr=3e-3, warmup_fraction=0.05, max_length=48, device="cpu",
                             precision="float32", time_budget_s=3600, seed=0)
     torch.manual_seed(0)
     folder = train_reranker(config, show_progress=False)
