@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..flags import setting
@@ -32,7 +31,7 @@ from ..model import BertForPreTraining
 from ..precision import PRECISIONS, autocast
 from .contrastive import ContrastiveLoss, batch_loss
 from .corpus import Document
-from .loop import Budget, MetricsLog, learning_rate, make_optimizer, optimizer_step, start_run
+from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .masking import IGNORE, MaskingConfig, mask_tokens
 from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import wikipedia_span_pairs
@@ -117,41 +116,33 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     optimizer = make_optimizer(model, config.lr, config.weight_decay, (0.9, 0.999), 1e-8, device)
     special_ids = torch.tensor([tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.unk_id], device=device)
     generator = torch.Generator().manual_seed(config.seed)
-    budget = Budget(config.time_budget_s, config.max_steps)
-    step, epoch = 0, 0
-    sums = torch.zeros(2, device=device)  # contrastive, MLM: summed on the device, read when logged
+    steps = BudgetedSteps(Budget(config.time_budget_s, config.max_steps), len(data), config.batch_size, config.lr,
+                          config.warmup_fraction, generator, device, "adapt", show_progress)
+    window = LossWindow(device, 2)  # contrastive, MLM
     last: tuple[float | None, float | None] = (None, None)
-    window_start, window_steps = time.perf_counter(), 0
-    with tqdm(total=round(config.time_budget_s), unit="s", desc="adapt", disable=not show_progress) as bar:
-        while not budget.done(step):
-            order = torch.randperm(len(data), generator=generator).to(device)
-            for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
-                if budget.done(step):
-                    break
-                lr = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
-                with autocast(device, dtype):
-                    contrastive = batch_loss(model.bert, loss_fn, data, order[start:start + config.batch_size], 0, checkpoint.pooling, False)
-                    mlm = _mlm_loss(model, mlm_table, special_ids, tokenizer.mask_id, config.batch_size, generator) \
-                        if config.mlm_weight else torch.zeros((), device=device)
-                optimizer_step(model, optimizer, contrastive + config.mlm_weight * mlm, lr, grad_clip=1.0)
-                step += 1
-                window_steps += 1
-                budget.tick()
-                sums += torch.stack([contrastive.detach().float(), mlm.detach().float()])
-                if step % config.log_every == 0 or budget.done(step):
-                    means = (sums / window_steps).tolist()
-                    last = (means[0], means[1] if config.mlm_weight else None)
-                    log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "epoch": epoch, "lr": lr, "contrastive_loss": means[0],
-                               "mlm_loss": last[1], "pairs_per_s": window_steps * config.batch_size / (time.perf_counter() - window_start)})
-                    sums.zero_()
-                    window_start, window_steps = time.perf_counter(), 0
-                    bar.n = min(round(budget.elapsed), bar.total)
-                    bar.refresh()
-            epoch += 1
-    log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2), "passes": round(step * config.batch_size / len(data), 2)})
+
+    def log_window(step: int, epoch: int, lr: float) -> None:
+        nonlocal last
+        (contrastive_mean, mlm_mean), pairs_per_s = window.take(config.batch_size)
+        last = (contrastive_mean, mlm_mean if config.mlm_weight else None)
+        log.write({"step": step, "elapsed_s": round(steps.budget.elapsed, 2), "epoch": epoch, "lr": lr, "contrastive_loss": last[0],
+                   "mlm_loss": last[1], "pairs_per_s": pairs_per_s})
+
+    for step in steps:
+        with autocast(device, dtype):
+            contrastive = batch_loss(model.bert, loss_fn, data, step.rows, 0, checkpoint.pooling, False)
+            mlm = _mlm_loss(model, mlm_table, special_ids, tokenizer.mask_id, config.batch_size, generator) \
+                if config.mlm_weight else torch.zeros((), device=device)
+        optimizer_step(model, optimizer, contrastive + config.mlm_weight * mlm, step.lr, grad_clip=1.0)
+        window.add(contrastive, mlm)
+        if step.number % config.log_every == 0:
+            log_window(step.number, step.epoch, step.lr)
+    if window.steps:  # the last, partial window: the record's final losses
+        log_window(steps.steps, step.epoch, step.lr)
+    log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "passes": steps.passes})
     tokenizer.set_max_length(checkpoint.max_length)
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length)
-    return AdaptResult(saved, step, round(budget.elapsed, 2), len(pairs), len(texts), len(docs), *last)
+    return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), *last)
 
 
 def _mlm_loss(model: BertForPreTraining, table, special_ids: torch.Tensor, mask_id: int, batch_size: int,

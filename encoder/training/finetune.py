@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import POOLING_MODES
@@ -28,7 +27,8 @@ from ..flags import setting
 from ..model import BertModel
 from ..precision import PRECISIONS, autocast
 from .contrastive import ContrastiveLoss, batch_loss
-from .loop import Budget, MetricsLog, StepTimer, compile_static, gpu_utilisation, learning_rate, make_optimizer, optimizer_step, start_run
+from .loop import (Budget, BudgetedSteps, LossWindow, MetricsLog, StepTimer, compile_static, gpu_utilisation, make_optimizer,
+                   optimizer_step, start_run)
 from .pair_selection import evaluation_pairs, pair_key, select_sources
 from .pair_sources import DEFAULT_SOURCES, load_pairs
 from .pair_tensors import TokenCache, negative_slots, tokenize_pairs
@@ -125,41 +125,24 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
             batch_loss(forward, loss_fn, data, torch.arange(config.batch_size, device=device), slots, config.pooling, static).backward()
         optimizer.zero_grad(set_to_none=True)
         log.write({"event": "compiled", "seconds": round(time.perf_counter() - started, 2)})
-    budget = Budget(config.time_budget_s, config.max_steps)
+    steps = BudgetedSteps(Budget(config.time_budget_s, config.max_steps), len(data), config.batch_size, config.lr,
+                          config.warmup_fraction, generator, device, "finetune", show_progress)
     timer = StepTimer(device)
-    step, epoch = 0, 0
-    loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
-    window_start, window_steps = time.perf_counter(), 0
-    with tqdm(total=round(config.time_budget_s), unit="s", desc="finetune", disable=not show_progress) as bar:
-        while not budget.done(step):
-            order = torch.randperm(len(data), generator=generator).to(device)
-            for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
-                if budget.done(step):
-                    break
-                lr = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
-                timer.start()
-                with autocast(device, dtype):
-                    loss = batch_loss(forward, loss_fn, data, order[start:start + config.batch_size], slots, config.pooling, static)
-                optimizer_step(model, optimizer, loss, lr, grad_clip=1.0)
-                timer.stop()
-                step += 1
-                window_steps += 1
-                budget.tick()
-                loss_sum += loss.detach()
-                if step % config.log_every == 0:
-                    mean_loss = loss_sum.item() / window_steps  # waits for the device, so the window's time is its own
-                    seconds = time.perf_counter() - window_start
-                    log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                               "contrastive_loss": mean_loss, "temperature": 1.0 / loss_fn.log_scale.exp().item(),
-                               "pairs_per_s": window_steps * config.batch_size / seconds, "gpu_busy": timer.busy_share(),
-                               "gpu_utilisation": gpu_utilisation(device)})
-                    loss_sum.zero_()
-                    window_start, window_steps = time.perf_counter(), 0
-                    bar.n = min(round(budget.elapsed), bar.total)
-                    bar.refresh()
-            epoch += 1
-    log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2), "pairs_seen": step * config.batch_size,
-               "passes": round(step * config.batch_size / len(data), 2)})
+    window = LossWindow(device)
+    for step in steps:
+        timer.start()
+        with autocast(device, dtype):
+            loss = batch_loss(forward, loss_fn, data, step.rows, slots, config.pooling, static)
+        optimizer_step(model, optimizer, loss, step.lr, grad_clip=1.0)
+        timer.stop()
+        window.add(loss)
+        if step.number % config.log_every == 0:
+            (mean_loss,), pairs_per_s = window.take(config.batch_size)
+            log.write({"step": step.number, "elapsed_s": round(steps.budget.elapsed, 2), "epoch": step.epoch, "lr": step.lr,
+                       "contrastive_loss": mean_loss, "temperature": 1.0 / loss_fn.log_scale.exp().item(),
+                       "pairs_per_s": pairs_per_s, "gpu_busy": timer.busy_share(), "gpu_utilisation": gpu_utilisation(device)})
+    log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "pairs_seen": steps.steps * config.batch_size,
+               "passes": steps.passes})
     tokenizer.set_max_length(output_max_length)
     return save_checkpoint(out / "checkpoint", model.cpu(), tokenizer, pooling=config.pooling, max_length=output_max_length,
                            dtype=getattr(torch, config.save_dtype))

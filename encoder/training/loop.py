@@ -1,6 +1,6 @@
 """What pretraining and fine-tuning share: device and precision, the optimizer, the time-budgeted
-learning-rate schedule, throughput meters (model FLOPs utilisation, the GPU's busy share), and
-resumable state.
+learning-rate schedule, the shuffled-pass loop of the pair trainers (fine-tuning, the reranker,
+adaptation), throughput meters (model FLOPs utilisation, the GPU's busy share), and resumable state.
 
 The budget is wall-clock time, as in Geiping & Goldstein's "Cramming": the schedule is a function of
 the fraction of the budget spent, so a run ends on time on any hardware and its learning rate has
@@ -14,7 +14,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..atomic import atomic_write
 from ..precision import resolve_precision
@@ -121,6 +122,75 @@ class Budget:
         if self.max_steps and step >= self.max_steps:
             return True
         return self.seconds > 0 and self.elapsed + self.step_seconds / 2 >= self.seconds
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One step of `BudgetedSteps`: its number (1 for the first), the pass over the data it belongs to,
+    the device indices of its examples and its learning rate."""
+
+    number: int
+    epoch: int
+    rows: torch.Tensor
+    lr: float
+
+
+class BudgetedSteps:
+    """Shuffled passes over a training set's rows in whole batches until the budget ends, with the
+    learning rate of each step and a progress bar in seconds of the budget: the loop of every trainer
+    whose data sit pre-tokenised on the device. The body of a `for` over it makes one optimizer step;
+    the budget learns a step's length when the body returns."""
+
+    def __init__(self, budget: Budget, size: int, batch_size: int, peak_lr: float, warmup_fraction: float,
+                 generator: torch.Generator, device: torch.device, desc: str, show_progress: bool = True) -> None:
+        if size < batch_size:
+            raise ValueError(f"{size} training examples, fewer than one batch of {batch_size}")
+        self.budget, self.size, self.batch_size = budget, size, batch_size
+        self.peak_lr, self.warmup_fraction = peak_lr, warmup_fraction
+        self.generator, self.device = generator, device
+        self.desc, self.show_progress = desc, show_progress
+        self.steps = 0
+
+    @property
+    def passes(self) -> float:
+        return round(self.steps * self.batch_size / self.size, 2)
+
+    def __iter__(self) -> Iterator[TrainStep]:
+        budget, epoch = self.budget, 0
+        with tqdm(total=round(budget.seconds), unit="s", desc=self.desc, disable=not self.show_progress) as bar:
+            while not budget.done(self.steps):
+                order = torch.randperm(self.size, generator=self.generator).to(self.device)
+                for start in range(0, self.size - self.batch_size + 1, self.batch_size):
+                    if budget.done(self.steps):
+                        break
+                    lr = learning_rate(budget.progress(self.steps), self.peak_lr, self.warmup_fraction)
+                    yield TrainStep(self.steps + 1, epoch, order[start:start + self.batch_size], lr)
+                    self.steps += 1
+                    budget.tick()
+                    bar.update(min(round(budget.elapsed), bar.total) - bar.n)
+                epoch += 1
+
+
+class LossWindow:
+    """Losses summed on the device between two log lines: reading them waits for the device, so only a
+    logged step pays that, and the window's time is its own work."""
+
+    def __init__(self, device: torch.device, count: int = 1) -> None:
+        self.sums = torch.zeros(count, device=device)
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    def add(self, *losses: torch.Tensor) -> None:
+        self.sums += torch.stack([loss.detach().float() for loss in losses])
+        self.steps += 1
+
+    def take(self, examples_per_step: int) -> tuple[list[float], float]:
+        """Each loss's mean over the window and the examples trained on per second; opens a new window."""
+        means = (self.sums / max(self.steps, 1)).tolist()
+        rate = self.steps * examples_per_step / (time.perf_counter() - self.started)
+        self.sums.zero_()
+        self.steps, self.started = 0, time.perf_counter()
+        return means, rate
 
 
 def measure_matmul_flops(device: torch.device, dtype: torch.dtype, size: int | None = None) -> float:

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..cross_encoder import TASK
 from ..flags import setting
 from ..model import BertForPairScoring
 from ..precision import PRECISIONS, autocast
-from .loop import Budget, MetricsLog, learning_rate, make_optimizer, optimizer_step, start_run
+from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .pairs import Pair, read_pairs
 from .rerank_groups import Group, GroupTensors, group_pairs, tokenize_groups
 
@@ -118,36 +117,20 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
 
     optimizer = make_optimizer(model, config.lr, config.weight_decay, (0.9, 0.999), 1e-8, device)
     generator = torch.Generator().manual_seed(config.seed)
-    budget = Budget(config.time_budget_s, config.max_steps)
-    step, epoch = 0, 0
-    loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
-    window_start, window_steps = time.perf_counter(), 0
-    with tqdm(total=round(config.time_budget_s), unit="s", desc="train-reranker", disable=not show_progress) as bar:
-        while not budget.done(step):
-            order = torch.randperm(len(data), generator=generator).to(device)
-            for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
-                if budget.done(step):
-                    break
-                lr = learning_rate(budget.progress(step), config.lr, config.warmup_fraction)
-                with autocast(device, dtype):
-                    loss = rerank_loss(group_scores(model, data, order[start:start + config.batch_size], static), config.loss)
-                optimizer_step(model, optimizer, loss, lr, grad_clip=1.0)
-                step += 1
-                window_steps += 1
-                budget.tick()
-                loss_sum += loss.detach()
-                if step % config.log_every == 0:
-                    seconds = time.perf_counter() - window_start
-                    log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "epoch": epoch, "lr": lr,
-                               f"{config.loss}_loss": loss_sum.item() / window_steps,
-                               "pairs_per_s": window_steps * config.batch_size * data.group_size / seconds})
-                    loss_sum.zero_()
-                    window_start, window_steps = time.perf_counter(), 0
-                    bar.n = min(round(budget.elapsed), bar.total)
-                    bar.refresh()
-            epoch += 1
-    log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2), "groups_seen": step * config.batch_size,
-               "passes": round(step * config.batch_size / len(data), 2)})
+    steps = BudgetedSteps(Budget(config.time_budget_s, config.max_steps), len(data), config.batch_size, config.lr,
+                          config.warmup_fraction, generator, device, "train-reranker", show_progress)
+    window = LossWindow(device)
+    for step in steps:
+        with autocast(device, dtype):
+            loss = rerank_loss(group_scores(model, data, step.rows, static), config.loss)
+        optimizer_step(model, optimizer, loss, step.lr, grad_clip=1.0)
+        window.add(loss)
+        if step.number % config.log_every == 0:
+            (mean_loss,), groups_per_s = window.take(config.batch_size)
+            log.write({"step": step.number, "elapsed_s": round(steps.budget.elapsed, 2), "epoch": step.epoch, "lr": step.lr,
+                       f"{config.loss}_loss": mean_loss, "pairs_per_s": groups_per_s * data.group_size})
+    log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "groups_seen": steps.steps * config.batch_size,
+               "passes": steps.passes})
     tokenizer.set_max_length(output_max_length)
     return save_checkpoint(out / "checkpoint", model.cpu().eval(), tokenizer, max_length=output_max_length,
                            dtype=getattr(torch, config.save_dtype), extra={"task": TASK, "loss": config.loss})
