@@ -27,16 +27,17 @@ RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,
                   show_progress: bool = False, bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0,
-                  reranker: Reranker | None = None) -> dict[str, dict[str, float]]:
+                  reranker: Reranker | None = None, split: str = "test") -> dict[str, dict[str, float]]:
     """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode, BM25
     ranking `bm25` units (see indexer/retrieval.py), its top `rerank` documents reranked by `reranker`
     if asked (then the figures are named `mode + rerank@N`: `search_label`).
     `work` keeps the instance for the next run (indexing is skipped for unchanged documents), and an
     instance kept so is measured with its own model (after `manage.py adapt`, the adapted one; each
-    mode's figures name it); without it, a temporary folder is used and removed."""
+    mode's figures name it); without it, a temporary folder is used and removed. `split` names the
+    judged queries (`qrels/<split>.tsv`): choices between settings are made on "dev" or "train"."""
     if rerank and (problem := (reranker or Reranker(None)).problem):
         raise RerankUnavailable(problem)  # before indexing, which takes minutes
-    beir = read_beir(folder)
+    beir = read_beir(folder, split)
     with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
         instance = Path(work) if work else Path(scratch)
         with open_for_writing(instance, default_model=model) as index:
