@@ -55,9 +55,10 @@ def test_eval_retrieval_rerank_figures_equal_a_direct_computation(tmp_path, tiny
     assert set(results) == {"dense + rerank@4"}
     service = SearchService.open(tmp_path / "work")
     scorer = CrossEncoder.load(tiny_reranker, precision="float32")
-    rankings = {}
+    rankings, plain = {}, {}
     for query_id, text in QUERIES.items():
         hits = service.search(text, mode="dense", k=RANKING_DEPTH).hits
+        plain[query_id] = [h.id for h in hits]
         passages = [passage_text(h.title, service.document(h.id, h.collection).text[h.passage[0]:h.passage[1]]) for h in hits[:depth]]
         order = np.argsort(-scorer.score(text, passages), kind="stable")
         rankings[query_id] = [hits[i].id for i in order] + [h.id for h in hits[depth:]]
@@ -66,8 +67,7 @@ def test_eval_retrieval_rerank_figures_equal_a_direct_computation(tmp_path, tiny
     expected = retrieval_metrics(rankings, qrels)
     for name in ("ndcg@10", "recall@100", "mrr@10"):
         assert results["dense + rerank@4"][name] == pytest.approx(expected[name]), name
-    plain = evaluate_beir(beir, tiny_checkpoint, modes=["dense"], work=tmp_path / "work")["dense"]
-    assert plain["ndcg@10"] != pytest.approx(expected["ndcg@10"])  # the reranking changed what was measured
+    assert rankings != plain  # the reranking changed what was measured (its nDCG may still tie, where the judged one kept its place)
 
 
 def test_eval_retrieval_command_labels_reranked_figures_and_refuses_without_a_reranker(tmp_path, tiny_checkpoint, tiny_reranker,

@@ -27,8 +27,8 @@ from ..flags import setting
 from ..model import BertModel
 from ..precision import PRECISIONS, autocast
 from .contrastive import ContrastiveLoss, batch_loss
-from .loop import (Budget, BudgetedSteps, LossWindow, MetricsLog, StepTimer, compile_static, gpu_utilisation, make_optimizer,
-                   optimizer_step, start_run)
+from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, compile_static, make_optimizer, optimizer_step, start_run
+from .meters import StepTimer, gpu_utilisation
 from .pair_selection import evaluation_pairs, pair_key, select_sources
 from .pair_sources import DEFAULT_SOURCES, load_pairs
 from .pair_tensors import TokenCache, negative_slots, tokenize_pairs

@@ -28,15 +28,13 @@ from .loop import (
     learning_rate,
     load_state,
     make_optimizer,
-    measure_matmul_flops,
-    mfu,
     optimizer_step,
     restore_rng,
     rng_state,
     save_state,
     start_run,
-    transformer_flops_per_token,
 )
+from .meters import measure_matmul_flops, mfu, transformer_flops_per_token
 from .masking import IGNORE, MaskingConfig, mask_tokens
 from .pretraining_data import load_examples, read_meta
 

@@ -3,8 +3,8 @@ import os
 import pytest
 import torch
 
-from encoder.training.loop import (STATE_FILE, Budget, BudgetedSteps, LossWindow, StepTimer, learning_rate, load_state,
-                                   save_state)
+from encoder.training.loop import STATE_FILE, Budget, BudgetedSteps, LossWindow, learning_rate, load_state, save_state
+from encoder.training.meters import StepTimer
 
 
 def test_the_trainer_state_is_replaced_whole_and_leaves_no_temporary_file(tmp_path):
