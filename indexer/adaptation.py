@@ -76,7 +76,7 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
     """Train an adapted model from the instance's, on its documents and passages; returns its folder."""
     base = index.model
     documents = [(title, text) for _, title, text in index.store.titled_texts(documents=True)]
-    passages = [passage_text(title, text) for _, title, text in index.store.titled_texts()]
+    passages = (passage_text(title, text) for _, title, text in index.store.titled_texts())  # read only for MLM
     models = index.folder.resolve() / MODELS_FOLDER
     existing = adapted_models(index.folder)
     number = int(existing[-1].name.removeprefix(ADAPTED_PREFIX)) + 1 if existing else 1

@@ -42,8 +42,9 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
         else:
             model = train(index, from_flags(ADAPT, args), show_progress=not args.quiet)
             record = read_record(model)
+            masked = f", {record['passages']} passages masked" if record["passages"] else ""
             print(f"trained {model}: {record['steps']} steps in {record['seconds']:.0f}s on {record['documents']} documents "
-                  f"({record['pairs']} span pairs, {record['passages']} passages)")
+                  f"({record['pairs']} span pairs{masked})")
     with tqdm(desc="encode", unit="passage", disable=args.quiet) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

@@ -91,8 +91,9 @@ def span_documents(documents: Iterable[tuple[str, str]]) -> list[Document]:
 
 def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: Iterable[str], show_progress: bool = True) -> AdaptResult:
     """Train from `config.init_checkpoint` on `documents` ((title, text), for the pairs) and `passages`
-    (what the index holds, for the masked-language batches); write `output_dir/checkpoint`, return what
-    was done. Raises ValueError where the collection is too small for one batch."""
+    (what the index holds, for the masked-language batches: read only when `mlm_weight` > 0, so a
+    caller may stream them); write `output_dir/checkpoint`, return what was done. Raises ValueError
+    where the collection is too small for one batch."""
     out, device, dtype = start_run(config.output_dir, config.device, config.precision, config.seed)
     checkpoint = load_checkpoint(config.init_checkpoint)
     model = checkpoint.build(BertForPreTraining).to(device).train()  # the MLM head, absent from a served checkpoint, starts fresh
@@ -105,12 +106,13 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     shortest, longest = config.span_words
     pairs = [pair for round_ in range(config.pair_rounds)
              for pair in wikipedia_span_pairs(docs, len(docs) * 2, config.seed + round_, (shortest, longest), ADAPT_SOURCE)]
-    texts = list(dict.fromkeys(passages))
+    texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
-        raise ValueError(f"{len(docs)} documents gave {len(pairs)} training pairs and {len(texts)} passages, "
+        passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""
+        raise ValueError(f"{len(docs)} documents gave {len(pairs)} training pairs{passages_found}, "
                          f"fewer than one batch of {config.batch_size}: index more text first")
     data = tokenize_pairs(tokenizer, pairs, width, width, hard_negatives=False).to(device)
-    mlm_table = token_table(tokenizer, texts, width).to(device)
+    mlm_table = token_table(tokenizer, texts, width).to(device) if config.mlm_weight else None
     log = MetricsLog(out / "adapt_log.jsonl")
     log.write({"event": "start", "documents": len(docs), "pairs": len(pairs), "passages": len(texts), "device": str(device),
                "dtype": str(dtype), "tokenize_s": round(time.perf_counter() - started, 2), "config": asdict(config)})
@@ -124,12 +126,13 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     window = LossWindow(device, 2)  # contrastive, MLM
     last: tuple[float | None, float | None] = (None, None)
 
-    def log_window(step: int, epoch: int, lr: float) -> None:
-        nonlocal last
+    def log_window(step: int, epoch: int, lr: float) -> tuple[float, float | None]:
+        """Write the window's line; its mean losses (MLM's None when it is off) are the record's final ones."""
         (contrastive_mean, mlm_mean), pairs_per_s = window.take(config.batch_size)
-        last = (contrastive_mean, mlm_mean if config.mlm_weight else None)
-        log.write({"step": step, "elapsed_s": round(steps.budget.elapsed, 2), "epoch": epoch, "lr": lr, "contrastive_loss": last[0],
-                   "mlm_loss": last[1], "pairs_per_s": pairs_per_s})
+        means = (contrastive_mean, mlm_mean if config.mlm_weight else None)
+        log.write({"step": step, "elapsed_s": round(steps.budget.elapsed, 2), "epoch": epoch, "lr": lr, "contrastive_loss": means[0],
+                   "mlm_loss": means[1], "pairs_per_s": pairs_per_s})
+        return means
 
     for step in steps:
         with autocast(device, dtype):
@@ -139,9 +142,9 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
         optimizer_step(model, optimizer, contrastive + config.mlm_weight * mlm, step.lr, grad_clip=1.0)
         window.add(contrastive, mlm)
         if step.number % config.log_every == 0:
-            log_window(step.number, step.epoch, step.lr)
-    if window.steps:  # the last, partial window: the record's final losses
-        log_window(steps.steps, step.epoch, step.lr)
+            last = log_window(step.number, step.epoch, step.lr)
+    if window.steps:  # the last, partial window
+        last = log_window(steps.steps, step.epoch, step.lr)
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "passes": steps.passes})
     tokenizer.set_max_length(checkpoint.max_length)
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length)

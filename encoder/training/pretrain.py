@@ -34,8 +34,8 @@ from .loop import (
     save_state,
     start_run,
 )
-from .meters import measure_matmul_flops, mfu, transformer_flops_per_token
 from .masking import IGNORE, MaskingConfig, mask_tokens
+from .meters import measure_matmul_flops, mfu, transformer_flops_per_token
 from .pretraining_data import load_examples, read_meta
 
 
