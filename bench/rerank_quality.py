@@ -29,10 +29,7 @@ sys.path.insert(0, str(ROOT))
 from encoder import CrossEncoder  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from encoder.training import read_beir, retrieval_metrics  # noqa: E402
-from indexer.evaluation import RANKING_DEPTH  # noqa: E402
-from indexer.ingest import IndexConfig, index_paths  # noqa: E402
-from indexer.search import SearchService  # noqa: E402
-from indexer.search_index import open_for_writing  # noqa: E402
+from indexer.evaluation import RANKING_DEPTH, indexed_service  # noqa: E402
 
 COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
 
@@ -43,9 +40,7 @@ def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, lim
     beir = read_beir(folder, split)
     beir.queries = dict(list(beir.queries.items())[:limit])
     beir.qrels = {qid: beir.qrels[qid] for qid in beir.queries}
-    with open_for_writing(instance, model=model) as index:
-        index_paths(index, [folder], IndexConfig(format="beir"), show_progress=False)
-    service = SearchService.open(instance)
+    service = indexed_service(folder, instance, model)
     rankings = {qid: [hit.id for hit in service.search(text, mode="hybrid", k=RANKING_DEPTH).hits] for qid, text in beir.queries.items()}
     service.index.close()
     return beir.queries, rankings, beir

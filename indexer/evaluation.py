@@ -39,10 +39,7 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
         raise RerankUnavailable(problem)  # before indexing, which takes minutes
     beir = read_beir(folder, split)
     with tempfile.TemporaryDirectory(prefix="eval-retrieval-") as scratch:
-        instance = Path(work) if work else Path(scratch)
-        with open_for_writing(instance, default_model=model) as index:
-            index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
-        service = SearchService.open(instance, reranker=reranker)  # as an app process opens it: mapped, float32 queries
+        service = indexed_service(folder, Path(work) if work else Path(scratch), model, show_progress, reranker)
         results = {}
         for mode in modes:
             rankings, latencies, label = {}, [], search_label(mode, rerank)
@@ -54,6 +51,16 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
                 "queries": len(beir.queries), "documents": len(beir.corpus), "model": str(service.index.model)}
         service.index.close()
     return results
+
+
+def indexed_service(folder: Path, instance: Path, model: Path, show_progress: bool = False,
+                    reranker: Reranker | None = None) -> SearchService:
+    """The search service over `instance` once the BEIR folder is indexed into it, exactly as `manage.py
+    index` would (unchanged documents are skipped); an instance that exists keeps its own model. The
+    caller closes `service.index`."""
+    with open_for_writing(instance, default_model=model) as index:
+        index_paths(index, [folder], IndexConfig(format="beir"), show_progress=show_progress)
+    return SearchService.open(instance, reranker=reranker)  # as an app process opens it: mapped, float32 queries
 
 
 def latency_percentiles(latencies: Sequence[float]) -> dict[str, float]:
