@@ -13,7 +13,7 @@ from encoder import Encoder
 from encoder.checkpoint import load_checkpoint
 from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
-from encoder.training.recipe import DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, parse_recipe, stage_budget
+from encoder.training.recipe import DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget
 from encoder.training.transfer import PART_BYTES, assemble
 
 
@@ -110,6 +110,19 @@ def test_the_time_left_is_shared_by_weight_after_the_costs_ahead():
     # after the first stage: 2 overheads and 2 evaluations leave 200 s for weights 1 + 1
     assert abs(stage_budget(260.0, ahead, 1, costs) - 100.0) < 1e-9
     assert stage_budget(50.0, ahead, 1, costs) < 0  # too late: the caller stops
+
+
+def test_wikipedia_pairs_are_made_for_any_stage_that_selects_them_even_by_selecting_everything(tmp_path):
+    make_data(tmp_path)
+
+    def sources(variants: dict[str, list[Stage]]) -> set[str]:
+        config = RecipeConfig(data_dir=str(tmp_path), init_checkpoint="", work_dir="", out_dir="", seconds=1, variants=variants, wikipedia_pairs=40)
+        return {pair.source for pair in load_recipe_pairs(config)}
+
+    labelled = {"stsb", "medquad", "mined:nq"}
+    assert sources({"D": [Stage(())]}) == labelled | {"wikipedia:span", "wikipedia:title"}  # all pairs: D alone, without C
+    assert sources({"W": [Stage(("wikipedia",))]}) == labelled | {"wikipedia:span", "wikipedia:title"}
+    assert sources({"A": [Stage(("!mined:", "!wikipedia"))], "M": [Stage(("mined:",))]}) == labelled  # none would use them
 
 
 def test_recipe_json_names_stages():
