@@ -258,9 +258,11 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(candidates, order, axis=1)
 
 
-def evaluate_retrieval(encoder: Encoder, folder: Path, batch_size: int = 64, show_progress: bool = False) -> dict[str, float]:
-    """Dense retrieval metrics on one BEIR folder, with the query and document counts they rest on."""
-    beir = read_beir(folder)
+def evaluate_retrieval(encoder: Encoder, folder: Path, batch_size: int = 64, show_progress: bool = False,
+                       split: str = "test") -> dict[str, float]:
+    """Dense retrieval metrics on one BEIR folder's `split` (`qrels/<split>.tsv`), with the query and
+    document counts they rest on."""
+    beir = read_beir(folder, split)
     rankings = dense_rankings(encoder, beir, k=100, batch_size=batch_size, show_progress=show_progress)
     return {**retrieval_metrics(rankings, beir.qrels), "queries": len(beir.queries), "documents": len(beir.corpus)}
 

@@ -204,6 +204,14 @@ def test_shuffled_qrels_score_lower(encoder, tmp_path):
     assert evaluate_retrieval(encoder, shuffled)["ndcg@10"] <= 100 / math.log2(3) + 1e-6
 
 
+def test_retrieval_is_measured_on_the_split_asked_for(encoder, beir_dir):
+    # A dev split judging each query's own document wrongly: the test split stays perfect, dev does not.
+    (beir_dir / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td5\t1\n")
+    assert evaluate_retrieval(encoder, beir_dir)["ndcg@10"] == pytest.approx(100)
+    dev = evaluate_retrieval(encoder, beir_dir, split="dev")
+    assert dev["queries"] == 2 and dev["ndcg@10"] <= 100 / math.log2(3) + 1e-6
+
+
 def test_dense_rankings_are_the_same_in_any_block_size(encoder, beir_dir, monkeypatch):
     beir = read_beir(beir_dir)
     whole = dense_rankings(encoder, beir, k=100)
