@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--reranker", action="append", required=True, help="reranker folder (repeat to compare)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--depths", nargs="+", type=int, default=[10, 20, 30, 50])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the dense model of the hybrid search")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the dense model of the hybrid search, for a new instance (one kept in --work keeps its own)")
     parser.add_argument("--work", type=Path, help="keep the instances here (default: a temporary folder)")
     parser.add_argument("--max-length", type=int, help="reranker input tokens (default: the checkpoint's)")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -197,8 +197,9 @@ def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
         raise FileNotFoundError(f"{data}: no *pairs*.jsonl[.xz] file")
     pairs = [pair for path in files for pair in read_pairs(path)]
     wikipedia = sorted((data / "wikipedia").glob("*")) if (data / "wikipedia").is_dir() else []
-    probe = [Pair("", "", "wikipedia:span")]  # a stage selecting all pairs ("D") wants them as much as one naming them
-    wanted = any(select_sources(probe, s.sources) for v in config.variants.values() for s in v)
+    # Wanted by any stage that would select one of them: by name, by "wikipedia", or by selecting all pairs ("D").
+    probes = [Pair("", "", "wikipedia:span"), Pair("", "", "wikipedia:title")]
+    wanted = any(select_sources(probes, s.sources) for v in config.variants.values() for s in v)
     if wikipedia and wanted and config.wikipedia_pairs:
         pairs += wikipedia_span_pairs(read_corpus(wikipedia), config.wikipedia_pairs, config.seed)
     counts = Counter(p.source for p in pairs)

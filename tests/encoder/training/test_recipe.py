@@ -122,6 +122,7 @@ def test_wikipedia_pairs_are_made_for_any_stage_that_selects_them_even_by_select
     labelled = {"stsb", "medquad", "mined:nq"}
     assert sources({"D": [Stage(())]}) == labelled | {"wikipedia:span", "wikipedia:title"}  # all pairs: D alone, without C
     assert sources({"W": [Stage(("wikipedia",))]}) == labelled | {"wikipedia:span", "wikipedia:title"}
+    assert sources({"T": [Stage(("wikipedia:title",))]}) == labelled | {"wikipedia:span", "wikipedia:title"}
     assert sources({"A": [Stage(("!mined:", "!wikipedia"))], "M": [Stage(("mined:",))]}) == labelled  # none would use them
 
 
