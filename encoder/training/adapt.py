@@ -37,7 +37,7 @@ from .corpus import Document
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .masking import IGNORE, MaskingConfig, mask_tokens
 from .pair_tensors import token_table, tokenize_pairs
-from .wikipedia_pairs import wikipedia_span_pairs
+from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
 
@@ -57,7 +57,7 @@ class AdaptConfig:
     temperature: float = setting(0.05, "softmax temperature of the contrastive loss")
     mlm_weight: float = setting(0.0, "weight of the masked-language loss beside the contrastive one (0: contrastive only)")
     pair_rounds: int = setting(8, "pairs drawn from each document (fresh spans each round)")
-    span_words: tuple[int, ...] = setting((4, 32), "shortest and longest span, in words (short spans read like queries)")
+    span_words: tuple[int, ...] = setting(QUERY_LIKE_SPAN_WORDS, "shortest and longest span, in words (short spans read like queries)")
     max_length: int = setting(64, "tokens per text while training (spans are short; on a CPU every token costs)")
     log_every: int = setting(20, "steps between log lines")
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
@@ -104,8 +104,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     if len(config.span_words) != 2 or not 0 < config.span_words[0] <= config.span_words[1]:
         raise ValueError(f"span words {config.span_words}: give the shortest and the longest span, shortest first")
     shortest, longest = config.span_words
-    pairs = [pair for round_ in range(config.pair_rounds)
-             for pair in wikipedia_span_pairs(docs, len(docs) * 2, config.seed + round_, (shortest, longest), ADAPT_SOURCE)]
+    pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, (shortest, longest), ADAPT_SOURCE)
     texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
         passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""

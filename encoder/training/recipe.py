@@ -10,6 +10,8 @@ rate and pairs, chosen by source prefix (`FinetuneConfig.source_prefixes`). The 
   C  a stage on the Wikipedia pairs (the pairs file's, plus `wikipedia_pairs.wikipedia_span_pairs` from
      DATA/wikipedia/ when present), then B
   D  every pair in one stage: C's control (the same data mixed, not staged)
+With `--span-sources medquad …`, span pairs cut from those sets' passages ("spans:medquad:span") are there
+to select too: a contrastive stage on text of the labelled pairs' domain, as `adapt` runs on a collection.
 `--recipe` replaces them with JSON: {"name": [{"sources": ["!mined:"], "weight": 1, "lr": 1e-4}, ...]}.
 
 The clock is the whole process's: the time left is shared out again before every stage, after what the
@@ -42,11 +44,12 @@ from .pair_tensors import TokenCache
 from .pairs import Pair, read_pairs
 from .pipeline import log
 from .selection import DevSets, publish
-from .wikipedia_pairs import wikipedia_span_pairs
+from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, passage_span_pairs, wikipedia_span_pairs
 
 REQUIRED = ("data_dir", "init_checkpoint", "work_dir", "out_dir", "seconds")
 # The settings made flags: all but the clock's start and the variants, which have flags of their own.
-FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "batch_size", "lr", "query_length",
+FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "span_sources",
+         "span_rounds", "batch_size", "lr", "query_length",
          "passage_length", "eval_batch_size", "log_every", "max_steps", "reserve_s", "min_stage_s", "stage_overhead_s", "device",
          "precision", "seed", "compile", "static_shapes")
 
@@ -62,9 +65,9 @@ class Stage:
 
 
 DEFAULT_VARIANTS: dict[str, list[Stage]] = {
-    "A": [Stage(("!mined:", "!wikipedia"))],
-    "B": [Stage(("!wikipedia",))],
-    "C": [Stage(("wikipedia",), weight=0.5, lr=2e-4), Stage(("!wikipedia",))],
+    "A": [Stage(("!mined:", "!wikipedia", "!spans:"))],
+    "B": [Stage(("!wikipedia", "!spans:"))],
+    "C": [Stage(("wikipedia",), weight=0.5, lr=2e-4), Stage(("!wikipedia", "!spans:"))],
     "D": [Stage(())],
 }
 
@@ -85,6 +88,8 @@ class RecipeConfig:
     retrieval_dev: str | None = setting(None, "a BEIR folder (default: every folder in DATA with a corpus.jsonl)")
     retrieval_split: str = setting("dev", "the split of the BEIR folders that selects the model")
     wikipedia_pairs: int = setting(100_000, 'span/title pairs from DATA/wikipedia/*, for stages that select "wikipedia"')
+    span_sources: tuple[str, ...] = setting((), 'pair sources whose passages also give unlabelled span pairs ("spans:<source>:span"), e.g. medquad')
+    span_rounds: int = setting(2, "span pairs cut from each such passage")
     batch_size: int = setting(1024, "pairs per step")
     lr: float = setting(1e-4, "peak learning rate of a stage that names none")
     query_length: int = setting(64, "tokens per query while training")
@@ -190,7 +195,8 @@ def stage_config(config: RecipeConfig, stage: Stage, pairs: list[Pair], cache: T
 
 
 def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
-    """Every pair the variants may select: the pairs files, plus Wikipedia span pairs when a stage wants them."""
+    """Every pair the variants may select: the pairs files, plus Wikipedia span pairs when a stage wants them,
+    plus span pairs cut from the passages of `span_sources`."""
     data = Path(config.data_dir)
     files = [Path(f) for f in config.pairs_files] or sorted(f for f in data.glob("*pairs*.jsonl*") if f.is_file())
     if not files:
@@ -202,6 +208,7 @@ def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
     wanted = any(select_sources(probes, s.sources) for v in config.variants.values() for s in v)
     if wikipedia and wanted and config.wikipedia_pairs:
         pairs += wikipedia_span_pairs(read_corpus(wikipedia), config.wikipedia_pairs, config.seed)
+    pairs += passage_span_pairs(pairs, config.span_sources, config.span_rounds, config.seed, QUERY_LIKE_SPAN_WORDS)
     counts = Counter(p.source for p in pairs)
     log(f"{len(pairs)} pairs from {[f.name for f in files]} and {len(wikipedia)} Wikipedia files: {dict(sorted(counts.items()))}")
     return pairs

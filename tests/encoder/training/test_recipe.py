@@ -13,7 +13,8 @@ from encoder import Encoder
 from encoder.checkpoint import load_checkpoint
 from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
-from encoder.training.recipe import DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget
+from encoder.training.pair_selection import select_sources
+from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget
 from encoder.training.transfer import PART_BYTES, assemble
 
 
@@ -126,6 +127,20 @@ def test_wikipedia_pairs_are_made_for_any_stage_that_selects_them_even_by_select
     assert sources({"A": [Stage(("!mined:", "!wikipedia"))], "M": [Stage(("mined:",))]}) == labelled  # none would use them
 
 
+def test_span_sources_add_span_pairs_of_their_passages_that_the_default_labelled_variants_leave_out(tmp_path):
+    make_data(tmp_path)
+    config = RecipeConfig(data_dir=str(tmp_path), init_checkpoint="", work_dir="", out_dir="", seconds=1, variants={"A": [Stage(("!mined:",))]},
+                          span_sources=("medquad",), span_rounds=3)
+    pairs = load_recipe_pairs(config)
+    spans = [p for p in pairs if p.source == "spans:medquad:span"]
+    passages = {p.positive for p in pairs if p.source == "medquad"}
+    long_enough = [text for text in passages if len(text.split()) >= 8]  # two spans of at least 4 words
+    assert len(spans) == 3 * len(long_enough) > 0
+    for pair in spans:  # both sides are cut from one medquad passage
+        assert any(pair.query in text and pair.positive in text for text in long_enough)
+    assert not select_sources(spans, DEFAULT_VARIANTS["A"][0].sources) and not select_sources(spans, DEFAULT_VARIANTS["B"][0].sources)
+
+
 def test_recipe_json_names_stages():
     variants = parse_recipe('{"X": [{"sources": ["wikipedia"], "weight": 0.5, "lr": 2e-4}, {"sources": ["!mined:"]}]}')
     assert variants == {"X": [Stage(("wikipedia",), 0.5, 2e-4), Stage(("!mined:",), 1.0, None)]}
@@ -136,6 +151,7 @@ REQUIRED = object()
 RECIPE_FLAGS = {
     "--data": REQUIRED, "--init": REQUIRED, "--work": REQUIRED, "--out": REQUIRED, "--seconds": REQUIRED, "--started": None,
     "--recipe": None, "--variants": None, "--pairs": [], "--retrieval-dev": None, "--retrieval-split": "dev", "--wikipedia-pairs": 100_000,
+    "--span-sources": [], "--span-rounds": 2,
     "--batch-size": 1024, "--lr": 1e-4, "--query-length": 64, "--passage-length": 128, "--eval-batch-size": 256, "--log-every": 50,
     "--max-steps": 0, "--reserve-s": 20.0, "--min-stage-s": 5.0, "--stage-overhead-s": 15.0, "--device": "auto", "--precision": "auto",
     "--seed": 0, "--compile": False, "--static-shapes": None,
