@@ -48,10 +48,9 @@ from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, passage_span_pairs, wikipedi
 
 REQUIRED = ("data_dir", "init_checkpoint", "work_dir", "out_dir", "seconds")
 # The settings made flags: all but the clock's start and the variants, which have flags of their own.
-FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "span_sources",
-         "span_rounds", "batch_size", "lr", "query_length",
-         "passage_length", "eval_batch_size", "log_every", "max_steps", "reserve_s", "min_stage_s", "stage_overhead_s", "device",
-         "precision", "seed", "compile", "static_shapes")
+FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "span_sources", "span_rounds",
+         "batch_size", "lr", "query_length", "passage_length", "eval_batch_size", "log_every", "max_steps", "reserve_s",
+         "min_stage_s", "stage_overhead_s", "device", "precision", "seed", "compile", "static_shapes")
 
 
 @dataclass
