@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -28,14 +27,16 @@ sys.path.insert(0, str(ROOT))
 
 from encoder import CrossEncoder  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
-from encoder.training import read_beir, retrieval_metrics  # noqa: E402
+from encoder.training import read_beir  # noqa: E402
+from encoder.training.evaluation import BeirSet  # noqa: E402
+from encoder.training.rerank_evaluation import rerank_table  # noqa: E402
 from indexer.evaluation import RANKING_DEPTH, indexed_service  # noqa: E402
 
 COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
 
 
-def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, limit: int | None) -> tuple[dict[str, str], dict[str, list[str]], object]:
-    """(query texts, each query's hybrid top RANKING_DEPTH document ids, the BEIR set), for the first
+def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, limit: int | None) -> tuple[dict[str, list[str]], BeirSet]:
+    """(each query's hybrid top RANKING_DEPTH document ids, the BEIR set), for the first
     `limit` judged queries (all without one)."""
     beir = read_beir(folder, split)
     beir.queries = dict(list(beir.queries.items())[:limit])
@@ -43,27 +44,7 @@ def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, lim
     service = indexed_service(folder, instance, model)
     rankings = {qid: [hit.id for hit in service.search(text, mode="hybrid", k=RANKING_DEPTH).hits] for qid, text in beir.queries.items()}
     service.index.close()
-    return beir.queries, rankings, beir
-
-
-def reranked(rankings: dict[str, list[str]], scores: dict[str, list[float]], depth: int) -> dict[str, list[str]]:
-    """Each ranking with its top `depth` reordered by score (ties keep hybrid's order), the rest unchanged."""
-    out = {}
-    for qid, ranking in rankings.items():
-        top = ranking[:depth]
-        order = sorted(range(len(top)), key=lambda i: -scores[qid][i])
-        out[qid] = [top[i] for i in order] + ranking[depth:]
-    return out
-
-
-def score_candidates(scorer: CrossEncoder, queries: dict[str, str], rankings: dict[str, list[str]], corpus: dict, depth: int,
-                     batch_size: int) -> tuple[dict[str, list[float]], float]:
-    """Each query's top `depth` scores, and the mean milliseconds a query took to score."""
-    scores, started = {}, time.perf_counter()
-    for qid, ranking in rankings.items():
-        texts = [" ".join(part for part in corpus[doc] if part) for doc in ranking[:depth]]
-        scores[qid] = scorer.score(queries[qid], texts, batch_size=batch_size).tolist()
-    return scores, 1000 * (time.perf_counter() - started) / max(len(rankings), 1)
+    return rankings, beir
 
 
 def row(name: str, metrics: dict[str, float], extra: str = "") -> str:
@@ -92,16 +73,17 @@ def main() -> None:
         work = args.work or Path(scratch)
         for folder in args.folders:
             instance = work / "_".join(folder.resolve().parts[-2:])
-            queries, rankings, beir = hybrid_candidates(folder, args.split, instance, args.model, args.queries)
-            print(f"\n{folder} ({args.split}, {len(queries)} queries, {len(beir.corpus)} documents)\n")
+            rankings, beir = hybrid_candidates(folder, args.split, instance, args.model, args.queries)
+            print(f"\n{folder} ({args.split}, {len(beir.queries)} queries, {len(beir.corpus)} documents)\n")
             print("| ranking | " + " | ".join(COLUMNS.values()) + " | rerank ms/query |")
             print("|---|" + "---:|" * (len(COLUMNS) + 1))
-            print(row("hybrid", retrieval_metrics(rankings, beir.qrels)), flush=True)
             for name, scorer in scorers.items():
-                scores, ms = score_candidates(scorer, queries, rankings, beir.corpus, deepest, args.batch_size)
+                table, ms = rerank_table(scorer, beir, rankings, args.depths, args.batch_size)
+                if name == args.reranker[0]:
+                    print(row("hybrid", table["first stage"]), flush=True)
                 for depth in args.depths:
                     shown = f"{ms:.0f} (top {deepest}, {scorer.compute_dtype})" if depth == deepest else ""
-                    print(row(f"{name}, top {depth}", retrieval_metrics(reranked(rankings, scores, depth), beir.qrels), shown), flush=True)
+                    print(row(f"{name}, top {depth}", table[f"reranked top {depth}"], shown), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ What it writes:
 - `pairs_sources.json`: per source its licence, whether it is redistributable, pairs read, dropped
   (evaluation text, duplicate, over the cap) and kept: the model card's table;
 - `stsb/sts-dev.csv` and `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
-  "dev")`) for choosing between checkpoints; test splits never travel.
+  "dev")`) for choosing between checkpoints; test splits never travel. The folder also holds each dev
+  query's BM25 top 30 (`rerank_candidates.jsonl`), the first stage a reranker is judged on in the run
+  (`train-reranker --dev`), since the GPU machine has no index to make one.
 
+The reranker's groups come from `scripts/mine_rerank_pairs.py` (`gpu_data/rerank_pairs.jsonl.xz`).
 Sources found in the mined file (`scripts/mine_pairs.py`) are taken from it: its `mined:<set>` pairs, and
 the question-to-passage sets with their BM25 hard negatives instead of their readers' plain pairs.
 Prints the sizes, which must stay under ~45 MiB.
@@ -37,16 +40,20 @@ from encoder.training import (
     load_pairs,
     mix_pairs,
     read_corpus,
+    read_beir,
     read_pairs,
     wikipedia_pairs,
     write_pairs,
     write_table,
 )
+from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
+from indexer.lexical import LexicalIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH_PAIRS_FILE = "pairs_research.jsonl.xz"
 TABLE_FILE = "pairs_sources.json"
 NFCORPUS_DEV = "nfcorpus_dev"
+RERANK_CANDIDATES = 30  # the depth search reranks by default (RERANK_DEPTH)
 
 
 def main() -> None:
@@ -69,6 +76,7 @@ def main() -> None:
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")
     write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV)
+    write_bm25_candidates(args.out / NFCORPUS_DEV, "dev", RERANK_CANDIDATES)
 
     pairs, counts = mix_pairs(all_pairs(args, wikipedia[:1]), evaluation_texts(args.shared_data),
                               MixConfig(cap_per_source=args.cap, seed=args.seed))
@@ -118,6 +126,15 @@ def write_nfcorpus_dev(original: Path, folder: Path) -> None:
             fields = line.split()
             if len(fields) == 4:
                 out.write(f"{fields[0]}\t{fields[2]}\t{fields[3]}\n")
+
+
+def write_bm25_candidates(folder: Path, split: str, depth: int) -> None:
+    """Each judged query's top `depth` documents by our BM25 over title and text (the lexical mode of
+    search, over whole documents), as the folder's `rerank_candidates.jsonl`."""
+    beir = read_beir(folder, split)
+    ids = list(beir.corpus)
+    index = LexicalIndex.build(enumerate(f"{title} {text}".strip() for title, text in beir.corpus.values()))
+    write_candidates({qid: [ids[i] for i in index.search(text, depth)[0]] for qid, text in beir.queries.items()}, folder / CANDIDATES_FILE)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ SENTENCES = [
 QUERIES = {"q0": "pen", "q1": "vaccines", "q2": "market", "q3": "cat", "q4": "proteins", "q5": "engines", "q6": "cattle", "q7": "neural"}
 
 
-def write_beir(folder: Path) -> Path:
-    """SENTENCES as a BEIR corpus (d0, d1, ...), QUERIES, and each query's sentence judged relevant."""
+def write_beir(folder: Path, queries: dict[str, str] = QUERIES, split: str = "test") -> Path:
+    """SENTENCES as a BEIR corpus (d0, d1, ...), the queries (q0, q1, ...), and query qN's sentence dN judged relevant."""
     (folder / "qrels").mkdir(parents=True)
     (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n" for i, t in enumerate(SENTENCES)))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td{q[1:]}\t1\n" for q in QUERIES))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
+    (folder / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td{q[1:]}\t1\n" for q in queries))
     return folder

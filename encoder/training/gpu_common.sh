@@ -1,11 +1,11 @@
 # Sourced by the GPU scripts (gpu_run.sh, gpu_finetune.sh): the part every GPU run shares.
-#   gpu_start USAGE "$@"   checks for 4 arguments, enters the repository, makes $out and $work
+#   gpu_start USAGE N "$@" checks for N arguments at least, enters the repository, makes $out and $work
 #   gpu_logged NAME CMD... runs CMD with its output teed to $work/NAME.log, copies the log to $out even
 #                          when CMD fails (the log is what comes back from the device), keeps its status
 gpu_start() {
-  local usage=$1
-  shift
-  if [ $# -lt 4 ]; then
+  local usage=$1 count=$2
+  shift 2
+  if [ $# -lt "$count" ]; then
     echo "usage: $usage" >&2
     exit 2
   fi

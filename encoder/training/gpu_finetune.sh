@@ -10,7 +10,7 @@
 set -euo pipefail
 started=$(date +%s.%N)
 source "$(dirname "$0")/gpu_common.sh"
-gpu_start "$0 DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [flags]" "$@"
+gpu_start "$0 DATA_DIR OUT_DIR INIT_CHECKPOINT TOTAL_SECONDS [flags]" 4 "$@"
 data=$1 init=$3 seconds=$4
 shift 4
 gpu_logged recipe python3 -m encoder.training.recipe --data "$data" --init "$init" --work "$work" --out "$out" \

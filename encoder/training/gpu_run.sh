@@ -7,7 +7,7 @@
 # Scratch (shards, full-precision checkpoints) goes to $WORK_DIR, default a fresh temporary folder.
 set -euo pipefail
 source "$(dirname "$0")/gpu_common.sh"
-gpu_start "$0 DATA_DIR OUT_DIR PRETRAIN_SECONDS FINETUNE_SECONDS [flags]" "$@"
+gpu_start "$0 DATA_DIR OUT_DIR PRETRAIN_SECONDS FINETUNE_SECONDS [flags]" 4 "$@"
 data=$1 pretrain=$3 finetune=$4
 shift 4
 gpu_logged pipeline python3 -m encoder.training.pipeline run --data "$data" --work "$work" --out "$out" \

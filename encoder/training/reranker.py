@@ -16,6 +16,7 @@ learning-rate schedule are those of fine-tuning (`loop`).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +25,17 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..cross_encoder import TASK
+from ..cross_encoder import TASK, CrossEncoder
 from ..flags import setting
 from ..model import BertForPairScoring
 from ..precision import PRECISIONS, autocast
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .pairs import Pair, read_pairs
+from .rerank_evaluation import evaluate_reranker_on
 from .rerank_groups import Group, GroupTensors, group_pairs, tokenize_groups
 
 LOSSES = ("listwise", "pointwise")
+DEV_DEPTHS = (10, 30)  # reranked top N on the dev queries: 30 is what search reranks by default
 
 
 @dataclass
@@ -58,6 +61,8 @@ class RerankerConfig:
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
     threads: int | None = setting(None, "CPU threads torch may use (default: torch's choice)")
     seed: int = setting(0, "seed of the group order, the top-up negatives and a fresh head")
+    dev_dir: str | None = setting(None, "BEIR folder holding rerank_candidates.jsonl and qrels/dev.tsv (scripts/prepare_gpu_data.py "
+                                  "writes one): the trained reranker's gain over that first stage goes to the log and eval.json", flag="--dev")
     extra_groups: list[Group] = field(default_factory=list, repr=False)  # groups given in code (tests, experiments)
 
 
@@ -85,6 +90,17 @@ def rerank_loss(scores: torch.Tensor, loss: str) -> torch.Tensor:
     labels = torch.zeros_like(scores)
     labels[:, 0] = 1.0
     return F.binary_cross_entropy_with_logits(scores, labels)
+
+
+def log_dev_figures(scorer: CrossEncoder, dev_dir: str, out: Path, log: MetricsLog) -> None:
+    """Score the dev queries' first-stage candidates (at the training width) and write what reranking
+    their top N does to nDCG@10 and MRR@10, so a run can be judged before anything is copied back."""
+    started = time.perf_counter()
+    table, ms = evaluate_reranker_on(scorer, Path(dev_dir), "dev", DEV_DEPTHS, batch_size=64)
+    figures = {"dev_dir": dev_dir, "ms_per_query": round(ms, 1), "eval_s": round(time.perf_counter() - started, 1),
+               **{name: {k: round(v, 2) for k, v in row.items()} for name, row in table.items()}}
+    log.write({"event": "dev", **figures})
+    (out / "eval.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
@@ -131,6 +147,8 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
                        f"{config.loss}_loss": mean_loss, "pairs_per_s": groups_per_s * data.group_size})
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "groups_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
+    if config.dev_dir:
+        log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), config.dev_dir, out, log)
     tokenizer.set_max_length(output_max_length)
     return save_checkpoint(out / "checkpoint", model.cpu().eval(), tokenizer, max_length=output_max_length,
                            dtype=getattr(torch, config.save_dtype), extra={"task": TASK, "loss": config.loss})

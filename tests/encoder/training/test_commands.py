@@ -35,7 +35,7 @@ FLAGS = {
     "train-reranker": {"--init": REQUIRED, "--out": REQUIRED, "--pairs": REQUIRED, "--budget": REQUIRED, "--max-steps": None,
                        "--loss": "listwise", "--negatives": 7, "--batch-size": 8, "--lr": 1e-4, "--warmup-fraction": 0.1,
                        "--weight-decay": 0.01, "--max-length": 192, "--output-max-length": None, "--save-dtype": "float32",
-                       "--log-every": 20, "--device": "auto", "--precision": "auto", "--threads": None, "--seed": 0},
+                       "--log-every": 20, "--device": "auto", "--precision": "auto", "--threads": None, "--seed": 0, "--dev": None},
     "eval-sts": {"--model": None, "--data-dir": DATA, "--sets": ["stsb-test", "sick-r-test"], "--precision": "auto", "--json": None},
 }
 

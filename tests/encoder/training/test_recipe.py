@@ -9,22 +9,25 @@ from pair_files import write_wikipedia
 from samples import SENTENCES
 from test_pipeline import ROOT, _python_env
 
-from encoder import Encoder
+from encoder import CrossEncoder, Encoder
 from encoder.checkpoint import load_checkpoint
 from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
 from encoder.training.pair_selection import select_sources
+from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
 from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget
 from encoder.training.transfer import PART_BYTES, assemble
 
 
 def make_data(folder: Path) -> None:
-    """Labelled and mined pairs, a Wikipedia file, STS-B dev and a BEIR folder with a dev split."""
+    """Labelled and mined pairs, reranker groups, a Wikipedia file, STS-B dev and a BEIR folder with a dev
+    split and its first-stage candidates."""
     write_wikipedia(folder, 60)
     rotated = list(zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1]))
     pairs = [Pair(f"{a} {i}", b, "stsb" if i % 2 else "medquad", SENTENCES[i % 8] if i % 3 == 0 else None) for i, (a, b) in enumerate(rotated * 5)]
     pairs += [Pair(f"{b} {i}", a, "mined:nq") for i, (a, b) in enumerate(rotated * 3)]
     write_pairs(pairs, folder / "pairs.jsonl.xz")
+    write_pairs([Pair(a.split(".")[0], a, "medquad", b) for a, b in rotated], folder / "rerank_pairs.jsonl.xz")
     (folder / "stsb").mkdir()
     rows = [f"main-news\tfile\t2012\t{i:04d}\t{i % 6}.0\t{SENTENCES[i % 8]}\t{SENTENCES[(i * 3) % 8]}" for i in range(40)]
     (folder / "stsb" / "sts-dev.csv").write_text("\n".join(rows) + "\n")
@@ -33,6 +36,7 @@ def make_data(folder: Path) -> None:
     (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": "", "text": s}) + "\n" for i, s in enumerate(SENTENCES)))
     (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": s.split(".")[0]}) + "\n" for i, s in enumerate(SENTENCES)))
     (beir / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t2\n" for i in range(8)))
+    write_candidates({f"q{i}": [f"d{(i + k) % 8}" for k in range(8)] for i in range(8)}, beir / CANDIDATES_FILE)
 
 
 def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp_path, tiny_checkpoint):
@@ -72,16 +76,17 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert Encoder.load(folder).encode(["the pen is red"]).shape == (1, 32)
 
 
-def test_the_one_call_script_pretrains_exports_the_pretrained_model_then_runs_the_recipe_on_shippable_pairs(tmp_path):
+def test_the_one_call_script_pretrains_then_runs_the_recipe_on_shippable_pairs_and_trains_a_reranker(tmp_path):
     make_data(tmp_path / "data")
     write_pairs([Pair("a research query", "a research passage", "sick")], tmp_path / "data" / "pairs_research.jsonl.xz")
     out, work = tmp_path / "out", tmp_path / "work"
     result = subprocess.run(
-        [str(ROOT / "encoder" / "training" / "gpu_all.sh"), str(tmp_path / "data"), str(out), "3", "600",
+        [str(ROOT / "encoder" / "training" / "gpu_all.sh"), str(tmp_path / "data"), str(out), "3", "600", "600",
          "--workers", "1", "--vocab-size", "300", "--tokenizer-docs", "50", "--layers", "1", "--hidden", "32", "--heads", "2",
          "--max-length", "32", "--max-positions", "64", "--batch-size", "8", "--log-every", "2",
          "--", "--variants", "A", "--batch-size", "8", "--query-length", "16", "--passage-length", "24", "--static-shapes",
-         "--max-steps", "3", "--device", "cpu", "--precision", "float32"],
+         "--max-steps", "3", "--device", "cpu", "--precision", "float32",
+         "--", "--max-steps", "2", "--batch-size", "2", "--negatives", "1", "--max-length", "32", "--device", "cpu", "--precision", "float32"],
         capture_output=True, text=True, timeout=300, env={"WORK_DIR": str(work), **_python_env()},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -101,6 +106,11 @@ def test_the_one_call_script_pretrains_exports_the_pretrained_model_then_runs_th
     start = json.loads((work / "recipe" / "A" / "stage0" / "finetune_log.jsonl").read_text().splitlines()[0])
     assert {key for key in start if key.startswith("pairs_") and key != "pairs_per_s"} == {"pairs_stsb", "pairs_medquad"}  # no research pair
     assert Encoder.load(assemble(unpacked / "recipe", tmp_path / "tuned")).encode(["the pen is red"]).shape == (1, 32)
+
+    reranker = unpacked / "reranker"  # from the pretrained checkpoint, judged on the dev queries' candidates in the run
+    assert CrossEncoder.load(reranker).score("the pen", ["the pen is red", "a cat"]).shape == (2,)
+    assert json.loads((reranker / "reranker_log.jsonl").read_text().splitlines()[0])["groups"] == 8
+    assert set(json.loads((reranker / "eval.json").read_text())) >= {"first stage", "reranked top 10", "reranked top 30"}
 
 
 def test_the_time_left_is_shared_by_weight_after_the_costs_ahead():

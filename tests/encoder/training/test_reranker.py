@@ -1,6 +1,8 @@
 """Reranker training on a tiny model and tiny groups: after training the planted relevant passage ranks
 above its distractors, under either loss; groups and their pre-tokenised inputs; the command's errors."""
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,8 @@ from encoder import BertForPairScoring, CrossEncoder, load_checkpoint
 from encoder.training import Pair
 from encoder.training.reranker import RerankerConfig, group_scores, rerank_loss, train_reranker
 from encoder.training.rerank_groups import Group, group_pairs, tokenize_groups
-from samples import SENTENCES
+from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
+from samples import SENTENCES, write_beir
 
 ROOT = Path(__file__).resolve().parents[3]
 # Each query is planted in one sentence (its words are that sentence's); the other sentences are its
@@ -31,16 +34,22 @@ def planted_first(folder: Path) -> float:
 
 @pytest.mark.parametrize("loss", ["listwise", "pointwise"])
 def test_training_puts_the_planted_passage_above_its_distractors(tmp_path, tiny_checkpoint, loss):
+    dev = write_beir(tmp_path / "dev", {f"q{i}": query for i, query in enumerate(QUERIES)}, split="dev")
+    # a first stage that ranks each query's planted sentence last of the eight
+    write_candidates({f"q{i}": [f"d{(i + k) % len(SENTENCES)}" for k in range(1, len(SENTENCES) + 1)] for i in range(len(QUERIES))},
+                     dev / CANDIDATES_FILE)
     config = RerankerConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / loss), extra_groups=GROUPS, loss=loss,
                             negatives=7, batch_size=8, max_steps=150, lr=3e-3, warmup_fraction=0.05, max_length=48, device="cpu",
-                            precision="float32", time_budget_s=3600, seed=0)
+                            precision="float32", time_budget_s=3600, seed=0, dev_dir=str(dev))
     torch.manual_seed(0)
     folder = train_reranker(config, show_progress=False)
     assert planted_first(folder) >= 0.5  # 4 of 8 at least (chance: 1 of 8; untrained, under half: below). Listwise runs ranked
     # 4 to 8 of 8 first depending on the CPU, threads and what ran before in the process
     assert CrossEncoder.load(folder).max_length == 32  # the init checkpoint's, as saved
     log = (tmp_path / loss / "reranker_log.jsonl").read_text()
-    assert f'"{loss}_loss"' in log and '"pairs_per_s"' in log
+    assert f'"{loss}_loss"' in log and '"pairs_per_s"' in log and '"event": "dev"' in log
+    figures = json.loads((tmp_path / loss / "eval.json").read_text())  # the dev queries' gain, measured in the run
+    assert figures["reranked top 10"]["ndcg@10"] > figures["first stage"]["ndcg@10"] == pytest.approx(100 / math.log2(9), abs=0.01)
 
 
 def test_a_planted_passage_is_not_first_before_training(tmp_path, tiny_checkpoint):

@@ -1,0 +1,84 @@
+"""How much a reranker adds to a first-stage ranking, measured on a BEIR folder's judged queries.
+
+A reranker only reorders the candidates a search hands it, so its figure is always "first stage, then
+reranked top N" against "first stage alone". The first stage is fixed and written beside the folder
+(`rerank_candidates.jsonl`, made on the CPU by `scripts/prepare_gpu_data.py` with our BM25), so that a
+GPU run, which has no index, can choose between rerankers on dev queries inside the run. Only numpy
+and the encoder: this runs on the GPU machine too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .evaluation import BeirSet, jsonl_records, read_beir, retrieval_metrics
+
+CANDIDATES_FILE = "rerank_candidates.jsonl"  # one line per query: {"query": id, "ranking": [document ids, best first]}
+Rankings = dict[str, list[str]]
+
+
+class PairScorer(Protocol):
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+def write_candidates(rankings: Rankings, path: Path) -> None:
+    with Path(path).open("w", encoding="utf-8") as out:
+        for qid, ranking in rankings.items():
+            out.write(json.dumps({"query": qid, "ranking": ranking}) + "\n")
+
+
+def read_candidates(path: Path) -> Rankings:
+    rankings = {}
+    for number, record in enumerate(jsonl_records(path), start=1):
+        if not isinstance(record, dict) or not isinstance(record.get("ranking"), list) or "query" not in record:
+            raise ValueError(f"{path}, line {number}: expected {{\"query\": id, \"ranking\": [document ids]}}")
+        rankings[str(record["query"])] = [str(doc) for doc in record["ranking"]]
+    return rankings
+
+
+def reranked(rankings: Rankings, scores: dict[str, list[float]], depth: int) -> Rankings:
+    """Each ranking with its top `depth` reordered by score (ties keep the first stage's order), the rest unchanged."""
+    out = {}
+    for qid, ranking in rankings.items():
+        top = ranking[:depth]
+        order = sorted(range(len(top)), key=lambda i: -scores[qid][i])
+        out[qid] = [top[i] for i in order] + ranking[depth:]
+    return out
+
+
+def score_candidates(scorer: PairScorer, queries: dict[str, str], rankings: Rankings, corpus: dict[str, tuple[str, str]],
+                     depth: int, batch_size: int = 32) -> tuple[dict[str, list[float]], float]:
+    """Each query's top `depth` scores (the passage is the document's title and text, as search shows
+    it), and the mean milliseconds a query took to score."""
+    scores, started = {}, time.perf_counter()
+    for qid, ranking in rankings.items():
+        texts = [" ".join(part for part in corpus[doc] if part) for doc in ranking[:depth]]
+        scores[qid] = scorer.score(queries[qid], texts, batch_size=batch_size).tolist()
+    return scores, 1000 * (time.perf_counter() - started) / max(len(rankings), 1)
+
+
+def rerank_table(scorer: PairScorer, beir: BeirSet, rankings: Rankings, depths: Sequence[int],
+                 batch_size: int = 32) -> tuple[dict[str, dict[str, float]], float]:
+    """Metrics (x100) of the first stage and of its top N reranked, for each N in `depths`, and the mean
+    milliseconds scoring the deepest N took a query; the shallower depths reuse the deepest's scores (a
+    pair's score does not depend on the others)."""
+    judged = {qid: rankings.get(qid, []) for qid in beir.qrels}
+    scores, ms = score_candidates(scorer, beir.queries, judged, beir.corpus, max(depths), batch_size)
+    table = {"first stage": retrieval_metrics(judged, beir.qrels)}
+    for depth in sorted(depths):
+        table[f"reranked top {depth}"] = retrieval_metrics(reranked(judged, scores, depth), beir.qrels)
+    return table, ms
+
+
+def evaluate_reranker_on(scorer: PairScorer, folder: Path, split: str = "dev", depths: Sequence[int] = (10, 30),
+                         batch_size: int = 32) -> tuple[dict[str, dict[str, float]], float]:
+    """`rerank_table` over a BEIR folder and the first-stage candidates written in it."""
+    candidates = Path(folder) / CANDIDATES_FILE
+    if not candidates.is_file():
+        raise FileNotFoundError(f"{candidates} does not exist: scripts/prepare_gpu_data.py writes it beside the dev folder")
+    return rerank_table(scorer, read_beir(folder, split), read_candidates(candidates), depths, batch_size)

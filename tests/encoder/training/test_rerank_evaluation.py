@@ -1,0 +1,63 @@
+"""Reranking a fixed first stage on a BEIR folder: the candidates file, the reordering, and the table."""
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from encoder.training.rerank_evaluation import (
+    CANDIDATES_FILE,
+    evaluate_reranker_on,
+    read_candidates,
+    reranked,
+    write_candidates,
+)
+from samples import QUERIES, SENTENCES, write_beir
+
+# The first stage ranks each query's relevant sentence (dN for qN) last of the eight.
+WORST_FIRST = {q: [f"d{i}" for i in range(len(SENTENCES)) if i != int(q[1:])] + [f"d{q[1:]}"] for q in QUERIES}
+
+
+class WordOverlap:
+    """A scorer that counts the query's words found in the passage: enough to find the planted sentence."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.calls.append((query, len(passages)))
+        return np.array([len(set(query.lower().split()) & set(re.findall(r"\w+", p.lower()))) for p in passages], dtype=np.float32)
+
+
+def test_reranking_reorders_only_the_top_depth_and_keeps_ties_in_first_stage_order():
+    rankings = {"q": ["a", "b", "c", "d"]}
+    assert reranked(rankings, {"q": [0.0, 2.0, 0.0]}, 3) == {"q": ["b", "a", "c", "d"]}
+    assert reranked(rankings, {"q": [1.0, 2.0, 3.0, 4.0]}, 2) == {"q": ["b", "a", "c", "d"]}
+
+
+def test_candidates_round_trip_and_a_bad_line_names_its_file_and_line(tmp_path):
+    path = tmp_path / CANDIDATES_FILE
+    write_candidates({"q1": ["d3", "d1"], "7": []}, path)
+    assert read_candidates(path) == {"q1": ["d3", "d1"], "7": []}
+    path.write_text('{"query": "q1", "ranking": ["d1"]}\n{"query": "q2"}\n')
+    with pytest.raises(ValueError, match=rf"{CANDIDATES_FILE}, line 2"):
+        read_candidates(path)
+
+
+def test_the_table_gives_the_first_stage_and_each_depth_scoring_the_deepest_once(tmp_path):
+    folder = write_beir(tmp_path / "dev", split="dev")
+    write_candidates(WORST_FIRST, folder / CANDIDATES_FILE)
+    scorer = WordOverlap()
+    table, ms = evaluate_reranker_on(scorer, folder, "dev", depths=(4, 8))
+    assert table["first stage"]["ndcg@10"] == pytest.approx(100 / math.log2(9))  # the relevant one at rank 8
+    assert table["reranked top 4"]["ndcg@10"] == pytest.approx(100 / math.log2(9))  # it is not among the top 4
+    assert table["reranked top 8"]["ndcg@10"] == pytest.approx(100.0) and table["reranked top 8"]["mrr@10"] == pytest.approx(100.0)
+    assert sorted(scorer.calls) == sorted((text, 8) for text in QUERIES.values()) and ms >= 0
+
+
+def test_a_folder_without_candidates_says_what_makes_them(tmp_path):
+    folder = write_beir(tmp_path / "dev", split="dev")
+    with pytest.raises(FileNotFoundError, match="prepare_gpu_data"):
+        evaluate_reranker_on(WordOverlap(), folder)
