@@ -23,18 +23,21 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) manage.py demo
 
-# The whole suite, then everything but the browser tests again as on a CPU without AVX-512 or bf16
+# The whole suite, spread over the cores (pytest-xdist), then again as on a CPU without AVX-512 or bf16
 # (AMD EPYC machines of this kind): PyTorch, oneDNN and MKL kept to AVX2 and "auto" precision at
-# float32, so a test that holds only on one kind of CPU fails here, not in someone else's CI. On a CPU
-# without AVX-512 the first run already takes those paths, and a second would only double CI's time.
+# float32, so a test that holds only on one kind of CPU fails here, not in someone else's CI. That second
+# run leaves out the browser tests and the `commands` tests (child processes: what they check is exit
+# codes, messages and files, and the numerics they run are the in-process tests' own), which are a third
+# of the suite's time. On a CPU without AVX-512 the first run already takes those paths, and a second
+# would only double CI's time.
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 	@if grep -q avx512 /proc/cpuinfo 2>/dev/null; then $(MAKE) --no-print-directory test-avx2; \
 	else echo "this CPU has no AVX-512: the run above already took the AVX2 and float32 paths"; fi
 
 AVX2_ONLY := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 BERTSEARCH_CPU_BF16=0
 test-avx2: $(STAMP)
-	$(AVX2_ONLY) $(PY) -m pytest -q -p no:cacheprovider --ignore=tests/e2e
+	$(AVX2_ONLY) $(PY) -m pytest -q -n auto -p no:cacheprovider --ignore=tests/e2e -m "not commands"
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/encode.py

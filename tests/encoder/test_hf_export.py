@@ -86,6 +86,7 @@ def test_pretraining_heads_are_left_behind(tmp_path, tiny_config, tiny_tokenizer
         export_hf(source, source)
 
 
+@pytest.mark.commands
 def test_manage_export_hf_writes_refuses_to_overwrite_and_names_errors(tmp_path, tiny_checkpoint):
     def run(*args):
         manage = Path(__file__).resolve().parents[2] / "manage.py"

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.commands  # every test here runs manage.py in child processes
 
 
 def manage(instance: Path, *args: str) -> subprocess.CompletedProcess:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from samples import SENTENCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ def kill_when(process: subprocess.Popen, instance: Path, at_least: int, timeout:
     raise AssertionError(f"indexer ended or stalled before {at_least} documents: {process.communicate()}")
 
 
+@pytest.mark.commands
 def test_killed_indexing_resumes_without_loss_or_duplicates(tmp_path, tiny_checkpoint):
     source = tmp_path / "docs.jsonl"
     with source.open("w") as handle:

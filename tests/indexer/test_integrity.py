@@ -158,6 +158,7 @@ def test_a_store_whose_version_file_is_gone_is_not_an_empty_index(instance, data
     reader.close()
 
 
+@pytest.mark.commands
 def test_the_command_line_never_prints_a_traceback_over_damaged_files(tmp_path, tiny_checkpoint):
     """The real process, over the worst case (every file garbage): warnings and problem lines only."""
     instance = tmp_path / "instance"

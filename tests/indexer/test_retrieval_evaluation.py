@@ -25,6 +25,7 @@ def test_lexical_retrieval_of_unique_words_is_perfect(tmp_path, tiny_checkpoint)
     assert again["lexical"]["ndcg@10"] == pytest.approx(100)  # the kept instance is reused
 
 
+@pytest.mark.commands
 def test_eval_retrieval_command(tmp_path, tiny_checkpoint):
     out = tmp_path / "metrics.json"
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "eval-retrieval", str(write_beir(tmp_path / "beir")),

@@ -104,6 +104,7 @@ def stats(*args: str, **environ: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.commands
 def test_manage_py_honours_the_settings_file_and_flags_beat_it(tmp_path, instance):
     path = settings_file(tmp_path, {"INSTANCE": str(instance)})
     assert stats(SEARCHAPP_CONFIG=path)["collections"] == {"notes": 1}
@@ -112,6 +113,7 @@ def test_manage_py_honours_the_settings_file_and_flags_beat_it(tmp_path, instanc
     assert stats(SEARCHAPP_CONFIG=path, SEARCHAPP_INSTANCE=str(empty))["documents"] == 0
 
 
+@pytest.mark.commands
 def test_manage_py_reports_a_bad_settings_file_in_one_line(tmp_path):
     env = os.environ | {"SEARCHAPP_CONFIG": str(tmp_path / "missing.json")}
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "--instance", str(tmp_path / "i"), "stats"],

@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer import jobs
 from indexer.readers import Record
 from indexer.search_index import SearchIndex
@@ -39,6 +41,7 @@ def wait_for_status(index: SearchIndex, job_id: int, wanted: str, process: subpr
         time.sleep(0.01)
 
 
+@pytest.mark.commands
 def test_a_writer_killed_mid_job_loses_nothing(tmp_path, tiny_checkpoint):
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
     index = SearchIndex.open(instance)
@@ -96,6 +99,7 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> tupl
         connection.close()
 
 
+@pytest.mark.commands
 def test_gunicorn_with_its_conf_applies_api_writes(tmp_path, tiny_checkpoint):
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
     with socket.socket() as probe:

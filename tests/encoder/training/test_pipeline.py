@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pair_files import write_wikipedia
 from samples import SENTENCES
 
@@ -30,6 +32,7 @@ def make_data(folder: Path) -> None:
     (folder / "stsb" / "sts-dev.csv").write_text("\n".join(rows) + "\n")
 
 
+@pytest.mark.commands
 def test_gpu_script_runs_end_to_end_on_the_cpu(tmp_path):
     make_data(tmp_path / "data")
     out = tmp_path / "out"

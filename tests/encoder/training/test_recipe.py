@@ -5,6 +5,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pair_files import write_wikipedia
 from samples import SENTENCES
 from test_pipeline import ROOT, _python_env
@@ -39,6 +41,7 @@ def make_data(folder: Path) -> None:
     write_candidates({f"q{i}": [f"d{(i + k) % 8}" for k in range(8)] for i in range(8)}, beir / CANDIDATES_FILE)
 
 
+@pytest.mark.commands
 def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp_path, tiny_checkpoint):
     make_data(tmp_path / "data")
     out, work = tmp_path / "out", tmp_path / "work"
@@ -76,6 +79,7 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert Encoder.load(folder).encode(["the pen is red"]).shape == (1, 32)
 
 
+@pytest.mark.commands
 def test_the_one_call_script_pretrains_then_runs_the_recipe_on_shippable_pairs_and_trains_a_reranker(tmp_path):
     make_data(tmp_path / "data")
     write_pairs([Pair("a research query", "a research passage", "sick")], tmp_path / "data" / "pairs_research.jsonl.xz")

@@ -103,6 +103,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+@pytest.mark.commands
 def test_the_command_reports_user_errors_without_a_traceback(tmp_path, tiny_checkpoint):
     base = ["train-reranker", "--init", str(tiny_checkpoint), "--out", str(tmp_path / "out"), "--budget", "5"]
     missing = run(*base, "--pairs", str(tmp_path / "nope.jsonl"))
