@@ -75,10 +75,10 @@ def rerank_table(scorer: PairScorer, beir: BeirSet, rankings: Rankings, depths: 
     return table, ms
 
 
-def evaluate_reranker_on(scorer: PairScorer, folder: Path, split: str = "dev", depths: Sequence[int] = (10, 30),
-                         batch_size: int = 32) -> tuple[dict[str, dict[str, float]], float]:
-    """`rerank_table` over a BEIR folder and the first-stage candidates written in it."""
+def read_rerank_dev(folder: Path, split: str = "dev") -> tuple[BeirSet, Rankings]:
+    """A BEIR folder's judged queries and the first-stage candidates written in it, read (and so checked)
+    before anything is trained on them."""
     candidates = Path(folder) / CANDIDATES_FILE
     if not candidates.is_file():
         raise FileNotFoundError(f"{candidates} does not exist: scripts/prepare_gpu_data.py writes it beside the dev folder")
-    return rerank_table(scorer, read_beir(folder, split), read_candidates(candidates), depths, batch_size)
+    return read_beir(folder, split), read_candidates(candidates)

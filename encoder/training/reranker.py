@@ -29,9 +29,10 @@ from ..cross_encoder import TASK, CrossEncoder
 from ..flags import setting
 from ..model import BertForPairScoring
 from ..precision import PRECISIONS, autocast
+from .evaluation import BeirSet
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .pairs import Pair, read_pairs
-from .rerank_evaluation import evaluate_reranker_on
+from .rerank_evaluation import Rankings, read_rerank_dev, rerank_table
 from .rerank_groups import Group, GroupTensors, group_pairs, tokenize_groups
 
 LOSSES = ("listwise", "pointwise")
@@ -92,11 +93,11 @@ def rerank_loss(scores: torch.Tensor, loss: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(scores, labels)
 
 
-def log_dev_figures(scorer: CrossEncoder, dev_dir: str, out: Path, log: MetricsLog) -> None:
+def log_dev_figures(scorer: CrossEncoder, dev: tuple[BeirSet, Rankings], dev_dir: str, out: Path, log: MetricsLog) -> None:
     """Score the dev queries' first-stage candidates (at the training width) and write what reranking
     their top N does to nDCG@10 and MRR@10, so a run can be judged before anything is copied back."""
     started = time.perf_counter()
-    table, ms = evaluate_reranker_on(scorer, Path(dev_dir), "dev", DEV_DEPTHS, batch_size=64)
+    table, ms = rerank_table(scorer, *dev, DEV_DEPTHS, batch_size=64)
     figures = {"dev_dir": dev_dir, "ms_per_query": round(ms, 1), "eval_s": round(time.perf_counter() - started, 1),
                **{name: {k: round(v, 2) for k, v in row.items()} for name, row in table.items()}}
     log.write({"event": "dev", **figures})
@@ -110,6 +111,7 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     groups = gather_groups(config)  # before the run folder exists: bad input leaves nothing behind
+    dev = read_rerank_dev(Path(config.dev_dir)) if config.dev_dir else None
     if len(groups) < config.batch_size:
         raise ValueError(f"{len(groups)} training groups, fewer than one batch of {config.batch_size}")
     checkpoint = load_checkpoint(config.init_checkpoint)
@@ -147,8 +149,8 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
                        f"{config.loss}_loss": mean_loss, "pairs_per_s": groups_per_s * data.group_size})
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "groups_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
-    if config.dev_dir:
-        log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), config.dev_dir, out, log)
+    if dev:
+        log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), dev, config.dev_dir, out, log)
     tokenizer.set_max_length(output_max_length)
     return save_checkpoint(out / "checkpoint", model.cpu().eval(), tokenizer, max_length=output_max_length,
                            dtype=getattr(torch, config.save_dtype), extra={"task": TASK, "loss": config.loss})

@@ -9,8 +9,9 @@ import pytest
 
 from encoder.training.rerank_evaluation import (
     CANDIDATES_FILE,
-    evaluate_reranker_on,
     read_candidates,
+    read_rerank_dev,
+    rerank_table,
     reranked,
     write_candidates,
 )
@@ -50,7 +51,7 @@ def test_the_table_gives_the_first_stage_and_each_depth_scoring_the_deepest_once
     folder = write_beir(tmp_path / "dev", split="dev")
     write_candidates(WORST_FIRST, folder / CANDIDATES_FILE)
     scorer = WordOverlap()
-    table, ms = evaluate_reranker_on(scorer, folder, "dev", depths=(4, 8))
+    table, ms = rerank_table(scorer, *read_rerank_dev(folder, "dev"), depths=(4, 8))
     assert table["first stage"]["ndcg@10"] == pytest.approx(100 / math.log2(9))  # the relevant one at rank 8
     assert table["reranked top 4"]["ndcg@10"] == pytest.approx(100 / math.log2(9))  # it is not among the top 4
     assert table["reranked top 8"]["ndcg@10"] == pytest.approx(100.0) and table["reranked top 8"]["mrr@10"] == pytest.approx(100.0)
@@ -60,4 +61,4 @@ def test_the_table_gives_the_first_stage_and_each_depth_scoring_the_deepest_once
 def test_a_folder_without_candidates_says_what_makes_them(tmp_path):
     folder = write_beir(tmp_path / "dev", split="dev")
     with pytest.raises(FileNotFoundError, match="prepare_gpu_data"):
-        evaluate_reranker_on(WordOverlap(), folder)
+        read_rerank_dev(folder)

@@ -115,4 +115,6 @@ def test_the_command_reports_user_errors_without_a_traceback(tmp_path, tiny_chec
     not_a_model = run("train-reranker", "--init", str(tmp_path), "--out", str(tmp_path / "out"), "--budget", "5", "--pairs", str(few),
                       "--batch-size", "1")
     assert not_a_model.returncode == 2 and "Traceback" not in not_a_model.stderr
+    no_candidates = run(*base, "--pairs", str(few), "--batch-size", "1", "--dev", str(write_beir(tmp_path / "dev", split="dev")))
+    assert no_candidates.returncode == 2 and "rerank_candidates.jsonl does not exist" in no_candidates.stderr
     assert not (tmp_path / "out").exists()  # nothing is left behind by a run that could not start
