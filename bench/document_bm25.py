@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,20 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from encoder.training import read_beir, retrieval_metrics  # noqa: E402
-from indexer.chunking import passage_text  # noqa: E402
-from indexer.evaluation import RANKING_DEPTH, evaluate_beir  # noqa: E402
-from indexer.lexical import LexicalIndex  # noqa: E402
-
-
-def document_bm25(folder: Path) -> dict[str, float]:
-    beir = read_beir(folder)
-    names = list(beir.corpus)
-    started = time.perf_counter()
-    index = LexicalIndex.build((key, passage_text(*beir.corpus[name])) for key, name in enumerate(names))
-    built = time.perf_counter() - started
-    rankings = {query_id: [names[key] for key in index.search(text, RANKING_DEPTH)[0].tolist()]
-                for query_id, text in beir.queries.items()}
-    return retrieval_metrics(rankings, beir.qrels) | {"build s": built}
+from indexer.evaluation import document_bm25_rankings, evaluate_beir  # noqa: E402
 
 
 def main() -> None:
@@ -46,7 +32,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             work = (args.work / folder.name) if args.work else Path(scratch)
             passages = evaluate_beir(folder, DEFAULT_MODEL, modes=["lexical"], work=work)["lexical"]
-        documents = document_bm25(folder)
+        beir = read_beir(folder)
+        documents = retrieval_metrics(document_bm25_rankings(beir), beir.qrels)
         for unit, found in (("passages (best per document)", passages), ("whole documents", documents)):
             print(f"| {folder.name} | {unit} | {found['ndcg@10']:.2f} | {found['recall@100']:.2f} | {found['mrr@10']:.2f} |")
 

@@ -15,14 +15,25 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from encoder.training import read_beir, retrieval_metrics
+from encoder.training.evaluation import BeirSet
 
+from .chunking import passage_text
 from .ingest import IndexConfig, index_paths
+from .lexical import LexicalIndex
 from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES
 from .search import SearchService
 from .search_index import open_for_writing
 
 RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
+
+
+def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH) -> dict[str, list[str]]:
+    """Each judged query's top k document ids by our BM25 over whole documents (title and text, as a
+    passage is indexed), outside any instance: a first stage that needs no model."""
+    names = list(beir.corpus)
+    index = LexicalIndex.build((key, passage_text(*beir.corpus[name])) for key, name in enumerate(names))
+    return {query_id: [names[key] for key in index.search(text, k)[0].tolist()] for query_id, text in beir.queries.items()}
 
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,

@@ -47,13 +47,13 @@ from encoder.training import (
     write_table,
 )
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from indexer.lexical import LexicalIndex
+from indexer.evaluation import document_bm25_rankings
+from indexer.reranking import DEFAULT_RERANK_DEPTH
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH_PAIRS_FILE = "pairs_research.jsonl.xz"
 TABLE_FILE = "pairs_sources.json"
 NFCORPUS_DEV = "nfcorpus_dev"
-RERANK_CANDIDATES = 30  # the depth search reranks by default (RERANK_DEPTH)
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")
     write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV)
-    write_bm25_candidates(args.out / NFCORPUS_DEV, "dev", RERANK_CANDIDATES)
+    write_bm25_candidates(args.out / NFCORPUS_DEV, "dev", DEFAULT_RERANK_DEPTH)
 
     pairs, counts = mix_pairs(all_pairs(args, wikipedia[:1]), evaluation_texts(args.shared_data),
                               MixConfig(cap_per_source=args.cap, seed=args.seed))
@@ -129,12 +129,9 @@ def write_nfcorpus_dev(original: Path, folder: Path) -> None:
 
 
 def write_bm25_candidates(folder: Path, split: str, depth: int) -> None:
-    """Each judged query's top `depth` documents by our BM25 over title and text (the lexical mode of
-    search, over whole documents), as the folder's `rerank_candidates.jsonl`."""
-    beir = read_beir(folder, split)
-    ids = list(beir.corpus)
-    index = LexicalIndex.build(enumerate(f"{title} {text}".strip() for title, text in beir.corpus.values()))
-    write_candidates({qid: [ids[i] for i in index.search(text, depth)[0]] for qid, text in beir.queries.items()}, folder / CANDIDATES_FILE)
+    """Each judged query's top `depth` documents by our BM25 over whole documents, as the folder's
+    `rerank_candidates.jsonl`: the first stage a reranker is judged on where there is no index."""
+    write_candidates(document_bm25_rankings(read_beir(folder, split), depth), folder / CANDIDATES_FILE)
 
 
 if __name__ == "__main__":
