@@ -27,8 +27,8 @@ demo: $(STAMP)
 # (AMD EPYC machines of this kind): PyTorch, oneDNN and MKL kept to AVX2 and "auto" precision at
 # float32, so a test that holds only on one kind of CPU fails here, not in someone else's CI. That second
 # run leaves out the browser tests and the `commands` tests (child processes: what they check is exit
-# codes, messages and files, and the numerics they run are the in-process tests' own), which are a third
-# of the suite's time. On a CPU without AVX-512 the first run already takes those paths, and a second
+# codes, messages and files, and the numerics they run are the in-process tests' own), which are about
+# half of the suite's time. On a CPU without AVX-512 the first run already takes those paths, and a second
 # would only double CI's time.
 test: $(STAMP) browser
 	$(PY) -m pytest -q -n auto
