@@ -11,6 +11,7 @@ import gzip
 import json
 import lzma
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,11 +89,23 @@ def read_plain(lines: Iterable[str]) -> Iterator[Document]:
 def read_corpus(paths: Iterable[str | Path]) -> Iterator[Document]:
     """Every document of every file in turn; the format is told from each file's first line."""
     for path in paths:
+        lines = text_lines(path)
+        first = next(lines, "")
+        reader = read_wikiextractor if first.lstrip().startswith("<doc") else read_plain
+        yield from reader(_chain([first], lines))
+
+
+def text_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a text file, decompressed as `open_text` does. A compressed file that ends early
+    (a copy cut short, or one still being written) or is not what its suffix says is a ValueError
+    naming the file, which the command line reports in one line, not a decompressor's traceback."""
+    try:
         with open_text(path) as handle:
-            first = handle.readline()
-            lines = _chain([first], handle)
-            reader = read_wikiextractor if first.lstrip().startswith("<doc") else read_plain
-            yield from reader(lines)
+            yield from handle
+    except (EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the file system's (missing, unreadable): clear already
+            raise
+        raise ValueError(f"{path}: cannot read this file to its end ({exc}); is it cut short or not {Path(path).suffix or 'text'}?") from None
 
 
 def _chain(head: list[str], rest: Iterable[str]) -> Iterator[str]:
@@ -113,6 +126,5 @@ def json_objects(lines: Iterable[str]) -> Iterator[dict]:
 
 
 def json_lines(path: str | Path) -> Iterator[dict]:
-    """The JSON objects of a JSON-lines file (decompressed as `open_text` does), leniently (`json_objects`)."""
-    with open_text(path) as handle:
-        yield from json_objects(handle)
+    """The JSON objects of a JSON-lines file (read by `text_lines`), leniently (`json_objects`)."""
+    yield from json_objects(text_lines(path))

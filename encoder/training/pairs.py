@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
 from .corpus import json_lines
 
 
@@ -43,13 +44,19 @@ def distinct_pairs(pairs: Iterable[Pair]) -> Iterator[Pair]:
 
 def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
     """Save pairs as JSON lines (xz-compressed when the name ends in .xz), so a machine without the raw
-    data sets (the GPU machine) can train on them; returns how many were written."""
+    data sets (the GPU machine) can train on them; returns how many were written. The file appears
+    whole under its name or not at all (`atomic_write`), so a reader never meets one cut short."""
     opener = lzma.open if Path(path).suffix == ".xz" else open
     count = 0
-    with opener(path, "wt", encoding="utf-8") as handle:
-        for pair in pairs:
-            handle.write(json.dumps({"query": pair.query, "positive": pair.positive, "source": pair.source, "negative": pair.negative}) + "\n")
-            count += 1
+
+    def write(temporary: Path) -> None:
+        nonlocal count
+        with opener(temporary, "wt", encoding="utf-8") as handle:
+            for pair in pairs:
+                handle.write(json.dumps({"query": pair.query, "positive": pair.positive, "source": pair.source, "negative": pair.negative}) + "\n")
+                count += 1
+
+    atomic_write(Path(path), write)
     return count
 
 

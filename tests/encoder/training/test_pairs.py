@@ -1,3 +1,4 @@
+import gzip
 import json
 import lzma
 
@@ -23,6 +24,28 @@ def test_a_pairs_file_skips_what_does_not_parse_and_names_the_source_when_it_has
 def test_a_missing_pairs_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.jsonl: no such pairs file"):
         list(read_pairs(tmp_path / "nowhere.jsonl"))
+
+
+@pytest.mark.parametrize("name", ["pairs.jsonl.xz", "pairs.jsonl.gz"])
+def test_a_compressed_pairs_file_cut_short_is_named_not_a_traceback(tmp_path, name):
+    whole = tmp_path / name
+    opener = lzma.open if name.endswith(".xz") else gzip.open
+    with opener(whole, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"query": f"q{i}", "positive": f"p{i}"}) + "\n" for i in range(2000))
+    cut = tmp_path / ("cut-" + name)
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"cut-{name}: cannot read this file to its end"):
+        list(read_pairs(cut))
+
+
+def test_writing_pairs_that_fail_midway_leaves_no_file_under_the_name(tmp_path):
+    def pairs():
+        yield Pair("q1", "p1", "stsb")
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError):
+        write_pairs(pairs(), tmp_path / "pairs.jsonl.xz")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fields_are_stripped_and_a_missing_one_marks_the_row_malformed():
