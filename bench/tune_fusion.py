@@ -4,8 +4,10 @@ queries, graded judgements). Each query's two document lists are taken once thro
 exactly as the search service takes them (at the depth `eval-retrieval` searches), then fused in
 every way tried; nDCG@10 says which is best. Prints a markdown table for docs/benchmarks.md. The BM25 list
 ranks the unit `--bm25-unit` names (default: the engine's default), as the search service's would.
+`--save` writes the best convex weight into the model's config.json (`hybrid_dense_weight`), where
+every hybrid search with that model takes it from (indexer/retrieval.py).
 
-    .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage]
+    .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage] [--save]
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+from encoder.checkpoint import save_settings  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from encoder.training import DEFAULT_DATA_DIR, read_beir, retrieval_metrics  # noqa: E402
 from indexer.evaluation import RANKING_DEPTH  # noqa: E402
 from indexer.ingest import IndexConfig, index_paths  # noqa: E402
 from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
-from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
+from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT_KEY, DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
 from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
 from indexer.search_index import open_for_writing  # noqa: E402
 from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
@@ -87,6 +90,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--bm25-unit", choices=BM25_UNITS, default=DEFAULT_BM25_UNIT)
+    parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
     args = parser.parse_args()
     scifact = write_scifact_train(args.data, args.work / "scifact-train")
     nfcorpus = args.work / "nfcorpus-dev"
@@ -96,8 +100,8 @@ def main() -> None:
             "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve(), args.bm25_unit)}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
                "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
-    fusions |= {f"convex, dense weight {w:.2f}": convex_fusion((w, 1 - w), (DenseRetriever.score_floor, LexicalRetriever.score_floor))
-                for w in WEIGHTS}
+    convex = {f"convex, dense weight {w:.2f}": w for w in WEIGHTS}
+    fusions |= {name: convex_fusion((w, 1 - w), (DenseRetriever.score_floor, LexicalRetriever.score_floor)) for name, w in convex.items()}
     print(f"model {args.model}; BM25 over {args.bm25_unit} units; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
     print("\n| fusion | " + " | ".join(sets) + " | mean |\n|---|" + "---:|" * (len(sets) + 1))
     best = None
@@ -105,9 +109,12 @@ def main() -> None:
         scores = [ndcg(fuse, *found) for found in sets.values()]
         mean = float(np.mean(scores))
         print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {mean:.2f} |")
-        if name.startswith("convex") and (best is None or mean > best[1]):
+        if name in convex and (best is None or mean > best[1]):
             best = (name, mean)
     print(f"\nbest convex fusion on these queries: {best[0]} (mean nDCG@10 {best[1]:.2f})")
+    if args.save:
+        save_settings(args.model, {DENSE_WEIGHT_KEY: convex[best[0]]})
+        print(f"saved {DENSE_WEIGHT_KEY} {convex[best[0]]} in {args.model / 'config.json'}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ FORMAT_NAME = "bertsearch-checkpoint"
 FORMAT_VERSION = 1
 TIED_KEY = "mlm_head.decoder.weight"
 HEAD_PREFIXES = ("mlm_head.", "nsp_head.")
+NETWORK_KEYS = frozenset({"format", "format_version", "bert", "pooling", "max_length", "dtype"})  # config.json's own; the rest is `extra`
 
 
 class CheckpointError(Exception):
@@ -153,15 +154,28 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         tokenizer = TextTokenizer.from_file(folder / TOKENIZER_FILE, max_length=int(meta["max_length"]))
     except Exception as exc:  # a corrupt file surfaces as many exception types
         raise CheckpointError(f"{folder}: cannot read checkpoint ({exc})") from None
-    known = {"format", "format_version", "bert", "pooling", "max_length", "dtype"}
     return Checkpoint(
         config=config,
         tokenizer=tokenizer,
         weights=weights,
         pooling=meta.get("pooling", "mean"),
         max_length=int(meta["max_length"]),
-        extra={k: v for k, v in meta.items() if k not in known},
+        extra={k: v for k, v in meta.items() if k not in NETWORK_KEYS},
     )
+
+
+def save_settings(path: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Merge `settings` into a checkpoint's config.json beside the network's keys (`Checkpoint.extra`:
+    what is tuned for the model after training, such as hybrid search's dense share), atomically, the
+    weights untouched; returns the file's new contents. A key of the network's own is refused."""
+    folder = Path(path)
+    clash = sorted(set(settings) & NETWORK_KEYS)
+    if clash:
+        raise ValueError(f"{', '.join(clash)}: the network's own settings, not changed this way")
+    load_checkpoint(folder)  # refuses anything that is not a whole checkpoint of ours, naming the file at fault
+    meta = {**read_json(folder / CONFIG_FILE), **settings}
+    atomic_write(folder / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
+    return meta
 
 
 def read_json(path: Path) -> Any:

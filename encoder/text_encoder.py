@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,6 +94,7 @@ class Encoder:
         pooling: str = "mean",
         precision: str = "auto",
         device: str | torch.device | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         if pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, not {pooling!r}")
@@ -102,16 +104,22 @@ class Encoder:
         self.pooling = pooling
         self.precision = precision
         self.compute_dtype = resolve_precision(precision, self.device)
+        # What the checkpoint's config.json says beyond the network (Checkpoint.extra): settings tuned
+        # for this model by what uses it, such as hybrid search's dense share (indexer/retrieval.py).
+        # The encoder does not read them; it keeps them, and saves them with the model.
+        self.settings = dict(settings or {})
 
     @classmethod
     def load(cls, path: str | Path, precision: str = "auto", device: str | torch.device | None = None,
              pooling: str | None = None) -> "Encoder":
         """Load a checkpoint folder; `pooling` overrides the one it was saved with."""
         checkpoint = load_checkpoint(path)
-        return cls(checkpoint.build(BertModel), checkpoint.tokenizer, pooling or checkpoint.pooling, precision, device)
+        return cls(checkpoint.build(BertModel), checkpoint.tokenizer, pooling or checkpoint.pooling, precision, device,
+                   checkpoint.extra)
 
     def save(self, path: str | Path) -> Path:
-        return save_checkpoint(path, self.model, self.tokenizer, pooling=self.pooling, max_length=self.max_length)
+        return save_checkpoint(path, self.model, self.tokenizer, pooling=self.pooling, max_length=self.max_length,
+                               extra=self.settings)
 
     @property
     def dim(self) -> int:

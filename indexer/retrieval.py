@@ -21,7 +21,7 @@ command line, the API and its OpenAPI document take the names from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -31,10 +31,15 @@ from .search_index import SearchIndex
 from .vector_index import VectorIndex
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
-# The dense list's share of a hybrid score, chosen on labelled queries that are not test queries (SciFact
-# train claims, NFCorpus dev queries) by bench/tune_fusion.py for the shipped model: docs/benchmarks.md,
-# "Hybrid fusion" and "The shipped model from one GPU call".
-DENSE_WEIGHT = 0.1
+# The dense list's share of a hybrid score belongs to the model: how far its cosines can be trusted
+# against BM25 is a property of the model, chosen for it on labelled queries that are not test queries
+# (bench/tune_fusion.py --save writes it into the model's config.json under this key; `adapt` keeps its
+# parent's). The shipped model's is 0.10 (docs/benchmarks.md, "The shipped model from one GPU call").
+DENSE_WEIGHT_KEY = "hybrid_dense_weight"
+# For a model that names none (an imported Hugging Face model, a fresh training run): BM25 leads and the
+# dense list breaks its near-ties, as for the shipped model, so an untuned model cannot pull hybrid far
+# below BM25 (an equal share did: docs/benchmarks.md, "Hybrid fusion").
+FALLBACK_DENSE_WEIGHT = 0.1
 BM25_UNITS = ("document", "passage")  # what BM25 ranks: whole documents, or passages (a document by its best)
 DEFAULT_BM25_UNIT = "document"  # measured ahead on SciFact and NFCorpus: docs/benchmarks.md, "BM25 over whole documents"
 
@@ -167,21 +172,35 @@ def convex_fusion(weights: Sequence[float], floors: Sequence[float]) -> Fusion:
     return fuse
 
 
+def dense_weight(settings: Mapping[str, object], model: object = "the model") -> float:
+    """The dense share of a hybrid score that a model's settings (`Encoder.settings`, its config.json)
+    name, else FALLBACK_DENSE_WEIGHT; a value that is not a number from 0 to 1 is a ValueError naming
+    the model, since every hybrid search would otherwise rank by it."""
+    value = settings.get(DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{model}: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
 class HybridRetriever:
     """Several chunk retrievers' document rankings, fused. Each list is grouped by document and
     filtered before the fusion, so a document counts once per list, at its best chunk's rank, and a
     filter removes documents rather than ranks. The passage shown is the one from the first list
     (dense, by default) that has the document. `fusion` is how the lists combine: by default a convex
     combination of their normalised scores with `weights` (measured ahead of reciprocal ranks, which
-    fell below BM25 alone); any function of document rankings to one ranking will do."""
+    fell below BM25 alone), dense and BM25 by the share the dense model names (`dense_weight`);
+    any function of document rankings to one ranking will do."""
 
     score_kind = "weighted sum of normalised scores"
 
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
                  parts: Sequence[type[ChunkRetriever]] = (DenseRetriever, LexicalRetriever),
-                 weights: Sequence[float] = (DENSE_WEIGHT, 1 - DENSE_WEIGHT), fusion: Fusion | None = None) -> None:
+                 weights: Sequence[float] | None = None, fusion: Fusion | None = None) -> None:
         self.scope = scope
         self.parts = [part(index, scope, bm25) for part in parts]
+        if fusion is None and weights is None:
+            share = dense_weight(index.query_encoder(index.vectors).settings, index.model)
+            weights = (share, 1 - share)
         self.fusion = fusion or convex_fusion(weights, [part.score_floor for part in parts])
 
     def search(self, query: str, k: int) -> Ranking:

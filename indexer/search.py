@@ -26,7 +26,7 @@ import numpy as np
 from .lexical import terms
 from .ranking import DocumentScope, Filters, Ranking
 from .reranking import Reranker, RerankUnavailable
-from .retrieval import DEFAULT_BM25_UNIT, RETRIEVERS, DenseRetriever
+from .retrieval import DEFAULT_BM25_UNIT, RETRIEVERS, DenseRetriever, dense_weight
 from .search_index import VERSION_FILE, SearchIndex
 from .snippets import Snippet, make_snippet
 from .store import Passage, StoredDocument
@@ -108,6 +108,7 @@ class SearchService:
         vectors agree to a cosine of 0.99997 or more with the bf16 ones indexed (bench/encode.py)."""
         index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
         index.encoder.encode(["warm up"])
+        dense_weight(index.encoder.settings, index.model)  # a bad hybrid share stops the server now, not each hybrid search
         service = cls(index, reranker)
         service.refresh()
         return service

@@ -5,6 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 from encoder import BertForPreTraining, BertModel, CheckpointError, Encoder, load_checkpoint, save_checkpoint
+from encoder.checkpoint import save_settings
 
 
 def test_round_trip_is_exact(tiny_checkpoint):
@@ -76,3 +77,21 @@ def test_a_config_that_is_not_json_is_named(tiny_checkpoint):
     (tiny_checkpoint / "config.json").write_text("{truncated")
     with pytest.raises(CheckpointError, match=r"config\.json: cannot read JSON"):
         load_checkpoint(tiny_checkpoint)
+
+
+def test_settings_merge_into_the_config_leaving_the_network_and_weights_as_they_were(tiny_checkpoint):
+    weights_before = (tiny_checkpoint / "model.safetensors").read_bytes()
+    save_settings(tiny_checkpoint, {"hybrid_dense_weight": 0.2})
+    meta = save_settings(tiny_checkpoint, {"hybrid_dense_weight": 0.3, "note": "tuned on dev"})
+    assert json.loads((tiny_checkpoint / "config.json").read_text()) == meta
+    assert load_checkpoint(tiny_checkpoint).extra == {"hybrid_dense_weight": 0.3, "note": "tuned on dev"}
+    assert (tiny_checkpoint / "model.safetensors").read_bytes() == weights_before
+    with pytest.raises(ValueError, match="max_length: the network's own settings"):
+        save_settings(tiny_checkpoint, {"max_length": 8})
+
+
+def test_settings_are_not_written_into_a_folder_that_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        save_settings(tmp_path, {"hybrid_dense_weight": 0.3})
+    assert (tmp_path / "config.json").read_text() == "{}"

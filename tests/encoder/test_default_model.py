@@ -14,6 +14,12 @@ def test_shipped_model_is_ours_small_and_half_precision():
     assert '"dtype": "float16"' in (DEFAULT / "config.json").read_text()
 
 
+def test_shipped_model_names_the_hybrid_share_its_card_gives():
+    # Chosen for this model by bench/tune_fusion.py (docs/benchmarks.md); the search reads it from config.json.
+    share = load_checkpoint(DEFAULT).extra["hybrid_dense_weight"]
+    assert f"dense weight {share:.2f}" in (DEFAULT / "MODEL.md").read_text(encoding="utf-8")
+
+
 def test_shipped_model_ranks_a_paraphrase_above_unrelated_text():
     encoder = Encoder.load(DEFAULT)
     queries = ["How do vaccines protect people from disease?", "A man is playing the guitar on stage."]

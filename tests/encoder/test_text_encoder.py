@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -131,3 +133,11 @@ def test_token_vectors_stop_where_encode_truncates(encoder):
     np.testing.assert_allclose(tokens.sentence, encoder.encode([text])[0], atol=1e-5)
     empty = encoder.token_vectors("")
     assert empty.vectors.shape == (0, encoder.dim) and empty.offsets.shape == (0, 2) and not empty.truncated
+
+
+def test_settings_beyond_the_network_are_kept_and_saved_with_the_model(tiny_checkpoint, tmp_path):
+    config = json.loads((tiny_checkpoint / "config.json").read_text())
+    (tiny_checkpoint / "config.json").write_text(json.dumps({**config, "hybrid_dense_weight": 0.25, "trained_on": ["stsb"]}))
+    encoder = Encoder.load(tiny_checkpoint)
+    assert encoder.settings == {"hybrid_dense_weight": 0.25, "trained_on": ["stsb"]}
+    assert Encoder.load(encoder.save(tmp_path / "copy")).settings == encoder.settings

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer.ranking import DocumentScope, Filters, Ranking
-from indexer.retrieval import (BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever,
+from indexer.retrieval import (BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever,
                                HybridRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
 from indexer.search import SearchService
 from indexer.store import ChunkOwner
@@ -35,8 +35,9 @@ class FakeStore:
 
 
 class FakeEncoder:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict | None = None) -> None:
         self.encoded: list[str] = []
+        self.settings = settings or {}  # a checkpoint's config.json beyond the network (Encoder.settings)
 
     def encode(self, texts):
         self.encoded += texts
@@ -61,16 +62,17 @@ class FakeLexical:
 
 
 class FakeIndex:
-    def __init__(self) -> None:
-        self.encoder, self.vectors, self.lexical, self.store = FakeEncoder(), FakeVectors(), FakeLexical(), FakeStore()
+    def __init__(self, settings: dict | None = None) -> None:
+        self.encoder, self.vectors, self.lexical, self.store = FakeEncoder(settings), FakeVectors(), FakeLexical(), FakeStore()
         self.document_lexical = FakeLexical(WHOLE)
+        self.model = "models/fake"
 
     def query_encoder(self, vectors: FakeVectors) -> FakeEncoder:
         return self.encoder
 
 
-def built(mode: str, filters: Filters = Filters(), bm25: str = "passage"):
-    index = FakeIndex()
+def built(mode: str, filters: Filters = Filters(), bm25: str = "passage", settings: dict | None = None):
+    index = FakeIndex(settings)
     return RETRIEVERS[mode](index, DocumentScope(index.store, filters), bm25=bm25), index
 
 
@@ -106,17 +108,30 @@ def rrf_hybrid(filters: Filters = Filters()) -> HybridRetriever:
     return HybridRetriever(index, DocumentScope(index.store, filters), "passage", fusion=reciprocal_rank_fusion)
 
 
-def test_hybrid_weighs_the_grouped_lists_normalised_scores():
+@pytest.mark.parametrize("settings, share", [({}, FALLBACK_DENSE_WEIGHT), ({DENSE_WEIGHT_KEY: 0.6}, 0.6), ({DENSE_WEIGHT_KEY: 1}, 1.0)])
+def test_hybrid_weighs_the_grouped_lists_normalised_scores_by_the_models_dense_share(settings, share):
     # Grouped by hand: dense documents 1 (chunk 11, 0.9), 2 (21, 0.7), 3 (31, 0.6), 4 (41, 0.1), cosines
     # normalised from -1 to the top 0.9; lexical 3 (32, 7.0), 2 (22, 5.0), 1 (13, 2.0), from 0 to 7.
-    fused = built("hybrid")[0].search("q", 10)
+    fused = built("hybrid", settings=settings)[0].search("q", 10)
     dense = {1: 1.9 / 1.9, 2: 1.7 / 1.9, 3: 1.6 / 1.9, 4: 1.1 / 1.9}
     lexical = {1: 2 / 7, 2: 5 / 7, 3: 7 / 7, 4: 0.0}
-    expected = {d: DENSE_WEIGHT * dense[d] + (1 - DENSE_WEIGHT) * lexical[d] for d in dense}
+    expected = {d: share * dense[d] + (1 - share) * lexical[d] for d in dense}
     order = sorted(expected, key=lambda d: -expected[d])
     assert [OWNERS[c][0] for c in fused.ids.tolist()] == order
     assert fused.scores.tolist() == pytest.approx([expected[d] for d in order])
     assert fused.ids.tolist() == [{1: 11, 2: 21, 3: 31, 4: 41}[d] for d in order]  # dense's passage wherever dense has it
+
+
+def test_the_dense_share_orders_the_hybrid_list():
+    # At the fallback share BM25 leads (document 3 first); a model trusting its cosines more puts its own top (1) first.
+    assert [OWNERS[c][0] for c in built("hybrid")[0].search("q", 10).ids.tolist()][0] == 3
+    assert [OWNERS[c][0] for c in built("hybrid", settings={DENSE_WEIGHT_KEY: 0.9})[0].search("q", 10).ids.tolist()][0] == 1
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "0.3", True, None])
+def test_a_dense_share_that_is_not_a_number_from_0_to_1_is_refused_naming_the_model(value):
+    with pytest.raises(ValueError, match=f"models/fake: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1"):
+        built("hybrid", settings={DENSE_WEIGHT_KEY: value})
 
 
 def test_hybrid_by_reciprocal_rank_fusion_of_the_grouped_lists():
@@ -231,7 +246,7 @@ def test_a_hybrid_over_whole_documents_fuses_them_with_dense():
     fused = built("hybrid", bm25="document")[0].search("q", 10)
     dense = {1: 1.9 / 1.9, 2: 1.7 / 1.9, 3: 1.6 / 1.9, 4: 1.1 / 1.9}
     lexical = {1: 0.0, 2: 6 / 9, 3: 9 / 9, 4: 1 / 9}
-    expected = {d: DENSE_WEIGHT * dense[d] + (1 - DENSE_WEIGHT) * lexical[d] for d in dense}
+    expected = {d: FALLBACK_DENSE_WEIGHT * dense[d] + (1 - FALLBACK_DENSE_WEIGHT) * lexical[d] for d in dense}
     order = sorted(expected, key=lambda d: -expected[d])
     assert [OWNERS[c][0] for c in fused.ids.tolist()] == order
     assert fused.scores.tolist() == pytest.approx([expected[d] for d in order])

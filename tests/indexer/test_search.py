@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -9,11 +12,12 @@ from sqlalchemy import select
 from indexer.ingest import IndexConfig, index_records
 from indexer.ranking import Filters
 from indexer.readers import Record
-from indexer.retrieval import DENSE_WEIGHT
+from indexer.retrieval import DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT
 from indexer.search import SearchService, UnknownCollection
 from indexer.search_index import SearchIndex
 from indexer.schema import Chunk
 from samples import SENTENCES
+from search_instance import build_instance
 
 
 @pytest.fixture
@@ -43,7 +47,7 @@ def test_a_word_in_no_document_finds_nothing_lexically(service):
     assert service.search("zyzzyva", mode="lexical").hits == []
 
 
-def test_hybrid_fuses_both_rankings(service):
+def assert_hybrid_weighs(service: SearchService, share: float) -> None:
     dense = {h.key: h.score for h in service.search("cattle", mode="dense", k=100).hits}
     lexical = {h.key: h.score for h in service.search("cattle", mode="lexical", k=100).hits}
     hybrid = service.search("cattle", mode="hybrid", k=100)
@@ -51,9 +55,30 @@ def test_hybrid_fuses_both_rankings(service):
     # Each list's scores normalised from its floor (cosine -1, BM25 0) to its top, then weighed.
     top_dense, top_lexical = max(dense.values()), max(lexical.values())
     for hit in hybrid.hits:
-        expected = (DENSE_WEIGHT * ((dense[hit.key] + 1) / (top_dense + 1) if hit.key in dense else 0.0)
-                    + (1 - DENSE_WEIGHT) * (lexical.get(hit.key, 0.0) / top_lexical))
+        expected = (share * ((dense[hit.key] + 1) / (top_dense + 1) if hit.key in dense else 0.0)
+                    + (1 - share) * (lexical.get(hit.key, 0.0) / top_lexical))
         assert hit.score == pytest.approx(expected)
+
+
+def test_hybrid_fuses_both_rankings_at_the_fallback_share_for_a_model_that_names_none(service):
+    assert DENSE_WEIGHT_KEY not in service.index.encoder.settings
+    assert_hybrid_weighs(service, FALLBACK_DENSE_WEIGHT)
+
+
+def test_hybrid_weighs_dense_by_the_share_its_model_names_and_a_bad_one_stops_the_service(tmp_path, tiny_checkpoint, database_url):
+    model = tmp_path / "tuned"
+    shutil.copytree(tiny_checkpoint, model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, DENSE_WEIGHT_KEY: 0.7}))
+    service = SearchService.open(build_instance(tmp_path / "tuned-instance", model, database_url), database_url)
+    try:
+        assert service.index.encoder.settings[DENSE_WEIGHT_KEY] == 0.7
+        assert_hybrid_weighs(service, 0.7)
+    finally:
+        service.index.close()
+    (model / "config.json").write_text(json.dumps({**config, DENSE_WEIGHT_KEY: 7}))
+    with pytest.raises(ValueError, match=f"tuned: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1, not 7"):
+        SearchService.open(tmp_path / "tuned-instance", database_url)
 
 
 def test_a_document_with_many_chunks_appears_once(service):

@@ -25,7 +25,10 @@ def config(checkpoint: Path, out: Path, **changes) -> AdaptConfig:
 @pytest.mark.parametrize("mlm_weight", [0.5, 0.0])
 def test_adaptation_changes_the_weights_and_saves_a_servable_checkpoint(tiny_checkpoint, tmp_path, mlm_weight):
     passages = [text for _, text in DOCUMENTS]
+    settings = {**json.loads((tiny_checkpoint / "config.json").read_text()), "hybrid_dense_weight": 0.3}
+    (tiny_checkpoint / "config.json").write_text(json.dumps(settings))
     result = adapt(config(tiny_checkpoint, tmp_path / "run", mlm_weight=mlm_weight), DOCUMENTS, passages, show_progress=False)
+    assert Encoder.load(result.checkpoint).settings == {"hybrid_dense_weight": 0.3}  # what was tuned for the parent comes along
     before, after = load_checkpoint(tiny_checkpoint).weights, load_checkpoint(result.checkpoint).weights
     assert set(after) == set(before)  # the encoder only: the MLM head is not part of a served model
     assert any(not torch.allclose(before[name].float(), after[name].float()) for name in before)
