@@ -11,6 +11,10 @@ scores (a pair's score does not depend on the others); the time shown is scoring
 `--work` keeps one instance per folder (named after the folder's last two path parts), so a second run
 indexes nothing. Choose between rerankers on dev queries (`--split dev` on a folder whose qrels has
 dev.tsv, e.g. the NFCorpus dev folder of scripts/prepare_gpu_data.py), never on test queries.
+`--first-stage-weights` adds rows that blend each reranker's scores with hybrid's order
+(`encoder.cross_encoder.blended`; by default 0 and the weight the reranker's folder names); with
+`--save` (dev queries only) the best at the deepest depth is written into each reranker's config.json,
+where search takes it from.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from encoder import CrossEncoder  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 from encoder.training import read_beir  # noqa: E402
 from encoder.training.evaluation import BeirSet  # noqa: E402
-from encoder.training.rerank_evaluation import rerank_table  # noqa: E402
+from encoder.checkpoint import save_settings  # noqa: E402
+from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY  # noqa: E402
+from encoder.training.rerank_evaluation import best_first_stage_weight, rerank_table, row_name  # noqa: E402
 from indexer.evaluation import RANKING_DEPTH, indexed_service  # noqa: E402
 
 COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
@@ -64,7 +70,11 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"))
     parser.add_argument("--queries", type=int, help="only the first N judged queries of each set (a quick comparison)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--first-stage-weights", nargs="+", type=float, help="blends with hybrid's order to measure (default: 0 and the reranker's own)")
+    parser.add_argument("--save", action="store_true", help="write the best blend at the deepest depth into each reranker (dev split only)")
     args = parser.parse_args()
+    if args.save and args.split == "test":
+        parser.error("--save chooses on dev queries: give --split dev (never tune on test queries)")
     if args.threads:
         torch.set_num_threads(args.threads)
     scorers = {name: CrossEncoder.load(name, precision=args.precision, max_length=args.max_length) for name in args.reranker}
@@ -78,12 +88,18 @@ def main() -> None:
             print("| ranking | " + " | ".join(COLUMNS.values()) + " | rerank ms/query |")
             print("|---|" + "---:|" * (len(COLUMNS) + 1))
             for name, scorer in scorers.items():
-                table, ms = rerank_table(scorer, beir, rankings, args.depths, args.batch_size)
+                weights = sorted(set(args.first_stage_weights or (0.0, scorer.first_stage_weight)))
+                table, ms = rerank_table(scorer, beir, rankings, args.depths, args.batch_size, weights)
                 if name == args.reranker[0]:
                     print(row("hybrid", table["first stage"]), flush=True)
                 for depth in args.depths:
-                    shown = f"{ms:.0f} (top {deepest}, {scorer.compute_dtype})" if depth == deepest else ""
-                    print(row(f"{name}, top {depth}", table[f"reranked top {depth}"], shown), flush=True)
+                    for weight in weights:
+                        shown = f"{ms:.0f} (top {deepest}, {scorer.compute_dtype})" if depth == deepest and weight == weights[0] else ""
+                        print(row(f"{name}, {row_name(depth, weight).removeprefix('reranked ')}", table[row_name(depth, weight)], shown), flush=True)
+                if args.save:
+                    chosen = best_first_stage_weight(table, deepest, weights)
+                    save_settings(name, {FIRST_STAGE_WEIGHT_KEY: chosen})
+                    print(f"saved {FIRST_STAGE_WEIGHT_KEY} {chosen:g} in {name}/config.json (best at top {deepest} on {folder})")
 
 
 if __name__ == "__main__":

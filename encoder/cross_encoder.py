@@ -23,6 +23,36 @@ from .text_encoder import as_text, batches_by_length
 from .tokenizer import TextTokenizer
 
 TASK = "pair-scoring"  # what a reranker's config.json says it is (`task`)
+# A reranker's config.json may also name how much of the first stage's order to keep (`blended`),
+# chosen for it on dev queries by `train-reranker --dev` (or bench/rerank_quality.py --save); none: 0.
+FIRST_STAGE_WEIGHT_KEY = "first_stage_weight"
+
+
+def blended(scores: np.ndarray, first_stage_weight: float) -> np.ndarray:
+    """A reranker's scores of a head of candidates, given in the first stage's order, mixed with that
+    order: each side scaled to [0, 1] over the head (the scores from their lowest to their highest,
+    the positions from the last to the first), then `first_stage_weight` of the first stage's and the
+    rest of the reranker's. A reranker that is right more often than its first stage but not always
+    gains from keeping some of the first stage (Nogueira and Cho's monoBERT, and most BEIR rerankers,
+    interpolate so). Positions rather than the first stage's own scores, so one weight serves any first
+    stage: BM25's in the dev check it is chosen on, hybrid's in search. Weight 0 returns the scores as
+    they are."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if not first_stage_weight or len(scores) == 0:
+        return scores
+    span = float(scores.max() - scores.min())
+    own = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    order = 1.0 - np.arange(len(scores)) / max(len(scores) - 1, 1)
+    return first_stage_weight * order + (1 - first_stage_weight) * own
+
+
+def first_stage_weight(settings: dict, folder: object = "the reranker") -> float:
+    """The weight a reranker's settings (its config.json beyond the network) name, else 0; a value
+    that is not a number from 0 to 1 is a CheckpointError naming the folder."""
+    value = settings.get(FIRST_STAGE_WEIGHT_KEY, 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise CheckpointError(f"{folder}: config.json's {FIRST_STAGE_WEIGHT_KEY} must be a number from 0 to 1, not {value!r}")
+    return float(value)
 
 
 class CrossEncoder:
@@ -30,12 +60,13 @@ class CrossEncoder:
     tokens lose tokens from the longer side first (the passage, nearly always), so the query is read whole."""
 
     def __init__(self, model: BertForPairScoring, tokenizer: TextTokenizer, precision: str = "auto",
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, first_stage_weight: float = 0.0) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.precision = precision
         self.compute_dtype = resolve_precision(precision, self.device)
+        self.first_stage_weight = first_stage_weight  # how much of the first stage's order a reranking keeps (`blended`)
 
     @classmethod
     def load(cls, path: str | Path, precision: str = "auto", device: str | torch.device | None = None,
@@ -47,7 +78,8 @@ class CrossEncoder:
                                   f"train one with `manage.py train-reranker`")
         if max_length:
             checkpoint.tokenizer.set_max_length(min(max_length, checkpoint.max_length))
-        return cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, precision, device)
+        return cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, precision, device,
+                   first_stage_weight(checkpoint.extra, path))
 
     def quantized(self) -> "CrossEncoder":
         """This reranker with its linear layers' weights in int8 and their activations quantized per
@@ -57,10 +89,11 @@ class CrossEncoder:
         with warnings.catch_warnings():  # torch.ao's eager quantization says it will move to torchao; it still works
             warnings.simplefilter("ignore")
             model = torch.ao.quantization.quantize_dynamic(self.model.cpu(), {torch.nn.Linear}, dtype=torch.qint8)
-        return CrossEncoder(model, self.tokenizer, "float32", "cpu")
+        return CrossEncoder(model, self.tokenizer, "float32", "cpu", self.first_stage_weight)
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
-        return save_checkpoint(path, self.model, self.tokenizer, max_length=self.max_length, extra={**(extra or {}), "task": TASK})
+        return save_checkpoint(path, self.model, self.tokenizer, max_length=self.max_length,
+                               extra={**(extra or {}), "task": TASK, FIRST_STAGE_WEIGHT_KEY: self.first_stage_weight})
 
     @property
     def max_length(self) -> int:

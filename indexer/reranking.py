@@ -6,7 +6,10 @@ it sees only the top `depth` documents of the mode's ranking, after the filters,
 that stands for it, titled as the dense index encodes it (`passage_text`). All of them are scored in
 one `CrossEncoder.score` call, batched and cut to the model's length. The reranked documents come
 first, in the reranker's order and with its scores; the rest keep the mode's order and scores after
-them, so a page past the depth is the mode's ranking, and a page inside it the reranked one.
+them, so a page past the depth is the mode's ranking, and a page inside it the reranked one. A reranker
+whose folder names a `first_stage_weight` (chosen on dev queries when it was trained) keeps that much of
+the mode's order: its scores are then the blend (`encoder.cross_encoder.blended`), each side scaled to
+[0, 1] over the reranked head.
 
 The model is loaded once per process, on the first reranked search (a server that never reranks
 never pays for it), computing in float32 as queries are encoded (on a CPU without bf16 instructions
@@ -25,7 +28,7 @@ import numpy as np
 
 from encoder import CrossEncoder
 from encoder.checkpoint import CONFIG_FILE
-from encoder.cross_encoder import TASK
+from encoder.cross_encoder import TASK, blended
 from encoder.paths import REPOSITORY
 
 from .chunking import passage_text
@@ -99,7 +102,8 @@ class Reranker:
         reordered by the reranker, and how many were: `passages` must hold those chunks' (one missing
         was deleted since the search began: it is dropped, as a page would drop it)."""
         head = [chunk for chunk in ranked.ids[:depth].tolist() if chunk in passages]
-        scores = self.model.score(query, [passage_text(passages[c].title, passages[c].text) for c in head])
+        model = self.model
+        scores = blended(model.score(query, [passage_text(passages[c].title, passages[c].text) for c in head]), model.first_stage_weight)
         order = np.argsort(-scores, kind="stable")  # ties keep the mode's order
         rest = ranked[depth:]
         reordered = Ranking(np.concatenate([np.array(head, dtype=np.int64)[order], rest.ids]),

@@ -62,14 +62,18 @@ class Results:
     top_score: float = 0.0  # the mode's first result's score, on every page of the ranking
     rerank_depth: int = 0  # how many of the first documents the reranker rescored; 0: not reranked
     reranked_top_score: float = 0.0  # the reranker's best score, when reranked
+    rerank_first_stage_weight: float = 0.0  # how much of the mode's order the reranked scores keep (`blended`)
 
     def relevance(self, hit: Hit) -> float:
         """`hit`'s score as a fraction of the top result's, in [0, 1]: the one reading of a score that
         means the same in every mode (a cosine, a BM25 sum and a fused rank have nothing else in
         common). On page 2 it is still relative to result 1, so it keeps falling from page to page.
         A top score of 0 or less (cosines of a query like nothing indexed) makes every result 0.
-        A reranker's score is a logit margin, which only differs meaningfully from another: its
-        relevance is exp(score - best), the odds ratio to the best reranked document."""
+        A reranker's own score is a logit margin, which only differs meaningfully from another: its
+        relevance is exp(score - best), the odds ratio to the best reranked document; blended with the
+        mode's order, a reranked score is in [0, 1], and its fraction of the best one's is used."""
+        if hit.reranked and self.rerank_first_stage_weight:
+            return min(1.0, max(0.0, hit.score / self.reranked_top_score)) if self.reranked_top_score > 0 else 0.0
         if hit.reranked:
             return float(np.exp(min(0.0, hit.score - self.reranked_top_score)))
         if self.top_score <= 0:
@@ -79,6 +83,7 @@ class Results:
     def as_json(self) -> dict:
         return {"query": self.query, "mode": self.mode, "took_ms": round(self.took_ms, 2), "total": self.total,
                 "reranked": self.rerank_depth > 0, "rerank_depth": self.rerank_depth,
+                **({"rerank_first_stage_weight": self.rerank_first_stage_weight} if self.rerank_depth else {}),
                 "results": [hit.as_json() for hit in self.hits]}
 
 
@@ -156,12 +161,12 @@ class SearchService:
             candidates *= 4
         top_score = float(ranked.scores[0]) if len(ranked) else 0.0
         passages = self.index.store.passages(ranked.ids[:rerank].tolist() + ranked.ids[offset:offset + k].tolist())
-        depth, reranked_top = min(rerank, len(ranked)), 0.0
+        depth, reranked_top, blend = min(rerank, len(ranked)), 0.0, 0.0
         if depth:
             ranked, depth = self.reranker.rerank(query, ranked, passages, depth)
-            reranked_top = float(ranked.scores[0]) if depth else 0.0
+            reranked_top, blend = (float(ranked.scores[0]) if depth else 0.0), self.reranker.model.first_stage_weight
         hits = self._hits(ranked[offset:offset + k], set(terms(query)), passages, reranked=max(0, depth - offset))
-        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score, depth, reranked_top)
+        return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score, depth, reranked_top, blend)
 
     def _check_collection(self, name: str) -> None:
         names = self.collections()

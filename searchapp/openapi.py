@@ -48,7 +48,8 @@ _SCHEMAS: dict = {
         "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                        "description": "[start, end) character spans of the snippet that match query words"},
         "score": {"type": "number", "description": "cosine (dense), BM25 (lexical) or a weighted sum of both normalised to [0, 1] "
-                                                   "(hybrid); the reranker's score (a logit margin: higher is more relevant) where reranked"},
+                                                   "(hybrid); the reranker's score where reranked (a logit margin: higher is more relevant; "
+                                                   "in [0, 1] where blended with the mode's order, see rerank_first_stage_weight)"},
         "metadata": {"type": "object"},
         "passage": {"type": "array", "items": {"type": "integer"}, "description": "the passage's [start, end) in the document's text"},
         "reranked": {"type": "boolean", "description": "whether score is the reranker's: the result is among the reranked top rerank_depth"}}},
@@ -59,6 +60,9 @@ _SCHEMAS: dict = {
         "reranked": {"type": "boolean", "description": "whether a reranker rescored the top of the mode's ranking"},
         "rerank_depth": {"type": "integer", "description": "how many of the first results it rescored and reordered (0: none); "
                                                            "the rest keep the mode's order and scores after them"},
+        "rerank_first_stage_weight": {"type": "number", "minimum": 0, "maximum": 1,
+                                      "description": "where reranked: the share of the mode's order kept in the reranked scores, "
+                                                     "which the reranker was given when it was trained (0: its own scores alone)"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}}},
     "Document": {"type": "object", "required": ["id", "collection", "title", "text", "metadata"], "properties": {
         "id": {"type": "string"}, "collection": {"type": "string"}, "title": {"type": "string"},

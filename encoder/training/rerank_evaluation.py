@@ -16,6 +16,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from ..cross_encoder import blended
 from .evaluation import BeirSet, jsonl_records, read_beir, retrieval_metrics
 
 CANDIDATES_FILE = "rerank_candidates.jsonl"  # one line per query: {"query": id, "ranking": [document ids, best first]}
@@ -41,14 +42,21 @@ def read_candidates(path: Path) -> Rankings:
     return rankings
 
 
-def reranked(rankings: Rankings, scores: dict[str, list[float]], depth: int) -> Rankings:
-    """Each ranking with its top `depth` reordered by score (ties keep the first stage's order), the rest unchanged."""
+def reranked(rankings: Rankings, scores: dict[str, list[float]], depth: int, first_stage_weight: float = 0.0) -> Rankings:
+    """Each ranking with its top `depth` reordered by score (`blended` with the first stage's order by
+    `first_stage_weight`; ties keep the first stage's order), the rest unchanged."""
     out = {}
     for qid, ranking in rankings.items():
         top = ranking[:depth]
-        order = sorted(range(len(top)), key=lambda i: -scores[qid][i])
+        mixed = blended(np.array(scores[qid][:len(top)]), first_stage_weight).tolist()
+        order = sorted(range(len(top)), key=lambda i: -mixed[i])
         out[qid] = [top[i] for i in order] + ranking[depth:]
     return out
+
+
+def row_name(depth: int, first_stage_weight: float = 0.0) -> str:
+    """A table row's name: `reranked top 30`, or `reranked top 30, first stage 0.3` for a blend."""
+    return f"reranked top {depth}" + (f", first stage {first_stage_weight:g}" if first_stage_weight else "")
 
 
 def score_candidates(scorer: PairScorer, queries: dict[str, str], rankings: Rankings, corpus: dict[str, tuple[str, str]],
@@ -63,16 +71,25 @@ def score_candidates(scorer: PairScorer, queries: dict[str, str], rankings: Rank
 
 
 def rerank_table(scorer: PairScorer, beir: BeirSet, rankings: Rankings, depths: Sequence[int],
-                 batch_size: int = 32) -> tuple[dict[str, dict[str, float]], float]:
-    """Metrics (x100) of the first stage and of its top N reranked, for each N in `depths`, and the mean
-    milliseconds scoring the deepest N took a query; the shallower depths reuse the deepest's scores (a
-    pair's score does not depend on the others)."""
+                 batch_size: int = 32, first_stage_weights: Sequence[float] = (0.0,)) -> tuple[dict[str, dict[str, float]], float]:
+    """Metrics (x100) of the first stage and of its top N reranked, for each N in `depths` and each
+    blend in `first_stage_weights` (`row_name` names the rows), and the mean milliseconds scoring the
+    deepest N took a query; the shallower depths reuse the deepest's scores (a pair's score does not
+    depend on the others)."""
     judged = {qid: rankings.get(qid, []) for qid in beir.qrels}
     scores, ms = score_candidates(scorer, beir.queries, judged, beir.corpus, max(depths), batch_size)
     table = {"first stage": retrieval_metrics(judged, beir.qrels)}
     for depth in sorted(depths):
-        table[f"reranked top {depth}"] = retrieval_metrics(reranked(judged, scores, depth), beir.qrels)
+        for weight in first_stage_weights:
+            table[row_name(depth, weight)] = retrieval_metrics(reranked(judged, scores, depth, weight), beir.qrels)
     return table, ms
+
+
+def best_first_stage_weight(table: dict[str, dict[str, float]], depth: int, first_stage_weights: Sequence[float],
+                            metric: str = "ndcg@10") -> float:
+    """The blend whose reranked top `depth` scores best in `table` (the smaller weight on a tie: the
+    reranker's own order is what it was trained for)."""
+    return max(sorted(first_stage_weights), key=lambda weight: (table[row_name(depth, weight)][metric], -weight))
 
 
 def read_rerank_dev(folder: Path, split: str = "dev") -> tuple[BeirSet, Rankings]:

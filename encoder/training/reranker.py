@@ -25,18 +25,19 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..cross_encoder import TASK, CrossEncoder
+from ..cross_encoder import FIRST_STAGE_WEIGHT_KEY, TASK, CrossEncoder
 from ..flags import setting
 from ..model import BertForPairScoring
 from ..precision import PRECISIONS, autocast
 from .evaluation import BeirSet
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .pairs import Pair, read_pairs
-from .rerank_evaluation import Rankings, read_rerank_dev, rerank_table
+from .rerank_evaluation import Rankings, best_first_stage_weight, read_rerank_dev, rerank_table
 from .rerank_groups import Group, GroupTensors, group_pairs, tokenize_groups
 
 LOSSES = ("listwise", "pointwise")
 DEV_DEPTHS = (10, 30)  # reranked top N on the dev queries: 30 is what search reranks by default
+FIRST_STAGE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  # blends tried on the dev queries (1: the first stage alone)
 
 
 @dataclass
@@ -93,15 +94,19 @@ def rerank_loss(scores: torch.Tensor, loss: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(scores, labels)
 
 
-def log_dev_figures(scorer: CrossEncoder, dev: tuple[BeirSet, Rankings], dev_dir: str, out: Path, log: MetricsLog) -> None:
+def log_dev_figures(scorer: CrossEncoder, dev: tuple[BeirSet, Rankings], dev_dir: str, out: Path, log: MetricsLog) -> float:
     """Score the dev queries' first-stage candidates (at the training width) and write what reranking
-    their top N does to nDCG@10 and MRR@10, so a run can be judged before anything is copied back."""
+    their top N does to nDCG@10 and MRR@10, alone and blended with the first stage's order, so a run
+    can be judged before anything is copied back; returns the blend best on these queries at the
+    depth search reranks by default (the deepest of DEV_DEPTHS), which the checkpoint keeps."""
     started = time.perf_counter()
-    table, ms = rerank_table(scorer, *dev, DEV_DEPTHS, batch_size=64)
+    table, ms = rerank_table(scorer, *dev, DEV_DEPTHS, batch_size=64, first_stage_weights=FIRST_STAGE_WEIGHTS)
+    chosen = best_first_stage_weight(table, max(DEV_DEPTHS), FIRST_STAGE_WEIGHTS)
     figures = {"dev_dir": dev_dir, "ms_per_query": round(ms, 1), "eval_s": round(time.perf_counter() - started, 1),
-               **{name: {k: round(v, 2) for k, v in row.items()} for name, row in table.items()}}
+               FIRST_STAGE_WEIGHT_KEY: chosen, **{name: {k: round(v, 2) for k, v in row.items()} for name, row in table.items()}}
     log.write({"event": "dev", **figures})
     (out / "eval.json").write_text(json.dumps(figures, indent=1) + "\n")
+    return chosen
 
 
 def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
@@ -149,8 +154,8 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
                        f"{config.loss}_loss": mean_loss, "pairs_per_s": groups_per_s * data.group_size})
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "groups_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
-    if dev:
-        log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), dev, config.dev_dir, out, log)
+    blend = log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), dev, config.dev_dir, out, log) if dev else 0.0
     tokenizer.set_max_length(output_max_length)
     return save_checkpoint(out / "checkpoint", model.cpu().eval(), tokenizer, max_length=output_max_length,
-                           dtype=getattr(torch, config.save_dtype), extra={"task": TASK, "loss": config.loss})
+                           dtype=getattr(torch, config.save_dtype),
+                           extra={"task": TASK, "loss": config.loss, FIRST_STAGE_WEIGHT_KEY: blend})

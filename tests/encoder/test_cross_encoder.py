@@ -6,6 +6,8 @@ import torch
 from samples import SENTENCES
 
 from encoder import BertForPairScoring, BertForPreTraining, CheckpointError, CrossEncoder, load_checkpoint, save_checkpoint
+from encoder.checkpoint import save_settings
+from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
 
 
 @pytest.fixture
@@ -53,3 +55,22 @@ def test_a_saved_reranker_reloads_to_the_same_scores_and_an_encoder_is_refused(r
     np.testing.assert_allclose(CrossEncoder.load(copy, precision="float32").score(SENTENCES[3], SENTENCES), first, atol=1e-5)
     with pytest.raises(CheckpointError, match="not a reranker"):
         CrossEncoder.load(tiny_checkpoint)
+
+
+def test_a_blend_scales_both_sides_over_the_head_and_weighs_them():
+    scores = np.array([0.0, 4.0, 3.0, -1.0])  # the reranker's, for candidates in the first stage's order
+    np.testing.assert_array_equal(blended(scores, 0.0), scores)  # no blend: the reranker's own scores
+    own, order = (scores + 1) / 5, np.array([1, 2 / 3, 1 / 3, 0])
+    np.testing.assert_allclose(blended(scores, 0.4), 0.4 * order + 0.6 * own)
+    assert np.argsort(-blended(scores, 1.0)).tolist() == [0, 1, 2, 3]  # all weight on the first stage: its order
+    assert np.argsort(-blended(scores, 0.4)).tolist() == [1, 2, 0, 3]
+    np.testing.assert_allclose(blended(np.array([2.0, 2.0]), 0.5), [1.0, 0.5])  # equal scores: the order decides
+    assert blended(np.array([]), 0.5).shape == (0,)
+
+
+def test_the_blend_weight_is_saved_with_the_reranker_and_a_bad_one_is_named(tmp_path, tiny_config, tiny_tokenizer):
+    folder = CrossEncoder(BertForPairScoring(tiny_config), tiny_tokenizer, first_stage_weight=0.3).save(tmp_path / "blend")
+    assert CrossEncoder.load(folder).first_stage_weight == 0.3 == CrossEncoder.load(folder).quantized().first_stage_weight
+    save_settings(folder, {FIRST_STAGE_WEIGHT_KEY: "high"})
+    with pytest.raises(CheckpointError, match=f"blend: config.json's {FIRST_STAGE_WEIGHT_KEY} must be a number from 0 to 1, not 'high'"):
+        CrossEncoder.load(folder)

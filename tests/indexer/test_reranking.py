@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from encoder import CrossEncoder
+from encoder.checkpoint import save_settings
+from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
 from indexer import quality_store
 from indexer.chunking import passage_text
 from indexer.ingest import IndexConfig, index_paths
@@ -55,6 +57,22 @@ def test_the_top_n_are_reordered_by_the_reranker_and_the_rest_keep_the_mode_s_or
     body = reranked.as_json()
     assert body["reranked"] is True and body["rerank_depth"] == depth and body["results"][0]["reranked"] is True
     assert plain.as_json()["reranked"] is False
+
+
+def test_a_reranker_trained_with_a_blend_keeps_that_much_of_the_mode_s_order(instance, database_url, tiny_reranker):
+    save_settings(tiny_reranker, {FIRST_STAGE_WEIGHT_KEY: 0.6})
+    service = SearchService.open(instance, database_url, reranker=Reranker(tiny_reranker))
+    try:
+        plain = service.search(QUERY, mode="hybrid", k=8)
+        reranked = service.search(QUERY, mode="hybrid", k=8, rerank=8)
+        expected = dict(zip([h.key for h in plain.hits], blended(direct_scores(service, tiny_reranker, plain.hits), 0.6).tolist()))
+        assert [h.score for h in reranked.hits] == pytest.approx([expected[h.key] for h in reranked.hits], abs=1e-4)
+        assert [h.score for h in reranked.hits] == sorted((h.score for h in reranked.hits), reverse=True)
+        assert reranked.relevance(reranked.hits[0]) == 1.0
+        assert reranked.relevance(reranked.hits[1]) == pytest.approx(reranked.hits[1].score / reranked.hits[0].score)
+        assert reranked.as_json()["rerank_first_stage_weight"] == 0.6 and "rerank_first_stage_weight" not in plain.as_json()
+    finally:
+        service.index.close()
 
 
 def test_the_planted_order_differs_from_the_mode_s(service):

@@ -9,6 +9,7 @@ import pytest
 
 from encoder.training.rerank_evaluation import (
     CANDIDATES_FILE,
+    best_first_stage_weight,
     read_candidates,
     read_rerank_dev,
     rerank_table,
@@ -36,6 +37,26 @@ def test_reranking_reorders_only_the_top_depth_and_keeps_ties_in_first_stage_ord
     rankings = {"q": ["a", "b", "c", "d"]}
     assert reranked(rankings, {"q": [0.0, 2.0, 0.0]}, 3) == {"q": ["b", "a", "c", "d"]}
     assert reranked(rankings, {"q": [1.0, 2.0, 3.0, 4.0]}, 2) == {"q": ["b", "a", "c", "d"]}
+
+
+def test_a_blend_keeps_some_of_the_first_stage_s_order():
+    rankings = {"q": ["a", "b", "c", "d"]}
+    scores = {"q": [0.0, 1.0, 0.9]}
+    assert reranked(rankings, scores, 3) == {"q": ["b", "c", "a", "d"]}
+    # a: 0.5 * 1 + 0.5 * 0 = 0.5; b: 0.5 * 0.5 + 0.5 * 1 = 0.75; c: 0.5 * 0 + 0.5 * 0.9 = 0.45
+    assert reranked(rankings, scores, 3, first_stage_weight=0.5) == {"q": ["b", "a", "c", "d"]}
+    assert reranked(rankings, scores, 3, first_stage_weight=1.0) == rankings
+
+
+def test_the_table_has_a_row_per_depth_and_blend_and_the_best_blend_is_picked_from_it(tmp_path):
+    folder = write_beir(tmp_path / "dev", split="dev")
+    write_candidates(WORST_FIRST, folder / CANDIDATES_FILE)
+    table, _ = rerank_table(WordOverlap(), *read_rerank_dev(folder, "dev"), depths=(4, 8), first_stage_weights=(0.0, 0.5, 1.0))
+    assert set(table) == {"first stage"} | {f"reranked top {d}{blend}" for d in (4, 8) for blend in ("", ", first stage 0.5", ", first stage 1")}
+    assert table["reranked top 8, first stage 1"] == table["first stage"]  # all weight on a first stage that ranks each answer last
+    assert best_first_stage_weight(table, 8, (0.0, 0.5, 1.0)) == 0.0  # the word overlap finds every answer: keep none of that order
+    tied = {"reranked top 8": {"ndcg@10": 50.0}, "reranked top 8, first stage 0.5": {"ndcg@10": 50.0}}
+    assert best_first_stage_weight(tied, 8, (0.5, 0.0)) == 0.0  # a tie goes to the reranker's own order
 
 
 def test_candidates_round_trip_and_a_bad_line_names_its_file_and_line(tmp_path):

@@ -13,7 +13,7 @@ import torch
 
 from encoder import BertForPairScoring, CrossEncoder, load_checkpoint
 from encoder.training import Pair
-from encoder.training.reranker import RerankerConfig, group_scores, rerank_loss, train_reranker
+from encoder.training.reranker import FIRST_STAGE_WEIGHTS, RerankerConfig, group_scores, rerank_loss, train_reranker
 from encoder.training.rerank_groups import Group, group_pairs, tokenize_groups
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
 from samples import SENTENCES, write_beir
@@ -50,6 +50,11 @@ def test_training_puts_the_planted_passage_above_its_distractors(tmp_path, tiny_
     assert f'"{loss}_loss"' in log and '"pairs_per_s"' in log and '"event": "dev"' in log
     figures = json.loads((tmp_path / loss / "eval.json").read_text())  # the dev queries' gain, measured in the run
     assert figures["reranked top 10"]["ndcg@10"] > figures["first stage"]["ndcg@10"] == pytest.approx(100 / math.log2(9), abs=0.01)
+    # The blend best on the dev queries at depth 30 is what the reranker keeps, and it never prefers the worst-first order whole.
+    best = max(figures[f"reranked top 30{f', first stage {w:g}' if w else ''}"]["ndcg@10"] for w in FIRST_STAGE_WEIGHTS)
+    chosen = figures["first_stage_weight"]
+    assert CrossEncoder.load(folder).first_stage_weight == chosen < 1.0
+    assert figures[f"reranked top 30{f', first stage {chosen:g}' if chosen else ''}"]["ndcg@10"] == best
 
 
 def test_a_planted_passage_is_not_first_before_training(tmp_path, tiny_checkpoint):
