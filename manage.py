@@ -96,9 +96,9 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
 def cmd_eval_retrieval(args: argparse.Namespace) -> None:
     where = settings(args)
     results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode, work=Path(args.work) if args.work else None,
-                            show_progress=True, bm25=where.bm25_unit, rerank=checked_depth(args.rerank), reranker=where.reranker())
+                            show_progress=True, bm25=where.bm25_unit, rerank=checked_depth(args.rerank), reranker=where.reranker(), split=args.split)
     print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "bm25": where.bm25_unit,
+    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "split": args.split, "bm25": where.bm25_unit,
                               "reranker": where.reranker_folder if args.rerank else None, "rerank": args.rerank, "results": results})
 
 
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
     retrieval.add_argument("--rerank", type=int, default=0, metavar="N", help="rerank each search's top N documents (default: none)")
     retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
+    retrieval.add_argument("--split", default="test", help="judged queries (qrels/SPLIT.tsv): choose settings on dev or train, never test")
     retrieval.add_argument("--json", help="also write the results to this JSON file")
     retrieval.set_defaults(run=cmd_eval_retrieval)
     add_quality_commands(commands, settings)
@@ -257,8 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--repair", action="store_true", help="if they do not, rebuild the index from the store, then check again")
     verify.set_defaults(run=cmd_check)
 
-    summary = commands.add_parser("stats", help="counts, index type and sizes")
-    summary.set_defaults(run=cmd_stats)
+    commands.add_parser("stats", help="counts, index type and sizes").set_defaults(run=cmd_stats)
 
     find = commands.add_parser("search", help="search the instance from the shell, as the web UI and /api do")
     find.add_argument("query", metavar="QUERY")

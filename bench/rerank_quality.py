@@ -1,7 +1,9 @@
 """What a cross-encoder adds on top of hybrid search: each judged query's hybrid top 100 is taken through
-`SearchService.search`, as `manage.py eval-retrieval` takes it, then its top N documents (title and text,
-as the corpus holds them; the reranker cuts them to its max length) are rescored by each reranker and
-put first in that order, the rest keeping hybrid's. nDCG@10, Recall@100 and MRR@10 by
+`SearchService.search`, as `manage.py eval-retrieval` takes it, then its top N documents are rescored by
+each reranker and put first in that order, the rest keeping hybrid's. A document is read as the search
+service's reranker reads it: the passage search shows for the query, titled (`--text shown`); `--text
+start` reads its title and text from the start instead, as `train-reranker --dev` must (no index there),
+and the two can differ by points (docs/benchmarks.md, "A reranker blended with its first stage"). nDCG@10, Recall@100 and MRR@10 by
 `retrieval_metrics`, x100. The deepest N is scored once per query and the shallower ones reuse its
 scores (a pair's score does not depend on the others); the time shown is scoring that deepest N.
 
@@ -35,22 +37,28 @@ from encoder.training import read_beir  # noqa: E402
 from encoder.training.evaluation import BeirSet  # noqa: E402
 from encoder.checkpoint import save_settings  # noqa: E402
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY  # noqa: E402
-from encoder.training.rerank_evaluation import best_first_stage_weight, rerank_table, row_name  # noqa: E402
+from encoder.training.rerank_evaluation import Passages, Rankings, best_first_stage_weight, rerank_table, row_name  # noqa: E402
+from indexer.chunking import passage_text  # noqa: E402
 from indexer.evaluation import RANKING_DEPTH, indexed_service  # noqa: E402
 
 COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
 
 
-def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, limit: int | None) -> tuple[dict[str, list[str]], BeirSet]:
-    """(each query's hybrid top RANKING_DEPTH document ids, the BEIR set), for the first
-    `limit` judged queries (all without one)."""
+def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, limit: int | None) -> tuple[Rankings, Passages, BeirSet]:
+    """(each query's hybrid top RANKING_DEPTH document ids, the passage search shows for each of them,
+    titled as the search service's reranker reads it, and the BEIR set), for the first `limit` judged
+    queries (all without one)."""
     beir = read_beir(folder, split)
     beir.queries = dict(list(beir.queries.items())[:limit])
     beir.qrels = {qid: beir.qrels[qid] for qid in beir.queries}
     service = indexed_service(folder, instance, model)
-    rankings = {qid: [hit.id for hit in service.search(text, mode="hybrid", k=RANKING_DEPTH).hits] for qid, text in beir.queries.items()}
+    rankings, passages = {}, {}
+    for qid, text in beir.queries.items():
+        hits = service.search(text, mode="hybrid", k=RANKING_DEPTH).hits
+        rankings[qid] = [hit.id for hit in hits]
+        passages[qid] = {hit.id: passage_text(hit.title, beir.corpus[hit.id][1][slice(*hit.passage)]) for hit in hits}
     service.index.close()
-    return rankings, beir
+    return rankings, passages, beir
 
 
 def row(name: str, metrics: dict[str, float], extra: str = "") -> str:
@@ -71,6 +79,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, help="only the first N judged queries of each set (a quick comparison)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     parser.add_argument("--first-stage-weights", nargs="+", type=float, help="blends with hybrid's order to measure (default: 0 and the reranker's own)")
+    parser.add_argument("--text", choices=("shown", "start"), default="shown",
+                        help="what the reranker reads of a document: the passage search shows, titled, as the service's reranker "
+                             "does (default), or its title and text from the start, as train-reranker --dev does")
     parser.add_argument("--save", action="store_true", help="write the best blend at the deepest depth into each reranker (dev split only)")
     args = parser.parse_args()
     if args.save and args.split == "test":
@@ -83,13 +94,14 @@ def main() -> None:
         work = args.work or Path(scratch)
         for folder in args.folders:
             instance = work / "_".join(folder.resolve().parts[-2:])
-            rankings, beir = hybrid_candidates(folder, args.split, instance, args.model, args.queries)
+            rankings, shown, beir = hybrid_candidates(folder, args.split, instance, args.model, args.queries)
+            passages = shown if args.text == "shown" else None
             print(f"\n{folder} ({args.split}, {len(beir.queries)} queries, {len(beir.corpus)} documents)\n")
             print("| ranking | " + " | ".join(COLUMNS.values()) + " | rerank ms/query |")
             print("|---|" + "---:|" * (len(COLUMNS) + 1))
             for name, scorer in scorers.items():
                 weights = sorted(set(args.first_stage_weights or (0.0, scorer.first_stage_weight)))
-                table, ms = rerank_table(scorer, beir, rankings, args.depths, args.batch_size, weights)
+                table, ms = rerank_table(scorer, beir, rankings, args.depths, args.batch_size, weights, passages)
                 if name == args.reranker[0]:
                     print(row("hybrid", table["first stage"]), flush=True)
                 for depth in args.depths:

@@ -21,6 +21,7 @@ from .evaluation import BeirSet, jsonl_records, read_beir, retrieval_metrics
 
 CANDIDATES_FILE = "rerank_candidates.jsonl"  # one line per query: {"query": id, "ranking": [document ids, best first]}
 Rankings = dict[str, list[str]]
+Passages = dict[str, dict[str, str]]  # query id -> document id -> the text a reranker reads for it
 
 
 class PairScorer(Protocol):
@@ -60,24 +61,27 @@ def row_name(depth: int, first_stage_weight: float = 0.0) -> str:
 
 
 def score_candidates(scorer: PairScorer, queries: dict[str, str], rankings: Rankings, corpus: dict[str, tuple[str, str]],
-                     depth: int, batch_size: int = 32) -> tuple[dict[str, list[float]], float]:
-    """Each query's top `depth` scores (the passage is the document's title and text, as search shows
-    it), and the mean milliseconds a query took to score."""
+                     depth: int, batch_size: int = 32, passages: Passages | None = None) -> tuple[dict[str, list[float]], float]:
+    """Each query's top `depth` scores, and the mean milliseconds a query took to score. The text read
+    for a document is `passages[query][document]` where given (what search shows for it: its best
+    passage for that query, titled), else the document's title and text from its start (all a
+    machine without an index has; the scorer cuts it to its length)."""
     scores, started = {}, time.perf_counter()
     for qid, ranking in rankings.items():
-        texts = [" ".join(part for part in corpus[doc] if part) for doc in ranking[:depth]]
+        shown = (passages or {}).get(qid, {})
+        texts = [shown.get(doc) or " ".join(part for part in corpus[doc] if part) for doc in ranking[:depth]]
         scores[qid] = scorer.score(queries[qid], texts, batch_size=batch_size).tolist()
     return scores, 1000 * (time.perf_counter() - started) / max(len(rankings), 1)
 
 
-def rerank_table(scorer: PairScorer, beir: BeirSet, rankings: Rankings, depths: Sequence[int],
-                 batch_size: int = 32, first_stage_weights: Sequence[float] = (0.0,)) -> tuple[dict[str, dict[str, float]], float]:
+def rerank_table(scorer: PairScorer, beir: BeirSet, rankings: Rankings, depths: Sequence[int], batch_size: int = 32,
+                 first_stage_weights: Sequence[float] = (0.0,), passages: Passages | None = None) -> tuple[dict[str, dict[str, float]], float]:
     """Metrics (x100) of the first stage and of its top N reranked, for each N in `depths` and each
     blend in `first_stage_weights` (`row_name` names the rows), and the mean milliseconds scoring the
     deepest N took a query; the shallower depths reuse the deepest's scores (a pair's score does not
-    depend on the others)."""
+    depend on the others). `passages`: as `score_candidates` reads them."""
     judged = {qid: rankings.get(qid, []) for qid in beir.qrels}
-    scores, ms = score_candidates(scorer, beir.queries, judged, beir.corpus, max(depths), batch_size)
+    scores, ms = score_candidates(scorer, beir.queries, judged, beir.corpus, max(depths), batch_size, passages)
     table = {"first stage": retrieval_metrics(judged, beir.qrels)}
     for depth in sorted(depths):
         for weight in first_stage_weights:

@@ -83,3 +83,15 @@ def test_a_folder_without_candidates_says_what_makes_them(tmp_path):
     folder = write_beir(tmp_path / "dev", split="dev")
     with pytest.raises(FileNotFoundError, match="prepare_gpu_data"):
         read_rerank_dev(folder)
+
+
+def test_the_text_read_for_a_document_can_be_the_passage_search_showed_for_that_query(tmp_path):
+    folder = write_beir(tmp_path / "dev", split="dev")
+    write_candidates(WORST_FIRST, folder / CANDIDATES_FILE)
+    beir, rankings = read_rerank_dev(folder, "dev")
+    # Each query's relevant document shown by a passage that shares none of its words: the word overlap cannot find it.
+    shown = {q: {f"d{q[1:]}": "zzz"} for q in QUERIES}
+    scorer = WordOverlap()
+    table, _ = rerank_table(scorer, beir, rankings, depths=(8,), passages=shown)
+    assert table["reranked top 8"]["ndcg@10"] < 100.0
+    assert rerank_table(WordOverlap(), beir, rankings, depths=(8,))[0]["reranked top 8"]["ndcg@10"] == pytest.approx(100.0)
