@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from encoder import CrossEncoder
-from encoder.checkpoint import CONFIG_FILE
-from encoder.cross_encoder import TASK, blended
+from encoder.checkpoint import CONFIG_FILE, CheckpointError
+from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
 
 from .chunking import passage_text
@@ -79,11 +79,16 @@ class Reranker:
             return (f"reranking is not available on this server: no reranker at {self.folder} (train one with "
                     f"`manage.py train-reranker`, or set SEARCHAPP_RERANKER to a reranker folder)")
         try:  # an encoder's folder, say: refused here, with the setting named, not by a failing search
-            task = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8")).get("task")
+            settings = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            task = settings.get("task")
         except (OSError, ValueError, AttributeError):
-            task = None
+            settings, task = {}, None
         if task != TASK:
             return f"reranking is not available on this server: {self.folder} is not a reranker (SEARCHAPP_RERANKER names it)"
+        try:
+            first_stage_weight(settings, self.folder)
+        except CheckpointError as exc:
+            return f"reranking is not available on this server: {exc}"
         return None
 
     @property

@@ -120,6 +120,17 @@ def test_a_service_without_a_reranker_says_so_and_still_searches(instance, datab
         service.index.close()
 
 
+def test_a_reranker_with_a_bad_blend_weight_is_refused_before_any_search(instance, database_url, tiny_reranker):
+    save_settings(tiny_reranker, {FIRST_STAGE_WEIGHT_KEY: 2})
+    service = SearchService.open(instance, database_url, reranker=Reranker(tiny_reranker))
+    try:
+        assert service.reranker.problem.endswith(f"config.json's {FIRST_STAGE_WEIGHT_KEY} must be a number from 0 to 1, not 2")
+        with pytest.raises(RerankUnavailable, match="not available on this server"):
+            service.search(QUERY, rerank=3)
+    finally:
+        service.index.close()
+
+
 def test_labels_and_depths():
     assert search_label("hybrid", 0) == "hybrid" and search_label("hybrid", 30) == "hybrid + rerank@30"
     assert checked_depth(0) == 0 and checked_depth(100) == 100
