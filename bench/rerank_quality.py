@@ -1,7 +1,8 @@
 """What a cross-encoder adds on top of hybrid search: each judged query's hybrid top 100 is taken through
 `SearchService.search`, as `manage.py eval-retrieval` takes it, then its top N documents are rescored by
 each reranker and put first in that order, the rest keeping hybrid's. A document is read as the search
-service's reranker reads it: the passage search shows for the query, titled (`--text shown`); `--text
+service's reranker reads it: the passage search shows for the query, titled (`--text shown`,
+`indexer.reranking.reranked_text`); `--text
 start` reads its title and text from the start instead, as `train-reranker --dev` must (no index there),
 and the two can differ by points (docs/benchmarks.md, "A reranker blended with its first stage"). nDCG@10, Recall@100 and MRR@10 by
 `retrieval_metrics`, x100. The deepest N is scored once per query and the shallower ones reuse its
@@ -38,8 +39,8 @@ from encoder.training.evaluation import BeirSet  # noqa: E402
 from encoder.checkpoint import save_settings  # noqa: E402
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY  # noqa: E402
 from encoder.training.rerank_evaluation import Passages, Rankings, best_first_stage_weight, rerank_table, row_name  # noqa: E402
-from indexer.chunking import passage_text  # noqa: E402
 from indexer.evaluation import RANKING_DEPTH, indexed_service  # noqa: E402
+from indexer.reranking import reranked_text  # noqa: E402
 
 COLUMNS = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100", "mrr@10": "MRR@10"}  # retrieval_metrics name: shown
 
@@ -56,7 +57,9 @@ def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, lim
     for qid, text in beir.queries.items():
         hits = service.search(text, mode="hybrid", k=RANKING_DEPTH).hits
         rankings[qid] = [hit.id for hit in hits]
-        passages[qid] = {hit.id: passage_text(hit.title, beir.corpus[hit.id][1][slice(*hit.passage)]) for hit in hits}
+        texts = {hit.id: beir.corpus[hit.id][1] for hit in hits}
+        passages[qid] = {hit.id: reranked_text(hit.title, texts[hit.id][slice(*hit.passage)], texts[hit.id] if hit.passage[0] > 0 else "")
+                         for hit in hits}
     service.index.close()
     return rankings, passages, beir
 

@@ -163,7 +163,7 @@ class SearchService:
         passages = self.index.store.passages(ranked.ids[:rerank].tolist() + ranked.ids[offset:offset + k].tolist())
         depth, reranked_top, blend = min(rerank, len(ranked)), 0.0, 0.0
         if depth:
-            ranked, depth = self.reranker.rerank(query, ranked, passages, depth)
+            ranked, depth = self.reranker.rerank(query, ranked, passages, depth, self.index.store)
             reranked_top, blend = (float(ranked.scores[0]) if depth else 0.0), self.reranker.model.first_stage_weight
         hits = self._hits(ranked[offset:offset + k], set(terms(query)), passages, reranked=max(0, depth - offset))
         return Results(query, mode, (time.perf_counter() - started) * 1000, len(ranked), hits, top_score, depth, reranked_top, blend)

@@ -12,15 +12,16 @@ from encoder.checkpoint import save_settings
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
 from indexer import quality_store
 from indexer.chunking import passage_text
-from indexer.ingest import IndexConfig, index_paths
+from indexer.ingest import IndexConfig, index_paths, index_records
 from indexer.quality import add_labelled, latest_runs, measure
 from indexer.ranking import Filters
-from indexer.reranking import Reranker, RerankUnavailable, checked_depth, search_label
+from indexer.readers import Record
+from indexer.reranking import OPENING_WORDS, Reranker, RerankUnavailable, checked_depth, reranked_text, search_label
 from indexer.schema import SCHEMA_VERSION
 from indexer.search import SearchService
 from indexer.search_index import open_for_writing
 from indexer.store import open_store
-from samples import write_beir
+from samples import SENTENCES, write_beir
 
 QUERY = "the cat slept by the river"
 
@@ -174,3 +175,29 @@ def test_a_store_from_before_reranking_gains_the_column(database_url):
     assert store.get("schema_version") == str(SCHEMA_VERSION) == "4"
     assert [(run.mode, run.rerank, run.label) for run in quality_store.runs(store)] == [("hybrid", 0, "hybrid")]
     store.engine.dispose()
+
+
+def test_a_document_without_a_title_is_read_titled_by_its_opening_words(tmp_path, tiny_checkpoint, tiny_reranker, database_url):
+    text = " ".join(SENTENCES[2:6]) + " " + " ".join(["The cat slept by the river on the warm stones all afternoon."] * 8)
+    folder = tmp_path / "untitled"
+    with open_for_writing(folder, database_url=database_url, model=tiny_checkpoint) as index:
+        index_records(index, [Record("u", "", text, {}, "test"), Record("t", "Titled", text, {}, "test")], IndexConfig(collection="docs"))
+    service = SearchService.open(folder, database_url, reranker=Reranker(tiny_reranker))
+    try:
+        hits = {hit.id: hit for hit in service.search(QUERY, mode="lexical", k=2, bm25="passage").hits}
+        assert all(hit.passage[0] > 0 for hit in hits.values())  # both shown by a passage further in than their start
+        store = service.index.store
+        first = store.passages([next(c for d, _, c in store.document_chunks([hits["u"].key]) if d == hits["u"].key)])
+        opening = next(iter(first.values())).text
+        assert first and opening == text[:len(opening)] and len(opening.split()) > 1
+        reranked = service.search(QUERY, mode="lexical", k=2, bm25="passage", rerank=2)
+        shown = {key: text[slice(*hit.passage)] for key, hit in hits.items()}
+        expected = {"u": " ".join(opening.split()[:OPENING_WORDS]) + "\n" + shown["u"], "t": "Titled\n" + shown["t"]}  # a title stays
+        assert reranked_text("", shown["u"], opening) == expected["u"] != shown["u"]
+        scorer = CrossEncoder.load(tiny_reranker, precision="float32")
+        scores = scorer.score(QUERY, [expected[h.id] for h in reranked.hits]).tolist()
+        # The tiny reranker's scores differ by about 2% between the texts, far above float noise (1e-6 or so).
+        assert [h.score for h in reranked.hits] == pytest.approx(scores, rel=1e-3)
+        assert scorer.score(QUERY, [shown[h.id] for h in reranked.hits]).tolist() != pytest.approx(scores, rel=1e-3)
+    finally:
+        service.index.close()
