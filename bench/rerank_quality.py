@@ -4,7 +4,7 @@ each reranker and put first in that order, the rest keeping hybrid's. A document
 service's reranker reads it: the passage search shows for the query, titled (`--text shown`,
 `indexer.reranking.reranked_text`); `--text
 start` reads its title and text from the start instead, as `train-reranker --dev` must (no index there),
-and the two can differ by points (docs/benchmarks.md, "A reranker blended with its first stage"). nDCG@10, Recall@100 and MRR@10 by
+and the two can differ by points (docs/benchmarks.md, "a CPU reranker blended with its first stage"). nDCG@10, Recall@100 and MRR@10 by
 `retrieval_metrics`, x100. The deepest N is scored once per query and the shallower ones reuse its
 scores (a pair's score does not depend on the others); the time shown is scoring that deepest N.
 

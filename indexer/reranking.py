@@ -43,7 +43,7 @@ MAX_RERANK_DEPTH = 100  # what one request may ask for: the cost grows with it, 
 SCORE_KIND = "reranker score"  # what a reranked hit's score is (a logit margin: only differences mean anything)
 # A document without a title is titled, for the reranker, by this many of its opening words when the
 # passage read is not its start: on NFCorpus dev (title-less abstracts) that lifted reranking the top 30
-# by 2.7 points alone and 0.7 blended (docs/benchmarks.md, "A reranker blended with its first stage").
+# by 2.7 points alone and 0.7 blended (docs/benchmarks.md, "a CPU reranker blended with its first stage").
 OPENING_WORDS = 16
 
 
