@@ -11,9 +11,8 @@ import pytest
 import manage
 from encoder import CrossEncoder
 from encoder.training import retrieval_metrics
-from indexer.chunking import passage_text
 from indexer.evaluation import RANKING_DEPTH, evaluate_beir
-from indexer.reranking import Reranker
+from indexer.reranking import Reranker, reranked_text
 from indexer.search import SearchService
 from samples import QUERIES, write_beir
 
@@ -59,7 +58,8 @@ def test_eval_retrieval_rerank_figures_equal_a_direct_computation(tmp_path, tiny
     for query_id, text in QUERIES.items():
         hits = service.search(text, mode="dense", k=RANKING_DEPTH).hits
         plain[query_id] = [h.id for h in hits]
-        passages = [passage_text(h.title, service.document(h.id, h.collection).text[h.passage[0]:h.passage[1]]) for h in hits[:depth]]
+        bodies = [service.document(h.id, h.collection).text for h in hits[:depth]]  # a title-less one is titled by its opening
+        passages = [reranked_text(h.title, body[h.passage[0]:h.passage[1]], body if h.passage[0] > 0 else "") for h, body in zip(hits, bodies)]
         order = np.argsort(-scorer.score(text, passages), kind="stable")
         rankings[query_id] = [hits[i].id for i in order] + [h.id for h in hits[depth:]]
     service.index.close()
