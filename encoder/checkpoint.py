@@ -178,6 +178,15 @@ def save_settings(path: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
+def fraction_setting(settings: dict[str, Any], key: str, default: float, folder: object) -> float:
+    """A share from 0 to 1 that a checkpoint's settings (`Checkpoint.extra`) name under `key`, else
+    `default`; anything else is a CheckpointError naming the folder, since every search would use it."""
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise CheckpointError(f"{folder}: config.json's {key} must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
 def read_json(path: Path) -> Any:
     """A model folder's JSON file (ours or a Hugging Face one); a file that is unreadable or not JSON is
     a CheckpointError naming it."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, fraction_setting, load_checkpoint, save_checkpoint
 from .model import BertForPairScoring
 from .precision import autocast, resolve_precision
 from .text_encoder import as_text, batches_by_length
@@ -47,12 +47,8 @@ def blended(scores: np.ndarray, first_stage_weight: float) -> np.ndarray:
 
 
 def first_stage_weight(settings: dict, folder: object = "the reranker") -> float:
-    """The weight a reranker's settings (its config.json beyond the network) name, else 0; a value
-    that is not a number from 0 to 1 is a CheckpointError naming the folder."""
-    value = settings.get(FIRST_STAGE_WEIGHT_KEY, 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise CheckpointError(f"{folder}: config.json's {FIRST_STAGE_WEIGHT_KEY} must be a number from 0 to 1, not {value!r}")
-    return float(value)
+    """The weight a reranker's settings (its config.json beyond the network) name, else 0."""
+    return fraction_setting(settings, FIRST_STAGE_WEIGHT_KEY, 0.0, folder)
 
 
 class CrossEncoder:

@@ -21,10 +21,12 @@ command line, the API and its OpenAPI document take the names from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 import numpy as np
+
+from encoder.checkpoint import fraction_setting
 
 from .ranking import DocumentScope, Ranking
 from .search_index import SearchIndex
@@ -172,14 +174,10 @@ def convex_fusion(weights: Sequence[float], floors: Sequence[float]) -> Fusion:
     return fuse
 
 
-def dense_weight(settings: Mapping[str, object], model: object = "the model") -> float:
+def dense_weight(settings: dict[str, object], model: object = "the model") -> float:
     """The dense share of a hybrid score that a model's settings (`Encoder.settings`, its config.json)
-    name, else FALLBACK_DENSE_WEIGHT; a value that is not a number from 0 to 1 is a ValueError naming
-    the model, since every hybrid search would otherwise rank by it."""
-    value = settings.get(DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{model}: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1, not {value!r}")
-    return float(value)
+    name, else FALLBACK_DENSE_WEIGHT (a CheckpointError naming the model if it is not a share)."""
+    return fraction_setting(settings, DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT, model)
 
 
 class HybridRetriever:

@@ -178,7 +178,9 @@ def test_a_store_from_before_reranking_gains_the_column(database_url):
 
 
 def test_a_document_without_a_title_is_read_titled_by_its_opening_words(tmp_path, tiny_checkpoint, tiny_reranker, database_url):
-    text = " ".join(SENTENCES[2:6]) + " " + " ".join(["The cat slept by the river on the warm stones all afternoon."] * 8)
+    # One sentence shares the query's words, well past the first passage, so the passage shown is the same on every search.
+    unrelated = " ".join(SENTENCES[i] for i in (2, 4, 5))
+    text = f"{unrelated} {unrelated} {unrelated} The cat slept by the river on the warm stones all afternoon."
     folder = tmp_path / "untitled"
     with open_for_writing(folder, database_url=database_url, model=tiny_checkpoint) as index:
         index_records(index, [Record("u", "", text, {}, "test"), Record("t", "Titled", text, {}, "test")], IndexConfig(collection="docs"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from encoder import CheckpointError
 from indexer.ranking import DocumentScope, Filters, Ranking
 from indexer.retrieval import (BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever,
                                HybridRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
@@ -130,7 +131,7 @@ def test_the_dense_share_orders_the_hybrid_list():
 
 @pytest.mark.parametrize("value", [1.5, -0.1, "0.3", True, None])
 def test_a_dense_share_that_is_not_a_number_from_0_to_1_is_refused_naming_the_model(value):
-    with pytest.raises(ValueError, match=f"models/fake: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1"):
+    with pytest.raises(CheckpointError, match=f"models/fake: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1"):
         built("hybrid", settings={DENSE_WEIGHT_KEY: value})
 
 

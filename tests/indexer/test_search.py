@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from encoder import CheckpointError
 from indexer.ingest import IndexConfig, index_records
 from indexer.ranking import Filters
 from indexer.readers import Record
@@ -77,7 +78,7 @@ def test_hybrid_weighs_dense_by_the_share_its_model_names_and_a_bad_one_stops_th
     finally:
         service.index.close()
     (model / "config.json").write_text(json.dumps({**config, DENSE_WEIGHT_KEY: 7}))
-    with pytest.raises(ValueError, match=f"tuned: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1, not 7"):
+    with pytest.raises(CheckpointError, match=f"tuned: config.json's {DENSE_WEIGHT_KEY} must be a number from 0 to 1, not 7"):
         SearchService.open(tmp_path / "tuned-instance", database_url)
 
 
