@@ -58,8 +58,12 @@ def test_eval_retrieval_rerank_figures_equal_a_direct_computation(tmp_path, tiny
     for query_id, text in QUERIES.items():
         hits = service.search(text, mode="dense", k=RANKING_DEPTH).hits
         plain[query_id] = [h.id for h in hits]
-        bodies = [service.document(h.id, h.collection).text for h in hits[:depth]]  # a title-less one is titled by its opening
-        passages = [reranked_text(h.title, body[h.passage[0]:h.passage[1]], body if h.passage[0] > 0 else "") for h, body in zip(hits, bodies)]
+        passages = []
+        for hit in hits[:depth]:  # a title-less document is titled by its first passage's opening words
+            body, store = service.document(hit.id, hit.collection).text, service.index.store
+            first = store.passages([min(store.document_chunks([hit.key]))[2]])  # (document, ordinal, chunk): ordinal 0's
+            opening = next(iter(first.values())).text if hit.passage[0] > 0 else ""
+            passages.append(reranked_text(hit.title, body[hit.passage[0]:hit.passage[1]], opening))
         order = np.argsort(-scorer.score(text, passages), kind="stable")
         rankings[query_id] = [hits[i].id for i in order] + [h.id for h in hits[depth:]]
     service.index.close()

@@ -185,8 +185,9 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
                 _save(out, model, tokenizer, optimizer, step, epoch, cursor, budget.elapsed)
                 last_save = time.perf_counter()
 
-    _save(out, model, tokenizer, optimizer, step, epoch, cursor, budget.elapsed)
-    log.write({"event": "end", "step": step, "elapsed_s": round(budget.elapsed, 2)})
+    spent = budget.elapsed  # what a resume starts from and what the log says: the same figure, the final save not in it
+    _save(out, model, tokenizer, optimizer, step, epoch, cursor, spent)
+    log.write({"event": "end", "step": step, "elapsed_s": round(spent, 2)})
     return out / "checkpoint"
 
 
