@@ -57,6 +57,8 @@ def hybrid_candidates(folder: Path, split: str, instance: Path, model: Path, lim
     for qid, text in beir.queries.items():
         hits = service.search(text, mode="hybrid", k=RANKING_DEPTH).hits
         rankings[qid] = [hit.id for hit in hits]
+        # The opening words come from the document's text here, from its first passage in search: the same
+        # words wherever a first passage holds 16 of them, as with any model of 128 tokens or more.
         texts = {hit.id: beir.corpus[hit.id][1] for hit in hits}
         passages[qid] = {hit.id: reranked_text(hit.title, texts[hit.id][slice(*hit.passage)], texts[hit.id] if hit.passage[0] > 0 else "")
                          for hit in hits}
