@@ -57,15 +57,9 @@ def reranked_text(title: str, passage: str, opening: str = "") -> str:
 
 def openings(store: Store, passages: Sequence[Passage]) -> dict[int, str]:
     """The first passage's text of each document among `passages` that has no title and whose passage
-    is not its start (one store call for their chunks, one for those texts): what `reranked_text` needs."""
-    untitled = sorted({p.document for p in passages if not p.title and p.span[0] > 0})
-    if not untitled:
-        return {}
-    first = {}
-    for document, _, chunk in store.document_chunks(untitled):  # by document, then ordinal: the first row is its start
-        first.setdefault(document, chunk)
-    texts = store.passages(list(first.values()))
-    return {document: texts[chunk].text for document, chunk in first.items() if chunk in texts}
+    is not its start (one store call, for those documents only): what `reranked_text` needs."""
+    untitled = {p.document for p in passages if not p.title and p.span[0] > 0}
+    return store.first_passages(sorted(untitled)) if untitled else {}
 
 
 def search_label(mode: str, depth: int) -> str:

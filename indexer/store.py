@@ -235,15 +235,21 @@ class Store:
         """(document key, ordinal, chunk id) of each chunk of these documents, in that order."""
         return sorted(self._chunk_rows([Chunk.document_id, Chunk.ordinal, Chunk.id], document_keys, Chunk.document_id))
 
-    def _chunk_rows(self, columns: list, ids: Sequence[int], key=Chunk.id) -> list:
-        """`columns` of the chunks whose `key` is one of `ids`, joined to their document and collection, `SQL_BATCH` ids a statement."""
+    def first_passages(self, document_keys: Sequence[int]) -> dict[int, str]:
+        """Each document's first passage (ordinal 0), by document key: one indexed lookup per document,
+        however many chunks it has."""
+        return dict(self._chunk_rows([Chunk.document_id, Chunk.text], document_keys, Chunk.document_id, Chunk.ordinal == 0))
+
+    def _chunk_rows(self, columns: list, ids: Sequence[int], key=Chunk.id, *conditions) -> list:
+        """`columns` of the chunks whose `key` is one of `ids` (and that meet `conditions`), joined to their
+        document and collection, `SQL_BATCH` ids a statement."""
         wanted = sorted({int(i) for i in ids})
         rows = []
         with self.session() as session:
             for start in range(0, len(wanted), SQL_BATCH):
                 rows += session.execute(
                     select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
-                    .where(key.in_(wanted[start:start + SQL_BATCH]))
+                    .where(key.in_(wanted[start:start + SQL_BATCH]), *conditions)
                 ).all()
         return rows
 
