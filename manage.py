@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -19,15 +18,11 @@ from pathlib import Path
 from encoder import CheckpointError, Encoder, export_hf, import_hf
 from encoder.flags import add_flags, from_flags
 from encoder.precision import PRECISIONS
-from encoder.training import add_commands, format_table
-from encoder.training.commands import write_results
+from encoder.training import add_commands
 from indexer.demo import build_demo
-from indexer.evaluation import evaluate_beir
 from indexer.ingest import BATCH_CHARS, IndexConfig, index_paths
 from indexer.inspection import CheckReport
 from indexer.readers import FORMATS, FieldMap, InputError
-from indexer.reranking import checked_depth
-from indexer.retrieval import BM25_UNITS, MODES
 from indexer.schema import StoreError
 from indexer.validation import COLLECTION_RULE, checked_collection
 from indexer.vector_index import INDEX_TYPES
@@ -36,9 +31,9 @@ from searchapp.devserver import serve_development
 from searchapp.instance import InstanceSettings, instance_settings
 from searchapp.adapt_cli import add_commands as add_adapt_commands
 from searchapp.quality_cli import add_commands as add_quality_commands
+from searchapp.search_cli import add_commands as add_search_commands
 from searchapp.reports import check_summary, encode_report, index_summary
 from searchapp.service import open_now
-from searchapp.terminal import format_results, search_params
 from searchapp.writes import run_writer, writer_process
 
 # Exceptions that mean the user asked for something impossible: one `error:` line and exit status 2.
@@ -53,14 +48,14 @@ INDEX_FLAGS = {
                    "help": f"documents per transaction; a batch also ends at {BATCH_CHARS:,} characters of text"},
     "max_document_chars": {"flag": "--max-chars", "metavar": "N", "help": "longest text accepted, in characters; a longer one is a bad record"},
 }
-BM25_UNIT_OPTIONS = {"choices": BM25_UNITS, "help": "what BM25 ranks in lexical and hybrid modes (default: the BM25_UNIT setting)"}
 FIELD_FLAGS = {name: {"flag": f"--{name}-field", "metavar": "NAME",
                       "help": f"JSONL field or CSV/TSV column holding the {name}; other fields are kept as metadata"} for name in ("id", "title", "text")}
 
 
 def settings(args: argparse.Namespace) -> InstanceSettings:
     """The instance, database and model the settings name (searchapp.config), this command's flags first."""
-    return instance_settings(args.instance, args.database, getattr(args, "model", None), bm25_unit=getattr(args, "bm25_unit", None))
+    return instance_settings(args.instance, args.database, getattr(args, "model", None), bm25_unit=getattr(args, "bm25_unit", None),
+                             query_expansion={True: "always", False: "never"}.get(getattr(args, "expansion", None)))
 
 
 def model_path(args: argparse.Namespace) -> Path:
@@ -91,15 +86,6 @@ def writable_model_folder(args: argparse.Namespace) -> Path:
     if (destination / "config.json").exists() and not args.force:
         raise CheckpointError(f"{destination} already holds a model (use --force to overwrite)")
     return destination
-
-
-def cmd_eval_retrieval(args: argparse.Namespace) -> None:
-    where = settings(args)
-    results = evaluate_beir(Path(args.beir_dir), where.default_model, modes=args.mode, work=Path(args.work) if args.work else None,
-                            show_progress=True, bm25=where.bm25_unit, rerank=checked_depth(args.rerank), reranker=where.reranker(), split=args.split)
-    print(format_table(results, ["ndcg@10", "recall@100", "mrr@10", "p50 ms", "p99 ms", "queries", "documents"]))
-    write_results(args.json, {"model": str(where.model), "dataset": Path(args.beir_dir).name, "split": args.split, "bm25": where.bm25_unit,
-                              "reranker": where.reranker_folder if args.rerank else None, "rerank": args.rerank, "results": results})
 
 
 def index_config(args: argparse.Namespace) -> IndexConfig:
@@ -153,18 +139,6 @@ def print_check(args: argparse.Namespace) -> CheckReport:
 
 def cmd_stats(args: argparse.Namespace) -> None:
     print(json.dumps(settings(args).open_index().stats(), indent=2))
-
-
-def cmd_search(args: argparse.Namespace) -> None:
-    """The instance searched as the app searches it (same service, same parameter rules), read-only."""
-    where = settings(args)
-    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit,
-                           where.rerank if args.rerank is None else args.rerank, where.rerank_depth)
-    results = where.open_service().search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25, params.rerank)
-    if args.json:
-        print(json.dumps(results.as_json() | {"k": params.k, "offset": params.offset}, ensure_ascii=False, indent=2))
-    else:
-        print(format_results(results, params.offset, bold=sys.stdout.isatty(), width=min(100, shutil.get_terminal_size().columns)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -223,16 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(commands, model_path)
 
-    retrieval = commands.add_parser("eval-retrieval", help="nDCG@10, Recall@100, MRR@10 and latency on a BEIR folder, through the search service")
-    retrieval.add_argument("beir_dir", metavar="BEIR_DIR")
-    retrieval.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), help="modes to evaluate (default: all)")
-    retrieval.add_argument("--model")
-    retrieval.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
-    retrieval.add_argument("--rerank", type=int, default=0, metavar="N", help="rerank each search's top N documents (default: none)")
-    retrieval.add_argument("--work", help="instance folder to index into and keep (default: a temporary one)")
-    retrieval.add_argument("--split", default="test", help="judged queries (qrels/SPLIT.tsv): choose settings on dev or train, never test")
-    retrieval.add_argument("--json", help="also write the results to this JSON file")
-    retrieval.set_defaults(run=cmd_eval_retrieval)
+    add_search_commands(commands, settings)
     add_quality_commands(commands, settings)
     add_adapt_commands(commands, settings)
 
@@ -259,19 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=cmd_check)
 
     commands.add_parser("stats", help="counts, index type and sizes").set_defaults(run=cmd_stats)
-
-    find = commands.add_parser("search", help="search the instance from the shell, as the web UI and /api do")
-    find.add_argument("query", metavar="QUERY")
-    find.add_argument("--mode", default="dense", metavar="|".join(MODES), help="default: dense")
-    find.add_argument("--k", default="10", help="results to show (default 10)")
-    find.add_argument("--offset", default="0", help="results to skip, for the next page")
-    find.add_argument("--collection", help="only this collection")
-    find.add_argument("--bm25-unit", **BM25_UNIT_OPTIONS)
-    find.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
-                      help="only documents whose metadata FIELD is VALUE (repeat a field for any of several values)")
-    find.add_argument("--rerank", action=argparse.BooleanOptionalAction, help="rerank the top RERANK_DEPTH (default: the RERANK setting)")
-    find.add_argument("--json", action="store_true", help="print the JSON of GET /api/search")
-    find.set_defaults(run=cmd_search)
 
     server = commands.add_parser("serve", help="the web UI and /api over the instance (development server)")
     demo = commands.add_parser("demo", help="index the bundled demo corpus into the instance if it is empty, then serve it")

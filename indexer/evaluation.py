@@ -19,6 +19,7 @@ from encoder.training.evaluation import BeirSet
 
 from .chunking import passage_text
 from .ingest import IndexConfig, index_paths
+from .expansion import DEFAULT_QUERY_EXPANSION, expands
 from .lexical import LexicalIndex
 from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES
@@ -38,9 +39,11 @@ def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH) -> dict[str, l
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,
                   show_progress: bool = False, bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0,
-                  reranker: Reranker | None = None, split: str = "test") -> dict[str, dict[str, float]]:
+                  reranker: Reranker | None = None, split: str = "test",
+                  expansion: str = DEFAULT_QUERY_EXPANSION) -> dict[str, dict[str, float]]:
     """Metrics (×100) and per-query latency percentiles (ms, inside the service) for each mode, BM25
-    ranking `bm25` units (see indexer/retrieval.py), its top `rerank` documents reranked by `reranker`
+    ranking `bm25` units (see indexer/retrieval.py) and expanding queries where `expansion` says
+    (indexer/expansion.py: `expands`), its top `rerank` documents reranked by `reranker`
     if asked (then the figures are named `mode + rerank@N`: `search_label`).
     `work` keeps the instance for the next run (indexing is skipped for unchanged documents), and an
     instance kept so is measured with its own model (after `manage.py adapt`, the adapted one; each
@@ -55,7 +58,8 @@ def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work:
         for mode in modes:
             rankings, latencies, label = {}, [], search_label(mode, rerank)
             for query_id, text in tqdm(beir.queries.items(), desc=label, unit="query", disable=not show_progress):
-                found = service.search(text, mode=mode, k=RANKING_DEPTH, bm25=bm25, rerank=rerank)
+                found = service.search(text, mode=mode, k=RANKING_DEPTH, bm25=bm25, rerank=rerank,
+                                       expand=expands(expansion, mode))
                 rankings[query_id] = [hit.id for hit in found.hits]
                 latencies.append(found.took_ms)
             results[label] = retrieval_metrics(rankings, beir.qrels) | latency_percentiles(latencies) | {

@@ -134,13 +134,19 @@ class LexicalIndex:
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the `k` best entries that share at least one term with `query`."""
-        columns = self._columns(query)
+        return self.search_weighted(dict.fromkeys(terms(query), 1.0), k)
+
+    def search_weighted(self, weights: Mapping[str, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`search` for terms of given weights (an expanded query, indexer/expansion.py): an entry
+        scores the weighted sum of its terms' BM25 weights."""
+        columns = [(self.vocabulary[term], weight) for term, weight in weights.items() if term in self.vocabulary and weight > 0]
         if not columns or k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         scores = np.zeros(len(self.ids), np.float32)
-        for column in columns:
+        for column, weight in columns:
             start, end = self.indptr[column], self.indptr[column + 1]
-            scores[self.rows[start:end]] += self.data[start:end]  # an entry appears once per column
+            # an entry appears once per column; a weight of 1 adds the column exactly, as unweighted
+            scores[self.rows[start:end]] += self.data[start:end] if weight == 1.0 else weight * self.data[start:end]
         matched = np.flatnonzero(scores)
         k = min(k, len(matched))
         top = matched[np.argpartition(-scores[matched], k - 1)[:k]] if k < len(matched) else matched

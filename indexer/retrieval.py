@@ -12,7 +12,7 @@ BM25 ranks one of two units, which the search chooses (`bm25`, the `BM25_UNIT` s
 documents, each shown by its best passage for the query, or passages, a document ranking by its best
 one. Whole documents won on both test sets (docs/benchmarks.md, "BM25 over whole documents").
 
-A retriever is built for one search: `RETRIEVERS[mode](index, scope, bm25=unit)`. That is what lets the dense
+A retriever is built for one search: `RETRIEVERS[mode](index, scope, bm25=unit, expansion=config)`. That is what lets the dense
 one encode the query once while the service asks again with a larger `k`, and lets the two lists
 of a hybrid search share one store call per round through their common scope. Adding a mode is one
 class with a `score_kind` and that constructor, and one entry in `RETRIEVERS`; the service, the
@@ -28,6 +28,8 @@ import numpy as np
 
 from encoder.checkpoint import fraction_setting
 
+from .expansion import DEFAULT_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expanded_weights
+from .lexical import LexicalIndex, terms
 from .ranking import DocumentScope, Ranking
 from .search_index import SearchIndex
 from .vector_index import VectorIndex
@@ -62,7 +64,8 @@ class RetrieverFactory(Protocol):
 
     score_kind: str
 
-    def __call__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> Retriever: ...
+    def __call__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
+                 expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> Retriever: ...
 
 
 class ChunkRetriever:
@@ -71,12 +74,14 @@ class ChunkRetriever:
     score_kind: ClassVar[str]
     score_floor: ClassVar[float]
 
-    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> None:
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
+                 expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
         if bm25 not in BM25_UNITS:
             raise ValueError(f"unknown BM25 unit {bm25!r}; expected one of {', '.join(BM25_UNITS)}")
         self.index = index  # its indexes are read at each search: a refresh may replace them
         self.scope = scope
         self.bm25 = bm25  # the search's BM25 unit, for the retrievers that rank by BM25
+        self.expansion = expansion  # how BM25 expands the query (None: it does not), for the same
 
     def chunks(self, query: str, k: int) -> Ranking:
         """The top `k` chunks for `query`, best first, several of one document among them."""
@@ -92,8 +97,9 @@ class DenseRetriever(ChunkRetriever):
     score_kind = "cosine similarity"
     score_floor = -1.0  # the lowest score there can be: what a score is normalised from in a fusion
 
-    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT) -> None:
-        super().__init__(index, scope, bm25)
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
+                 expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
+        super().__init__(index, scope, bm25, expansion)
         self._encoded: dict[tuple[str, object], np.ndarray] = {}  # (query, vector index) -> vector, for the rounds of one search
 
     def chunks(self, query: str, k: int) -> Ranking:
@@ -117,19 +123,43 @@ class DenseRetriever(ChunkRetriever):
 
 
 class LexicalRetriever(ChunkRetriever):
-    """BM25 (indexer/lexical.py) over the search's unit; only texts sharing a term with the query. Over
-    passages, the top `k` chunks; over whole documents, the top `k` documents, each as one chunk."""
+    """BM25 (indexer/lexical.py) over the search's unit; only texts sharing a term with the query (or,
+    expanded, with its feedback terms). Over passages, the top `k` chunks; over whole documents, the
+    top `k` documents, each as one chunk."""
 
     score_kind = "BM25"
     score_floor = 0.0
 
+    def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
+                 expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
+        super().__init__(index, scope, bm25, expansion)
+        self._weights: dict[tuple[str, LexicalIndex], dict[str, float]] = {}  # (query, index) -> its terms' weights
+
     def chunks(self, query: str, k: int) -> Ranking:
         if self.bm25 == "passage":
-            return Ranking(*self.index.lexical.search(query, k))
-        keys, scores = self.index.document_lexical.search(query, k)
+            return Ranking(*self.index.lexical.search_weighted(self.weights(query, self.index.lexical), k))
+        lexical = self.index.document_lexical
+        keys, scores = lexical.search_weighted(self.weights(query, lexical), k)
         shown = self.shown_passages(query, keys)  # a document deleted since the index was saved has none
         kept = [position for position, key in enumerate(keys.tolist()) if key in shown]
         return Ranking(np.array([shown[key] for key in keys[kept].tolist()], dtype=np.int64), scores[kept])
+
+    def weights(self, query: str, lexical: LexicalIndex) -> dict[str, float]:
+        """The query's terms, each weighing 1, expanded by `expansion` with feedback from `lexical`'s top
+        texts for the query (indexer/expansion.py). Worked out once per query and index, so the rounds
+        of a widening search pay for the feedback once. The feedback comes from the whole index, before
+        filters: they narrow what is shown, not what the query's words mean."""
+        key = (query, lexical)
+        if key not in self._weights:
+            query_terms = terms(query)
+            if self.expansion is None:
+                self._weights[key] = dict.fromkeys(query_terms, 1.0)
+            else:
+                ids, scores = lexical.search(query, self.expansion.documents)
+                texts = self.index.store.indexed_texts(ids, documents=lexical is not self.index.lexical, max_chars=FEEDBACK_CHARS)
+                feedback = [(score, terms(texts[i])) for i, score in zip(ids.tolist(), scores.tolist()) if i in texts]
+                self._weights[key] = expanded_weights(query_terms, feedback, self.expansion)
+        return self._weights[key]
 
     def shown_passages(self, query: str, documents: np.ndarray) -> dict[int, int]:
         """The chunk that stands for each of `documents`: its best by passage BM25 where one shares a
@@ -192,10 +222,11 @@ class HybridRetriever:
     score_kind = "weighted sum of normalised scores"
 
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
+                 expansion: ExpansionConfig | None = DEFAULT_EXPANSION,
                  parts: Sequence[type[ChunkRetriever]] = (DenseRetriever, LexicalRetriever),
                  weights: Sequence[float] | None = None, fusion: Fusion | None = None) -> None:
         self.scope = scope
-        self.parts = [part(index, scope, bm25) for part in parts]
+        self.parts = [part(index, scope, bm25, expansion) for part in parts]
         if fusion is None and weights is None:
             share = dense_weight(index.query_encoder(index.vectors).settings, index.model)
             weights = (share, 1 - share)

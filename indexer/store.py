@@ -103,8 +103,7 @@ class Store:
         with self.session.begin() as session:
             found = session.scalar(select(Collection.id).where(Collection.name == name))
             if found is None and create:
-                collection = Collection(name=name)
-                session.add(collection)
+                session.add(collection := Collection(name=name))
                 session.flush()
                 found = collection.id
             return found
@@ -240,6 +239,15 @@ class Store:
         however many chunks it has."""
         return dict(self._chunk_rows([Chunk.document_id, Chunk.text], document_keys, Chunk.document_id, Chunk.ordinal == 0))
 
+    def indexed_texts(self, keys: Sequence[int], documents: bool = False, max_chars: int | None = None) -> dict[int, str]:
+        """What BM25 indexed (`titled_texts`) for these chunks, or these documents (one row each: their first
+        chunk's), by key; each text cut to `max_chars` characters by the database, not read whole."""
+        text = Document.text if documents else Chunk.text
+        text = text if max_chars is None else func.substr(text, 1, max_chars)
+        rows = (self._chunk_rows([Document.id, Document.title, text], keys, Document.id, Chunk.ordinal == 0) if documents
+                else self._chunk_rows([Chunk.id, Document.title, text], keys))
+        return {key: chunking.passage_text(title, body) for key, title, body in rows}
+
     def _chunk_rows(self, columns: list, ids: Sequence[int], key=Chunk.id, *conditions) -> list:
         """`columns` of the chunks whose `key` is one of `ids` (and that meet `conditions`), joined to their
         document and collection, `SQL_BATCH` ids a statement."""
@@ -248,7 +256,7 @@ class Store:
         with self.session() as session:
             for start in range(0, len(wanted), SQL_BATCH):
                 rows += session.execute(
-                    select(*columns).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
+                    select(*columns).select_from(Chunk).join(Document, Chunk.document_id == Document.id).join(Collection, Document.collection_id == Collection.id)
                     .where(key.in_(wanted[start:start + SQL_BATCH]), *conditions)
                 ).all()
         return rows

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from encoder.paths import DEFAULT_MODEL
 from indexer.reranking import DEFAULT_RERANK_DEPTH, DEFAULT_RERANKER, MAX_RERANK_DEPTH, Reranker
+from indexer.expansion import DEFAULT_QUERY_EXPANSION, EXPANSION_SETTINGS
 from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT
 
 DEFAULTS: dict[str, object] = {
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_BATCH_DOCUMENTS": 1000,  # documents in one POST /api/documents
     "PAGE_SIZE": 10,  # results per page in the web UI
     "BM25_UNIT": DEFAULT_BM25_UNIT,  # what BM25 ranks in lexical and hybrid searches: "document" or "passage"
+    "QUERY_EXPANSION": DEFAULT_QUERY_EXPANSION,  # which searches BM25 expands by its top texts' words unless they say (`expand=`): hybrid, always, never
     "RERANKER": str(DEFAULT_RERANKER),  # the reranker folder; "" or a missing folder: no reranking on this server
     "RERANK": False,  # whether searches are reranked unless the request says (`rerank=`)
     "RERANK_DEPTH": DEFAULT_RERANK_DEPTH,  # documents the reranker rescores unless the request says (`rerank_depth=`)
@@ -69,6 +71,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
     depth = settings["RERANK_DEPTH"]
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_RERANK_DEPTH:
         raise ConfigError(f"RERANK_DEPTH={depth!r}: expected a whole number from 1 to {MAX_RERANK_DEPTH}")
+    if settings["QUERY_EXPANSION"] not in EXPANSION_SETTINGS:
+        raise ConfigError(f"QUERY_EXPANSION={settings['QUERY_EXPANSION']!r}: expected one of {', '.join(EXPANSION_SETTINGS)}")
     if not isinstance(settings["RERANK"], bool):
         raise ConfigError(f"RERANK={settings['RERANK']!r}: expected true or false")
     if settings["RERANK"] and (problem := Reranker(settings["RERANKER"]).problem):

@@ -26,6 +26,7 @@ class InstanceSettings:
     database_url: str | None
     model: Path
     bm25_unit: str = DEFAULT_BM25_UNIT  # what BM25 ranks in the command's searches (`BM25_UNIT`)
+    query_expansion: str = DEFAULTS["QUERY_EXPANSION"]  # which of the command's searches BM25 expands (`QUERY_EXPANSION`)
     # The reranking settings (searchapp/config.py), their defaults the settings' own.
     reranker_folder: str | None = DEFAULTS["RERANKER"]  # loaded by reranked searches only
     rerank_depth: int = DEFAULTS["RERANK_DEPTH"]
@@ -55,11 +56,12 @@ class InstanceSettings:
 
 
 def instance_settings(instance: str | None = None, database_url: str | None = None, model: str | None = None,
-                      environ: Mapping[str, str] | None = None, bm25_unit: str | None = None) -> InstanceSettings:
+                      environ: Mapping[str, str] | None = None, bm25_unit: str | None = None,
+                      query_expansion: str | None = None) -> InstanceSettings:
     """The loaded settings with a command's flags on top (None: the flag was not given)."""
-    flags = {"INSTANCE": instance, "DATABASE_URL": database_url, "MODEL": model, "BM25_UNIT": bm25_unit}
+    flags = {"INSTANCE": instance, "DATABASE_URL": database_url, "MODEL": model, "BM25_UNIT": bm25_unit, "QUERY_EXPANSION": query_expansion}
     settings = load_settings({name: value for name, value in flags.items() if value is not None}, environ)
     database = settings["DATABASE_URL"]
     return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
-                            str(settings["BM25_UNIT"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
+                            str(settings["BM25_UNIT"]), str(settings["QUERY_EXPANSION"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
                             settings["RERANK"], settings["RERANK_MAX_LENGTH"], settings["RERANK_INT8"])

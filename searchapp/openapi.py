@@ -122,6 +122,8 @@ _SCHEMAS: dict = {
         "index_version": {"type": "integer", "description": "the last saved version loaded whole"},
         "index_type": {"type": "string"}, "model": {"type": "string"}, "dim": {"type": "integer"}}},
 }
+# What `expand=` defaults to under each QUERY_EXPANSION setting (indexer/expansion.py, `expands`).
+EXPANSION_DEFAULTS = {"hybrid": "true in hybrid mode, false in lexical", "always": "true", "never": "false"}
 
 
 def openapi_document(config: Mapping) -> dict:
@@ -133,6 +135,9 @@ def openapi_document(config: Mapping) -> dict:
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
         {"name": "bm25", "in": "query", "schema": {"type": "string", "enum": list(BM25_UNITS), "default": config["BM25_UNIT"]},
          "description": "what BM25 ranks in lexical and hybrid modes: whole documents, or passages (a document by its best)"},
+        {"name": "expand", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+         "description": "in lexical and hybrid modes, expand BM25's query by the words of its top texts for it (pseudo-relevance "
+                        f"feedback, RM3); default: {EXPANSION_DEFAULTS[config['QUERY_EXPANSION']]}; repeated, the last value counts"},
         {"name": "rerank", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"],
                                                      "default": "true" if config["RERANK"] else "false"},
          "description": "rescore the top rerank_depth results with the cross-encoder reranker (400 rerank_unavailable "

@@ -2,7 +2,7 @@
 and the API alike) and the search they ask for, a write's `?wait=`, and an upsert's body.
 
     q=…  k=1…MAX_K  offset=0…MAX_OFFSET  mode=dense|lexical|hybrid  bm25=document|passage  collection=…  filter.FIELD=VALUE (repeatable)
-         rerank=true|false|1|0 (the last given wins)  rerank_depth=1…MAX_RERANK_DEPTH
+         rerank=true|false|1|0 (the last given wins)  rerank_depth=1…MAX_RERANK_DEPTH  expand=true|false|1|0
     q=…  (alone, `parse_query`: what an explanation reads besides the document's id)
     wait=0…MAX_WAIT_SECONDS
     {"collection": …, "documents": [{"id", "title", "text", "metadata"?, …}, …]}
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from indexer.expansion import expands
 from indexer.ranking import Filters
 from indexer.readers import FieldMap, Record, parse_record
 from indexer.reranking import MAX_RERANK_DEPTH, RerankUnavailable
@@ -40,6 +41,7 @@ class SearchParams:
     filters: Filters
     bm25: str  # what BM25 ranks in lexical and hybrid modes (the `BM25_UNIT` setting unless the request says)
     rerank: int = 0  # documents the reranker rescores; 0: not reranked (the `RERANK` setting unless the request says)
+    expand: bool = False  # whether BM25 expands the query (as the `QUERY_EXPANSION` setting says for the mode, unless the request says)
 
 
 def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -> SearchParams:
@@ -70,18 +72,20 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         offset=_integer(args, "offset", 0, 0, config["MAX_OFFSET"]),
         filters=Filters(collection=collection, metadata=metadata),
         bm25=bm25,
-        rerank=_integer(args, "rerank_depth", config["RERANK_DEPTH"], 1, MAX_RERANK_DEPTH) if rerank_requested(args, config) else 0,
+        rerank=_integer(args, "rerank_depth", config["RERANK_DEPTH"], 1, MAX_RERANK_DEPTH) if switch(args, "rerank", config["RERANK"]) else 0,
+        expand=switch(args, "expand", expands(config["QUERY_EXPANSION"], mode)),
     )
 
 
-def rerank_requested(args: MultiDict, config: Mapping) -> bool:
-    """`rerank=`, else the `RERANK` setting. The last value wins: the UI's form sends a hidden
-    `rerank=0` before its checkbox's `rerank=1`, so that an unticked box turns a default on off."""
-    given = args.getlist("rerank")
+def switch(args: MultiDict, name: str, default: object) -> bool:
+    """An on/off parameter (`rerank=`, `expand=`), else its setting's `default`. The last value wins: the
+    UI's form sends a hidden `rerank=0` before its checkbox's `rerank=1`, so that an unticked box turns
+    a default on off."""
+    given = args.getlist(name)
     if not given or given[-1] == "":
-        return bool(config["RERANK"])
+        return bool(default)
     if given[-1].lower() not in SWITCH_VALUES:
-        raise ApiError(400, "invalid_parameter", f"rerank must be true or false (or 1 or 0), not {given[-1]!r}")
+        raise ApiError(400, "invalid_parameter", f"{name} must be true or false (or 1 or 0), not {given[-1]!r}")
     return SWITCH_VALUES[given[-1].lower()]
 
 
@@ -100,7 +104,7 @@ def run_search(service: SearchService, params: SearchParams) -> Results:
     collection that does not exist, 400 for reranking where the server has no reranker), so the UI
     and the API say the same thing."""
     try:
-        return service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25, params.rerank)
+        return service.search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25, params.rerank, params.expand)
     except UnknownCollection as error:
         raise ApiError(404, "unknown_collection", str(error)) from None
     except RerankUnavailable as error:

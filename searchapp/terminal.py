@@ -28,15 +28,17 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def search_params(query: str, mode: str, k: str, offset: str, collection: str | None, filters: list[str], bm25: str = "",
-                  rerank: bool = False, rerank_depth: int = DEFAULTS["RERANK_DEPTH"]) -> SearchParams:
+                  rerank: bool = False, rerank_depth: int = DEFAULTS["RERANK_DEPTH"], expand: bool | None = None) -> SearchParams:
     """The parameters of a search given on the command line (`--filter FIELD=VALUE`, repeatable), checked
     as they are by the server, against its default limits (so `k` and `offset` arrive as text, as in a
     URL); a mistake raises ValueError with a one-line message for the user. `rerank` and its depth
-    come from the instance's settings or the command's `--rerank`."""
+    come from the instance's settings or the command's `--rerank`, `expand` from the instance's settings or the command's
+    `--expansion` (None: as the server's default setting says for the mode)."""
     if not query.strip():
         raise ValueError("the query is empty: give some words to search for")
     args = MultiDict([("q", query), ("mode", mode), ("k", k), ("offset", offset), ("collection", collection or ""), ("bm25", bm25),
-                      ("rerank", "1" if rerank else "0"), ("rerank_depth", str(rerank_depth))])
+                      ("rerank", "1" if rerank else "0"), ("rerank_depth", str(rerank_depth)),
+                      ("expand", "" if expand is None else "1" if expand else "0")])
     for pair in filters:
         name, equals, value = pair.partition("=")
         if not equals or not name:

@@ -21,7 +21,7 @@ from indexer.search import Hit
 
 from .errors import ApiError
 from .pages import document_sections, page_metadata
-from .params import parse_search_params, rerank_requested, run_search
+from .params import parse_search_params, run_search, switch
 from .service import search_service
 
 blueprint = Blueprint("ui", __name__)
@@ -102,7 +102,7 @@ def rerank_choice() -> dict[str, object]:
     reranker), `ticked` whether this search asked for reranking (or the `RERANK` setting does)."""
     problem = search_service().reranker.problem
     try:
-        ticked = rerank_requested(request.args, current_app.config)
+        ticked = switch(request.args, "rerank", current_app.config["RERANK"])
     except ApiError:  # a bad rerank= in the URL: the page itself says so
         ticked = False
     return {"problem": problem, "ticked": ticked and not problem}

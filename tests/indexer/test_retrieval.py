@@ -30,6 +30,9 @@ class FakeStore:
         return {c: ChunkOwner(c, *OWNERS[c], {"even": str(OWNERS[c][0] % 2 == 0).lower()} if with_metadata else None)
                 for c in chunk_ids if c in OWNERS}
 
+    def indexed_texts(self, keys, documents=False, max_chars=None):  # feedback for an expanded query: none here
+        return {}
+
     def document_chunks(self, documents):
         self.calls.append(sorted(documents))
         return sorted((OWNERS[c][0], c % 10, c) for c in OWNERS if OWNERS[c][0] in set(documents.tolist()))
@@ -60,6 +63,9 @@ class FakeLexical:
 
     def scores_of(self, query, ids):
         return np.array([dict(self.ranked).get(i, 0.0) for i in ids.tolist()], np.float32)
+
+    def search_weighted(self, weights, k):  # an expanded query: these tests' queries are no words the analyzer keeps
+        return self.search("", k)
 
 
 class FakeIndex:

@@ -50,8 +50,8 @@ def test_a_word_in_no_document_finds_nothing_lexically(service):
 
 def assert_hybrid_weighs(service: SearchService, share: float) -> None:
     dense = {h.key: h.score for h in service.search("cattle", mode="dense", k=100).hits}
-    lexical = {h.key: h.score for h in service.search("cattle", mode="lexical", k=100).hits}
-    hybrid = service.search("cattle", mode="hybrid", k=100)
+    lexical = {h.key: h.score for h in service.search("cattle", mode="lexical", k=100, expand=True).hits}
+    hybrid = service.search("cattle", mode="hybrid", k=100)  # expanded, as hybrid searches are by default
     assert set(lexical) <= {h.key for h in hybrid.hits}
     # Each list's scores normalised from its floor (cosine -1, BM25 0) to its top, then weighed.
     top_dense, top_lexical = max(dense.values()), max(lexical.values())

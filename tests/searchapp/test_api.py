@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from searchapp import create_app
+from searchapp.config import ConfigError, load_settings
 from searchapp.writes import run_writer
 
 from conftest import TOKEN, apply_queued
@@ -68,9 +69,31 @@ def test_search_in_an_unknown_collection_is_404_naming_the_collections(client):
     ("q=cat&mode=lexical&bm25=words", "invalid_parameter", "unknown bm25 unit 'words': use one of document, passage"),
     ("q=cat&bm25=Document", "invalid_parameter", "unknown bm25 unit 'Document'"),
     ("q=cat&filter.=x", "invalid_parameter", "field name"),
+    ("q=cat&mode=lexical&expand=maybe", "invalid_parameter", "expand must be true or false (or 1 or 0), not 'maybe'"),
 ])
 def test_bad_search_parameters_are_400_json(client, query, code, words):
     assert_error(client.get(f"/api/search?{query}"), 400, code, words)
+
+
+def test_expand_turns_query_expansion_on_or_off_the_last_value_counting(client):
+    def found(query: str) -> set[str]:
+        response = client.get(f"/api/search?q=cattle&k=100{query}")
+        assert response.status_code == 200
+        return {hit["id"] for hit in response.get_json()["results"]}
+    plain, expanded = found("&mode=lexical"), found("&mode=lexical&expand=1")  # lexical: a keyword search unless asked
+    assert plain == {"n6", "long"} and plain < expanded  # the feedback's words reach texts without "cattle"
+    assert found("&mode=lexical&expand=0&expand=true") == expanded and found("&mode=lexical&expand=true&expand=0") == plain
+    hybrid = client.get("/api/search?q=cattle&mode=hybrid&k=3").get_json()["results"]  # expanded by default
+    assert [r["score"] for r in hybrid] != [r["score"] for r in client.get("/api/search?q=cattle&mode=hybrid&k=3&expand=0").get_json()["results"]]
+    spec = {p["name"]: p for p in client.get("/api/openapi.json").get_json()["paths"]["/api/search"]["get"]["parameters"]}
+    assert "true in hybrid mode, false in lexical" in spec["expand"]["description"]
+
+
+def test_the_query_expansion_setting_names_when_searches_expand():
+    assert load_settings(environ={"SEARCHAPP_QUERY_EXPANSION": "always"})["QUERY_EXPANSION"] == "always"
+    assert load_settings(environ={})["QUERY_EXPANSION"] == "hybrid"
+    with pytest.raises(ConfigError, match="QUERY_EXPANSION='off': expected one of hybrid, always, never"):
+        load_settings({"QUERY_EXPANSION": "off"}, environ={})
 
 
 def test_unknown_routes_and_methods_are_json_under_api(client):

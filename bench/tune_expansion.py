@@ -1,0 +1,101 @@
+"""Choose how BM25 expands queries (RM3, indexer/expansion.py) on labelled queries that are not test
+queries: SciFact's train claims and NFCorpus's dev split, as bench/tune_fusion.py takes them. Every
+query is searched through `LexicalRetriever` as the search service searches it, once unexpanded and
+once per expansion tried, and each lexical list is also fused with the query's dense list by the
+model's own dense share (hybrid). nDCG@10 of both modes on both sets; the expansion with the best mean
+of the four is printed last. Prints a markdown table for docs/benchmarks.md, with the mean time of an
+expanded lexical search (feedback read from the store and analysed, then the second BM25 pass).
+
+    .venv/bin/python bench/tune_expansion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
+
+from encoder.paths import DEFAULT_MODEL  # noqa: E402
+from encoder.training import DEFAULT_DATA_DIR, read_beir  # noqa: E402
+from indexer.evaluation import indexed_service  # noqa: E402
+from indexer.expansion import DEFAULT_EXPANSION, ExpansionConfig  # noqa: E402
+from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
+from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DenseRetriever, LexicalRetriever, convex_fusion, dense_weight  # noqa: E402
+from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
+from tune_fusion import DEPTH, ndcg, write_scifact_train  # noqa: E402
+
+GRID = [ExpansionConfig(documents, terms, weight)
+        for documents, terms, weight in itertools.product((3, 5, 10), (10, 20, 40), (0.6, 0.7, 0.8, 0.9))]
+
+
+class DevSet:
+    """One set's judged queries over its instance, its dense lists taken once."""
+
+    def __init__(self, folder: Path, split: str, instance: Path, model: Path, bm25: str) -> None:
+        beir = read_beir(folder, split=split)
+        self.qrels, self.queries, self.bm25 = beir.qrels, beir.queries, bm25
+        self.service = indexed_service(folder, instance, model, show_progress=True)
+        self.index = self.service.index
+        self.names: dict[int, str] = {}
+        self.dense = {query_id: self.documents(DenseRetriever(self.index, self.scope()).search(text, DEPTH)) for query_id, text in self.queries.items()}
+        share = dense_weight(self.index.encoder.settings, self.index.model)
+        self.fuse = convex_fusion((share, 1 - share), (DenseRetriever.score_floor, LexicalRetriever.score_floor))
+
+    def scope(self) -> DocumentScope:
+        return DocumentScope(self.index.store, Filters())
+
+    def documents(self, chunks: Ranking) -> Ranking:
+        """A ranking of chunks as one of document keys, the keys' external ids remembered for nDCG."""
+        for passage in self.index.store.passages(chunks.ids).values():
+            self.names[passage.document] = passage.external_id
+        return Ranking(self.scope().documents(chunks.ids), chunks.scores)
+
+    def measure(self, expansion: ExpansionConfig | None) -> tuple[float, float, float]:
+        """(lexical nDCG@10, hybrid nDCG@10, mean ms of a lexical search) with this expansion."""
+        lists, started = [], time.perf_counter()
+        for query_id, text in self.queries.items():
+            lists.append((query_id, self.dense[query_id], LexicalRetriever(self.index, self.scope(), self.bm25, expansion).search(text, DEPTH)))
+        took = (time.perf_counter() - started) * 1000 / len(self.queries)
+        lists = [(query_id, dense, self.documents(lexical)) for query_id, dense, lexical in lists]
+        return (ndcg(lambda pair: pair[1], self.qrels, lists, self.names), ndcg(self.fuse, self.qrels, lists, self.names), took)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/tune-fusion"))
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--bm25-unit", choices=BM25_UNITS, default=DEFAULT_BM25_UNIT)
+    args = parser.parse_args()
+    nfcorpus = args.work / "nfcorpus-dev"
+    if not (nfcorpus / "corpus.jsonl").exists():
+        write_nfcorpus_dev(args.data / "nfcorpus" / "original", nfcorpus)
+    model = args.model.resolve()
+    sets = {"SciFact train": DevSet(write_scifact_train(args.data, args.work / "scifact-train"), "train", args.work / "scifact-instance", model, args.bm25_unit),
+            "NFCorpus dev": DevSet(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", model, args.bm25_unit)}
+    print(f"model {args.model}; BM25 over {args.bm25_unit} units; hybrid at the model's dense share; engine default {DEFAULT_EXPANSION}")
+    print("\n| expansion (documents, terms, query weight) | " + " | ".join(f"{name} lexical | {name} hybrid" for name in sets)
+          + " | mean | ms a lexical search |\n|---|" + "---:|" * (2 * len(sets) + 2))
+    best = None
+    for expansion in [None, *GRID]:
+        measured = [found.measure(expansion) for found in sets.values()]
+        scores = [score for lexical, hybrid, _ in measured for score in (lexical, hybrid)]
+        mean, took = float(np.mean(scores)), float(np.mean([ms for *_, ms in measured]))
+        name = "none" if expansion is None else f"{expansion.documents}, {expansion.terms}, {expansion.original_weight}"
+        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {mean:.2f} | {took:.1f} |", flush=True)
+        if expansion is not None and (best is None or mean > best[1]):
+            best = (name, mean)
+    print(f"\nbest expansion on these queries: {best[0]} (mean nDCG@10 {best[1]:.2f})")
+    for found in sets.values():
+        found.index.close()
+
+
+if __name__ == "__main__":
+    main()
