@@ -3,8 +3,8 @@ queries: SciFact's train claims and NFCorpus's dev split, as bench/tune_fusion.p
 query is searched through `LexicalRetriever` as the search service searches it, once unexpanded and
 once per expansion tried, and each lexical list is also fused with the query's dense list by the
 model's own dense share (hybrid). nDCG@10 of both modes on both sets; the expansion with the best mean
-of the four is printed last. Prints a markdown table for docs/benchmarks.md, with the mean time of an
-expanded lexical search (feedback read from the store and analysed, then the second BM25 pass).
+of the four is printed last. Prints a markdown table for docs/benchmarks.md, with the mean time of a
+lexical search (grouped by document; the bench's read of the passages' ids included), expanded or not.
 
     .venv/bin/python bench/tune_expansion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage]
 """
@@ -44,26 +44,26 @@ class DevSet:
         self.service = indexed_service(folder, instance, model, show_progress=True)
         self.index = self.service.index
         self.names: dict[int, str] = {}
-        self.dense = {query_id: self.documents(DenseRetriever(self.index, self.scope()).search(text, DEPTH)) for query_id, text in self.queries.items()}
+        self.dense = {query_id: self.search(DenseRetriever, text) for query_id, text in self.queries.items()}
         share = dense_weight(self.index.encoder.settings, self.index.model)
         self.fuse = convex_fusion((share, 1 - share), (DenseRetriever.score_floor, LexicalRetriever.score_floor))
 
-    def scope(self) -> DocumentScope:
-        return DocumentScope(self.index.store, Filters())
-
-    def documents(self, chunks: Ranking) -> Ranking:
-        """A ranking of chunks as one of document keys, the keys' external ids remembered for nDCG."""
+    def search(self, retriever: type, text: str, expansion: ExpansionConfig | None = None) -> Ranking:
+        """The retriever's documents for `text`, as keys (their external ids remembered for nDCG)."""
+        scope = DocumentScope(self.index.store, Filters())
+        chunks = retriever(self.index, scope, self.bm25, expansion).search(text, DEPTH)
         for passage in self.index.store.passages(chunks.ids).values():
             self.names[passage.document] = passage.external_id
-        return Ranking(self.scope().documents(chunks.ids), chunks.scores)
+        return Ranking(scope.documents(chunks.ids), chunks.scores)
 
     def measure(self, expansion: ExpansionConfig | None) -> tuple[float, float, float]:
         """(lexical nDCG@10, hybrid nDCG@10, mean ms of a lexical search) with this expansion."""
-        lists, started = [], time.perf_counter()
+        lists, took = [], 0.0
         for query_id, text in self.queries.items():
-            lists.append((query_id, self.dense[query_id], LexicalRetriever(self.index, self.scope(), self.bm25, expansion).search(text, DEPTH)))
-        took = (time.perf_counter() - started) * 1000 / len(self.queries)
-        lists = [(query_id, dense, self.documents(lexical)) for query_id, dense, lexical in lists]
+            started = time.perf_counter()
+            lexical = self.search(LexicalRetriever, text, expansion)
+            took += (time.perf_counter() - started) * 1000 / len(self.queries)  # the passages read for nDCG included
+            lists.append((query_id, self.dense[query_id], lexical))
         return (ndcg(lambda pair: pair[1], self.qrels, lists, self.names), ndcg(self.fuse, self.qrels, lists, self.names), took)
 
 

@@ -38,10 +38,10 @@ RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 # The dense list's share of a hybrid score belongs to the model: how far its cosines can be trusted
 # against BM25 is a property of the model, chosen for it on labelled queries that are not test queries
 # (bench/tune_fusion.py --save writes it into the model's config.json under this key; `adapt` keeps its
-# parent's). The shipped model's is 0.10 (docs/benchmarks.md, "The shipped model from one GPU call").
+# parent's). The shipped model's is 0.05 (docs/benchmarks.md, "Query expansion").
 DENSE_WEIGHT_KEY = "hybrid_dense_weight"
 # For a model that names none (an imported Hugging Face model, a fresh training run): BM25 leads and the
-# dense list breaks its near-ties, as for the shipped model, so an untuned model cannot pull hybrid far
+# dense list breaks its near-ties, as for the models shipped so far, so an untuned model cannot pull hybrid far
 # below BM25 (an equal share did: docs/benchmarks.md, "Hybrid fusion").
 FALLBACK_DENSE_WEIGHT = 0.1
 BM25_UNITS = ("document", "passage")  # what BM25 ranks: whole documents, or passages (a document by its best)
