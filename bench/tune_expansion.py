@@ -11,7 +11,6 @@ lexical search (grouped by document; the bench's read of the passages' ids inclu
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -22,14 +21,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
 
-from encoder.paths import DEFAULT_MODEL  # noqa: E402
-from encoder.training import DEFAULT_DATA_DIR, read_beir  # noqa: E402
+from encoder.training import read_beir  # noqa: E402
 from indexer.evaluation import indexed_service  # noqa: E402
 from indexer.expansion import DEFAULT_EXPANSION, ExpansionConfig  # noqa: E402
 from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
-from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DenseRetriever, LexicalRetriever, convex_fusion, dense_weight  # noqa: E402
-from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
-from tune_fusion import DEPTH, ndcg, write_scifact_train  # noqa: E402
+from indexer.retrieval import DenseRetriever, LexicalRetriever, convex_fusion, dense_weight  # noqa: E402
+from tune_fusion import DEPTH, dev_folders, dev_parser, ndcg  # noqa: E402
 
 GRID = [ExpansionConfig(documents, terms, weight)
         for documents, terms, weight in itertools.product((3, 5, 10), (10, 20, 40), (0.6, 0.7, 0.8, 0.9))]
@@ -68,17 +65,10 @@ class DevSet:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/tune-fusion"))
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--bm25-unit", choices=BM25_UNITS, default=DEFAULT_BM25_UNIT)
-    args = parser.parse_args()
-    nfcorpus = args.work / "nfcorpus-dev"
-    if not (nfcorpus / "corpus.jsonl").exists():
-        write_nfcorpus_dev(args.data / "nfcorpus" / "original", nfcorpus)
+    args = dev_parser(__doc__).parse_args()
+    scifact, nfcorpus = dev_folders(args)
     model = args.model.resolve()
-    sets = {"SciFact train": DevSet(write_scifact_train(args.data, args.work / "scifact-train"), "train", args.work / "scifact-instance", model, args.bm25_unit),
+    sets = {"SciFact train": DevSet(scifact, "train", args.work / "scifact-instance", model, args.bm25_unit),
             "NFCorpus dev": DevSet(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", model, args.bm25_unit)}
     print(f"model {args.model}; BM25 over {args.bm25_unit} units; hybrid at the model's dense share; engine default {DEFAULT_EXPANSION}")
     print("\n| expansion (documents, terms, query weight) | " + " | ".join(f"{name} lexical | {name} hybrid" for name in sets)

@@ -84,18 +84,29 @@ def ndcg(fuse, qrels: dict, lists: list, names: dict) -> float:
     return retrieval_metrics(rankings, qrels)["ndcg@10"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def dev_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a bench that tunes on these dev sets (this one, bench/tune_expansion.py)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/tune-fusion"))
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--bm25-unit", choices=BM25_UNITS, default=DEFAULT_BM25_UNIT)
-    parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
-    args = parser.parse_args()
-    scifact = write_scifact_train(args.data, args.work / "scifact-train")
+    return parser
+
+
+def dev_folders(args: argparse.Namespace) -> tuple[Path, Path]:
+    """SciFact's train claims and NFCorpus's dev split as BEIR folders under --work, written once."""
     nfcorpus = args.work / "nfcorpus-dev"
     if not (nfcorpus / "corpus.jsonl").exists():
         write_nfcorpus_dev(args.data / "nfcorpus" / "original", nfcorpus)
+    return write_scifact_train(args.data, args.work / "scifact-train"), nfcorpus
+
+
+def main() -> None:
+    parser = dev_parser(__doc__)
+    parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
+    args = parser.parse_args()
+    scifact, nfcorpus = dev_folders(args)
     sets = {"SciFact train": document_lists(scifact, "train", args.work / "scifact-instance", args.model.resolve(), args.bm25_unit),
             "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve(), args.bm25_unit)}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
