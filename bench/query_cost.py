@@ -1,7 +1,7 @@
 """Where one query's time goes, in-process on one thread (as in a server worker): encoding in
 float32 and in bf16 autocast, the vector search, BM25, the SQL for the candidates' documents (each
 step through the retrievers the service uses, indexer/retrieval.py), and the whole
-`SearchService.search` per mode. Run it on an instance built by bench/serving.py.
+`SearchService.search` per mode, BM25 expanded and not (indexer/expansion.py). Run it on an instance built by bench/serving.py.
 
     .venv/bin/python bench/query_cost.py /tmp/bench-http/wikipedia-100000 [--queries 200]
 """
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import Encoder, set_threads  # noqa: E402
+from indexer.expansion import DEFAULT_EXPANSION  # noqa: E402
 from indexer.ranking import DocumentScope, Filters  # noqa: E402
 from indexer.retrieval import MODES, DenseRetriever, LexicalRetriever  # noqa: E402
 from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
@@ -48,7 +49,8 @@ def main() -> None:
     index = service.index
     bf16 = Encoder.load(index.model, precision="bfloat16")
     scope = DocumentScope(index.store, Filters())
-    dense, lexical = DenseRetriever(index, scope), LexicalRetriever(index, scope)
+    dense = DenseRetriever(index, scope)
+    lexical, expanded = LexicalRetriever(index, scope, expansion=None), LexicalRetriever(index, scope, expansion=DEFAULT_EXPANSION)
     vector = index.encoder.encode([queries[0]])
     chunk_ids = dense.chunks_near(vector, MIN_CANDIDATES).ids
     rows = {
@@ -57,10 +59,14 @@ def main() -> None:
         f"vector search, top {MIN_CANDIDATES} ({index.vectors.index_type}, {len(index.vectors):,} vectors)":
             mean_ms(lambda q: dense.chunks_near(vector, MIN_CANDIDATES), queries),
         f"BM25, top {MIN_CANDIDATES}": mean_ms(lambda q: lexical.chunks(q, MIN_CANDIDATES), queries),
+        # Feedback read from the store and analysed, then the second pass: what `expand` adds (indexer/expansion.py).
+        f"BM25 expanded ({DEFAULT_EXPANSION.documents} texts, {DEFAULT_EXPANSION.terms} terms), top {MIN_CANDIDATES}":
+            mean_ms(lambda q: expanded.chunks(q, MIN_CANDIDATES), queries),
         # A new scope each time: a search's scope asks the store only once about a chunk.
         f"SQL: documents of {MIN_CANDIDATES} candidate chunks":
             mean_ms(lambda q: DocumentScope(index.store, Filters()).fetch(chunk_ids), queries),
-        **{f"SearchService.search, {mode}, k=10": mean_ms(lambda q, m=mode: service.search(q, mode=m), queries) for mode in MODES},
+        **{f"SearchService.search, {mode}{', expanded' if expand else ''}, k=10": mean_ms(lambda q, m=mode, e=expand: service.search(q, mode=m, expand=e), queries)
+           for mode in MODES for expand in ((False, True) if mode != "dense" else (False,))},
     }
     print(f"{len(queries)} SciFact claims, one thread\n\n| step | ms per query |\n|---|---:|")
     for name, ms in rows.items():
