@@ -134,21 +134,27 @@ class LexicalIndex:
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the `k` best entries that share at least one term with `query`."""
-        return self.search_weighted(dict.fromkeys(terms(query), 1.0), k)
+        return self.top(self.scores(dict.fromkeys(terms(query), 1.0)), k)
 
-    def search_weighted(self, weights: Mapping[str, float], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """`search` for terms of given weights (an expanded query, indexer/expansion.py): an entry
-        scores the weighted sum of its terms' BM25 weights."""
-        columns = [(self.vocabulary[term], weight) for term, weight in weights.items() if term in self.vocabulary and weight > 0]
-        if not columns or k <= 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
+    def scores(self, weights: Mapping[str, float]) -> np.ndarray:
+        """Every entry's score for terms of given weights (1 each for a query as `search` takes it; an
+        expanded query's, indexer/expansion.py): the weighted sum of its terms' BM25 weights, by position."""
         scores = np.zeros(len(self.ids), np.float32)
-        for column, weight in columns:
+        for term, weight in weights.items():
+            column = self.vocabulary.get(term)
+            if column is None or weight <= 0:
+                continue
             start, end = self.indptr[column], self.indptr[column + 1]
             # an entry appears once per column; a weight of 1 adds the column exactly, as unweighted
             scores[self.rows[start:end]] += self.data[start:end] if weight == 1.0 else weight * self.data[start:end]
+        return scores
+
+    def top(self, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the `k` best entries by `scores` (what `scores` gives), only those above 0: sharing a term."""
         matched = np.flatnonzero(scores)
         k = min(k, len(matched))
+        if k <= 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
         top = matched[np.argpartition(-scores[matched], k - 1)[:k]] if k < len(matched) else matched
         top = top[np.argsort(-scores[top], kind="stable")]
         return self.ids[top], scores[top]

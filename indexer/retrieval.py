@@ -133,33 +133,36 @@ class LexicalRetriever(ChunkRetriever):
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
                  expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
         super().__init__(index, scope, bm25, expansion)
-        self._weights: dict[tuple[str, LexicalIndex], dict[str, float]] = {}  # (query, index) -> its terms' weights
+        self._scores: dict[tuple[str, LexicalIndex], np.ndarray] = {}  # (query, index) -> every text's score
 
     def chunks(self, query: str, k: int) -> Ranking:
         if self.bm25 == "passage":
-            return Ranking(*self.index.lexical.search_weighted(self.weights(query, self.index.lexical), k))
+            return Ranking(*self.index.lexical.top(self.scores(query, self.index.lexical), k))
         lexical = self.index.document_lexical
-        keys, scores = lexical.search_weighted(self.weights(query, lexical), k)
+        keys, scores = lexical.top(self.scores(query, lexical), k)
         shown = self.shown_passages(query, keys)  # a document deleted since the index was saved has none
         kept = [position for position, key in enumerate(keys.tolist()) if key in shown]
         return Ranking(np.array([shown[key] for key in keys[kept].tolist()], dtype=np.int64), scores[kept])
 
-    def weights(self, query: str, lexical: LexicalIndex) -> dict[str, float]:
-        """The query's terms, each weighing 1, expanded by `expansion` with feedback from `lexical`'s top
-        texts for the query (indexer/expansion.py). Worked out once per query and index, so the rounds
-        of a widening search pay for the feedback once. The feedback comes from the whole index, before
-        filters: they narrow what is shown, not what the query's words mean."""
+    def scores(self, query: str, lexical: LexicalIndex) -> np.ndarray:
+        """Every text's BM25 in `lexical` for the query's terms, each weighing 1, plus, with `expansion`,
+        the feedback terms that `lexical`'s top texts for the query give (indexer/expansion.py): the
+        first pass's scores are the expanded ones' base, so the query's own postings are read once.
+        Worked out once per query and index: the rounds of a widening search only select from it. The
+        feedback comes from the whole index, before filters: they narrow what is shown, not what the
+        query's words mean."""
         key = (query, lexical)
-        if key not in self._weights:
-            query_terms = terms(query)
-            if self.expansion is None:
-                self._weights[key] = dict.fromkeys(query_terms, 1.0)
-            else:
-                ids, scores = lexical.search(query, self.expansion.documents)
+        if key not in self._scores:
+            original = dict.fromkeys(terms(query), 1.0)
+            scores = lexical.scores(original)
+            if self.expansion is not None:
+                ids, first = lexical.top(scores, self.expansion.documents)
                 texts = self.index.store.indexed_texts(ids, documents=lexical is not self.index.lexical, max_chars=FEEDBACK_CHARS)
-                feedback = [(score, terms(texts[i])) for i, score in zip(ids.tolist(), scores.tolist()) if i in texts]
-                self._weights[key] = expanded_weights(query_terms, feedback, self.expansion)
-        return self._weights[key]
+                feedback = [(score, terms(texts[i])) for i, score in zip(ids.tolist(), first.tolist()) if i in texts]
+                expanded = expanded_weights(list(original), feedback, self.expansion)
+                scores = scores + lexical.scores({term: weight - original.get(term, 0.0) for term, weight in expanded.items()})
+            self._scores[key] = scores
+        return self._scores[key]
 
     def shown_passages(self, query: str, documents: np.ndarray) -> dict[int, int]:
         """The chunk that stands for each of `documents`: its best by passage BM25 where one shares a

@@ -140,8 +140,8 @@ class SearchService:
                bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0, expand: bool | None = None) -> Results:
         """A page of `mode`'s ranking; `bm25` is the unit BM25 ranks in lexical and hybrid modes (see
         indexer/retrieval.py), and `expand` whether BM25 expands the query by feedback from its top texts
-        (indexer/expansion.py; None: as `DEFAULT_QUERY_EXPANSION` says for the mode); `rerank` > 0 has the reranker rescore that many of the first documents
-        (RerankUnavailable where the service has none)."""
+        (indexer/expansion.py; None: as `DEFAULT_QUERY_EXPANSION` says for the mode); `rerank` > 0 has
+        the reranker rescore that many of the first documents (RerankUnavailable where the service has none)."""
         build = RETRIEVERS.get(mode)
         if build is None:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(RETRIEVERS)}")
@@ -152,8 +152,9 @@ class SearchService:
         filters = filters or Filters()
         if filters.collection is not None:
             self._check_collection(filters.collection)
-        retriever = build(self.index, DocumentScope(self.index.store, filters), bm25=bm25,
-                          expansion=DEFAULT_EXPANSION if (expands(DEFAULT_QUERY_EXPANSION, mode) if expand is None else expand) else None)
+        if expand is None:
+            expand = expands(DEFAULT_QUERY_EXPANSION, mode)
+        retriever = build(self.index, DocumentScope(self.index.store, filters), bm25=bm25, expansion=DEFAULT_EXPANSION if expand else None)
         wanted = max(offset + k, rerank)  # the reranked head is the same whichever page of it is asked for
         available = max(len(self.index.vectors), len(self.index.lexical))
         candidates = max(MIN_CANDIDATES, 2 * wanted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from indexer.expansion import expands
 from indexer.reranking import MAX_RERANK_DEPTH
 from indexer.retrieval import BM25_UNITS, MODES
 from indexer.validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, MAX_ID_BYTES
@@ -122,8 +123,11 @@ _SCHEMAS: dict = {
         "index_version": {"type": "integer", "description": "the last saved version loaded whole"},
         "index_type": {"type": "string"}, "model": {"type": "string"}, "dim": {"type": "integer"}}},
 }
-# What `expand=` defaults to under each QUERY_EXPANSION setting (indexer/expansion.py, `expands`).
-EXPANSION_DEFAULTS = {"hybrid": "true in hybrid mode, false in lexical", "always": "true", "never": "false"}
+
+
+def expansion_default(setting: str) -> str:
+    """What `expand=` defaults to in each BM25 mode under the QUERY_EXPANSION setting (indexer/expansion.py)."""
+    return ", ".join(f"{str(expands(setting, mode)).lower()} in {mode} mode" for mode in ("lexical", "hybrid"))
 
 
 def openapi_document(config: Mapping) -> dict:
@@ -137,7 +141,7 @@ def openapi_document(config: Mapping) -> dict:
          "description": "what BM25 ranks in lexical and hybrid modes: whole documents, or passages (a document by its best)"},
         {"name": "expand", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
          "description": "in lexical and hybrid modes, expand BM25's query by the words of its top texts for it (pseudo-relevance "
-                        f"feedback, RM3); default: {EXPANSION_DEFAULTS[config['QUERY_EXPANSION']]}; repeated, the last value counts"},
+                        f"feedback, RM3); default: {expansion_default(config['QUERY_EXPANSION'])}; repeated, the last value counts"},
         {"name": "rerank", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"],
                                                      "default": "true" if config["RERANK"] else "false"},
          "description": "rescore the top rerank_depth results with the cross-encoder reranker (400 rerank_unavailable "

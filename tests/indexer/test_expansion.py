@@ -49,12 +49,12 @@ def test_an_expansion_that_cannot_work_is_refused(bad):
 def test_bm25_by_weights_sums_each_terms_scores_times_its_weight():
     index = LexicalIndex.build(zip([1, 2, 3], ["heart attack care", "cardiac arrest", "heart failure and cardiac rhythm"]))
     heart, cardiac = (dict(zip(*(a.tolist() for a in index.search(word, 10)))) for word in ("heart", "cardiac"))
-    ids, scores = index.search_weighted({"heart": 1.0, "cardiac": 0.5, "unknown": 3.0, "attack": 0.0}, 10)
+    ids, scores = index.top(index.scores({"heart": 1.0, "cardiac": 0.5, "unknown": 3.0, "attack": 0.0}), 10)
     expected = {key: heart.get(key, 0.0) + 0.5 * cardiac.get(key, 0.0) for key in (1, 2, 3)}
     assert dict(zip(ids.tolist(), scores.tolist())) == pytest.approx(expected)
     assert ids.tolist() == sorted(expected, key=lambda key: -expected[key])
     plain = index.search("heart cardiac", 10)
-    weighted = index.search_weighted(dict.fromkeys(terms("heart cardiac"), 1.0), 10)
+    weighted = index.top(index.scores(dict.fromkeys(terms("heart cardiac"), 1.0)), 10)
     assert plain[0].tolist() == weighted[0].tolist() and plain[1].tolist() == weighted[1].tolist()
 
 

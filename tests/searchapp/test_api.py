@@ -86,7 +86,7 @@ def test_expand_turns_query_expansion_on_or_off_the_last_value_counting(client):
     hybrid = client.get("/api/search?q=cattle&mode=hybrid&k=3").get_json()["results"]  # expanded by default
     assert [r["score"] for r in hybrid] != [r["score"] for r in client.get("/api/search?q=cattle&mode=hybrid&k=3&expand=0").get_json()["results"]]
     spec = {p["name"]: p for p in client.get("/api/openapi.json").get_json()["paths"]["/api/search"]["get"]["parameters"]}
-    assert "true in hybrid mode, false in lexical" in spec["expand"]["description"]
+    assert "false in lexical mode, true in hybrid mode" in spec["expand"]["description"]
 
 
 def test_the_query_expansion_setting_names_when_searches_expand():
