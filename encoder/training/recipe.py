@@ -18,8 +18,8 @@ The clock is the whole process's: the time left is shared out again before every
 stages and evaluations so far really cost, so the run ends on time whatever start-up, tokenisation and
 evaluation take on the day. Every variant (and the starting checkpoint) is measured on development
 sets only: STS-B dev and a BEIR folder's dev split (NFCorpus dev); test sets are for afterwards, on the
-CPU (`selection`). `eval.json` holds every figure; only the best variant's checkpoint is exported
-(`transfer.export`).
+CPU (`selection`). `eval.json` holds every figure; the best variant's checkpoint is exported
+(`transfer.export`), and with `--export-variants` every variant's too, for an ablation on test sets.
 """
 
 from __future__ import annotations
@@ -44,13 +44,14 @@ from .pair_tensors import TokenCache
 from .pairs import Pair, read_pairs
 from .pipeline import log
 from .selection import DevSets, publish
+from .transfer import export
 from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, passage_span_pairs, wikipedia_span_pairs
 
 REQUIRED = ("data_dir", "init_checkpoint", "work_dir", "out_dir", "seconds")
 # The settings made flags: all but the clock's start and the variants, which have flags of their own.
 FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "span_sources", "span_rounds",
          "batch_size", "lr", "query_length", "passage_length", "eval_batch_size", "log_every", "max_steps", "reserve_s",
-         "min_stage_s", "stage_overhead_s", "device", "precision", "seed", "compile", "static_shapes")
+         "min_stage_s", "stage_overhead_s", "device", "precision", "seed", "compile", "static_shapes", "export_variants")
 
 
 @dataclass
@@ -104,6 +105,7 @@ class RecipeConfig:
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
     seed: int = setting(0, "seed of the pair order and of the Wikipedia pairs")
+    export_variants: bool = setting(False, "also export every variant to OUT/variants/NAME, so that an ablation's test figures can be measured afterwards")
 
     def remaining(self) -> float:
         return self.started + self.seconds - self.reserve_s - time.time()
@@ -146,6 +148,8 @@ def run_recipe(config: RecipeConfig) -> dict:
         results["variants"][name] = {**dev.evaluate(checkpoint), "checkpoint": checkpoint, "stages": [vars(s) for s in variants[name]]}
         log(f"variant {name}: {results['variants'][name]}")
         exported = publish(config, results, exported)
+        if config.export_variants:
+            export(Path(checkpoint), [], out / "variants" / name)
         costs.evaluation = time.time() - started
     if exported is None:
         publish(config, results, exported)

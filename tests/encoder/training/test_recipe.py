@@ -89,7 +89,7 @@ def test_the_one_call_script_pretrains_then_runs_the_recipe_on_shippable_pairs_a
          "--workers", "1", "--vocab-size", "300", "--tokenizer-docs", "50", "--layers", "1", "--hidden", "32", "--heads", "2",
          "--max-length", "32", "--max-positions", "64", "--batch-size", "8", "--log-every", "2",
          "--", "--variants", "A", "--batch-size", "8", "--query-length", "16", "--passage-length", "24", "--static-shapes",
-         "--max-steps", "3", "--device", "cpu", "--precision", "float32",
+         "--max-steps", "3", "--device", "cpu", "--precision", "float32", "--export-variants",
          "--", "--max-steps", "2", "--batch-size", "2", "--negatives", "1", "--max-length", "32", "--device", "cpu", "--precision", "float32"],
         capture_output=True, text=True, timeout=300, env={"WORK_DIR": str(work), **_python_env()},
     )
@@ -109,7 +109,10 @@ def test_the_one_call_script_pretrains_then_runs_the_recipe_on_shippable_pairs_a
     assert set(figures["variants"]) == {"A"}
     start = json.loads((work / "recipe" / "A" / "stage0" / "finetune_log.jsonl").read_text().splitlines()[0])
     assert {key for key in start if key.startswith("pairs_") and key != "pairs_per_s"} == {"pairs_stsb", "pairs_medquad"}  # no research pair
-    assert Encoder.load(assemble(unpacked / "recipe", tmp_path / "tuned")).encode(["the pen is red"]).shape == (1, 32)
+    tuned = Encoder.load(assemble(unpacked / "recipe", tmp_path / "tuned")).encode(["the pen is red"])
+    assert tuned.shape == (1, 32)
+    variant = Encoder.load(assemble(unpacked / "recipe" / "variants" / "A", tmp_path / "A")).encode(["the pen is red"])
+    assert abs(float((variant @ tuned.T)[0, 0]) - 1.0) < 1e-3  # the one variant is the one selected
 
     reranker = unpacked / "reranker"  # from the pretrained checkpoint, judged on the dev queries' candidates in the run
     assert CrossEncoder.load(reranker).score("the pen", ["the pen is red", "a cat"]).shape == (2,)
@@ -168,7 +171,7 @@ RECIPE_FLAGS = {
     "--span-sources": [], "--span-rounds": 2,
     "--batch-size": 1024, "--lr": 1e-4, "--query-length": 64, "--passage-length": 128, "--eval-batch-size": 256, "--log-every": 50,
     "--max-steps": 0, "--reserve-s": 20.0, "--min-stage-s": 5.0, "--stage-overhead-s": 15.0, "--device": "auto", "--precision": "auto",
-    "--seed": 0, "--compile": False, "--static-shapes": None,
+    "--seed": 0, "--compile": False, "--static-shapes": None, "--export-variants": False,
 }
 
 
