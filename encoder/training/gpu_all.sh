@@ -8,8 +8,8 @@
 # DATA_DIR: made by scripts/prepare_gpu_data.py (wikipedia/*.xz, pairs.jsonl.xz, stsb/, the NFCorpus dev folder
 #           with its BM25 candidates) and scripts/mine_rerank_pairs.py (rerank_pairs.jsonl.xz; RERANK_SECONDS 0
 #           skips the reranker and does not need it).
-# OUT_DIR:  bundle.tar.partNN (<= 15 MiB each: one device call brings back at most 8 files), holding
-#           pretrained/ and recipe/ as pipeline.py and recipe.py export them, and reranker/ (a reranker
+# OUT_DIR:  bundle.tar.partNN (<= 15 MiB each: one device call brings back at most 8 files, 64 MiB in all), holding
+#           pretrained/ and recipe/ as pipeline.py and recipe.py export them (recipe/variants/ last), and reranker/ (a reranker
 #           folder, with its log and eval.json: NFCorpus dev, BM25's top 30 reranked). Unpack with
 #           `cat OUT_DIR/bundle.tar.part* | tar -x -C DIR`, then `python3 -m encoder.training.pipeline
 #           assemble DIR/recipe CHECKPOINT` (and the same for DIR/pretrained).
@@ -28,8 +28,13 @@ bundle=$out
 out=$work/export  # gpu_logged copies each log here too, so the bundle holds them
 mkdir -p "$out"
 bundle_up() {  # on every exit: what a failed run left, logs included, still comes back
-  tar -C "$out" -cf - . | split -b 15M -d - "$bundle/bundle.tar.part"
-  echo "bundled $(du -sh "$out" | cut -f1) into $(ls "$bundle" | wc -l) parts at $(python3 -c "import time; print(round(time.time() - $started))") s"
+  # A device call brings back 64 MiB at most (the first four parts), so the recipe's extra variants
+  # (--export-variants) go last: a bundle too big loses them, never the logs, the model or the pretrained one.
+  (cd "$out" && find . -type f | awk '{ print (/\/variants\//) ? "1 " $0 : "0 " $0 }' | sort -n -s | cut -d' ' -f2- | tar -cf - -T -) \
+    | split -b 15M -d - "$bundle/bundle.tar.part"
+  local mib=$(( $(cat "$bundle"/bundle.tar.part* | wc -c) / 1048576 ))
+  echo "bundled $mib MiB into $(ls "$bundle" | wc -l) parts at $(python3 -c "import time; print(round(time.time() - $started))") s"
+  [ "$mib" -lt 64 ] || echo "warning: over the 64 MiB a device call brings back; what is past part03 (variants first) stays behind"
 }
 trap bundle_up EXIT
 gpu_logged pipeline python3 -m encoder.training.pipeline run --data "$data" --work "$work" --out "$out/pretrained" \

@@ -99,6 +99,9 @@ def test_the_one_call_script_pretrains_then_runs_the_recipe_on_shippable_pairs_a
     unpacked = tmp_path / "unpacked"
     unpacked.mkdir()
     subprocess.run(f"cat {' '.join(str(p) for p in parts)} | tar -x -C {unpacked}", shell=True, check=True)
+    members = subprocess.run(f"cat {' '.join(str(p) for p in parts)} | tar -t", shell=True, check=True, capture_output=True, text=True).stdout.split()
+    in_variants = [("/variants/" in member) for member in members]
+    assert any(in_variants) and in_variants == sorted(in_variants)  # the extra variants last: a cut bundle loses only them
 
     pretrained = assemble(unpacked / "pretrained", tmp_path / "pretrained")
     weights = load_checkpoint(pretrained).weights
