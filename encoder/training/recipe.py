@@ -10,6 +10,7 @@ rate and pairs, chosen by source prefix (`FinetuneConfig.source_prefixes`). The 
   C  a stage on the Wikipedia pairs (the pairs file's, plus `wikipedia_pairs.wikipedia_span_pairs` from
      DATA/wikipedia/ when present), then B
   D  every pair in one stage: C's control (the same data mixed, not staged)
+Every variant starts from the same checkpoint, so the mean of their weights (`soup`) is judged too.
 With `--span-sources medquad …`, span pairs cut from those sets' passages ("spans:medquad:span") are there
 to select too: a contrastive stage on text of the labelled pairs' domain, as `adapt` runs on a collection.
 `--recipe` replaces them with JSON: {"name": [{"sources": ["!mined:"], "weight": 1, "lr": 1e-4}, ...]}.
@@ -44,14 +45,16 @@ from .pair_tensors import TokenCache
 from .pairs import Pair, read_pairs
 from .pipeline import log
 from .selection import DevSets, publish
+from .soup import average_checkpoints
 from .transfer import export
 from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, passage_span_pairs, wikipedia_span_pairs
 
+SOUP = "soup"  # the name the mean of the variants is judged and exported under
 REQUIRED = ("data_dir", "init_checkpoint", "work_dir", "out_dir", "seconds")
 # The settings made flags: all but the clock's start and the variants, which have flags of their own.
 FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedia_pairs", "span_sources", "span_rounds",
          "batch_size", "lr", "query_length", "passage_length", "eval_batch_size", "log_every", "max_steps", "reserve_s",
-         "min_stage_s", "stage_overhead_s", "device", "precision", "seed", "compile", "static_shapes", "export_variants")
+         "min_stage_s", "stage_overhead_s", "device", "precision", "seed", "compile", "static_shapes", "soup", "export_variants")
 
 
 @dataclass
@@ -105,6 +108,7 @@ class RecipeConfig:
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
     seed: int = setting(0, "seed of the pair order and of the Wikipedia pairs")
+    soup: bool = setting(True, "also judge the mean of the finished variants' weights (a uniform model soup), which the selection may pick")
     export_variants: bool = setting(False, "also export every variant to OUT/variants/NAME, so that an ablation's test figures can be measured afterwards")
 
     def remaining(self) -> float:
@@ -120,6 +124,7 @@ class Costs:
 
     stage_overhead: float  # loading, tokenising, saving: a stage's wall time beyond its budget
     evaluation: float = 0.0  # evaluating a variant and exporting it when it is the best so far
+    extra_evaluations: int = 0  # candidates judged after the variants (the soup)
 
 
 def run_recipe(config: RecipeConfig) -> dict:
@@ -135,22 +140,35 @@ def run_recipe(config: RecipeConfig) -> dict:
     dev = DevSets(config)
     started = time.time()
     results: dict = {"init": dev.evaluate(config.init_checkpoint), "variants": {}}
-    costs = Costs(config.stage_overhead_s, evaluation=time.time() - started)
+    costs = Costs(config.stage_overhead_s, evaluation=time.time() - started, extra_evaluations=int(config.soup))
     log(f"init: {results['init']}")
     names = list(variants)
     cache: TokenCache = {}  # every text tokenised once in the whole run, whichever stage needs it first
     exported = None
-    for index, name in enumerate(names):
-        checkpoint = train_variant(config, name, [variants[n] for n in names[index:]], pairs, cache, costs)
-        if checkpoint is None:
-            break
+
+    def judge(name: str, checkpoint: str, made: dict) -> None:
+        """Evaluate one candidate on the dev sets, export it if it leads, and learn what that cost."""
+        nonlocal exported
         started = time.time()
-        results["variants"][name] = {**dev.evaluate(checkpoint), "checkpoint": checkpoint, "stages": [vars(s) for s in variants[name]]}
+        results["variants"][name] = {**dev.evaluate(checkpoint), "checkpoint": checkpoint, **made}
         log(f"variant {name}: {results['variants'][name]}")
         exported = publish(config, results, exported)
         if config.export_variants:
             export(Path(checkpoint), [], out / "variants" / name)
         costs.evaluation = time.time() - started
+
+    for index, name in enumerate(names):
+        checkpoint = train_variant(config, name, [variants[n] for n in names[index:]], pairs, cache, costs)
+        if checkpoint is None:
+            break
+        judge(name, checkpoint, {"stages": [vars(s) for s in variants[name]]})
+    finished = [name for name in names if name in results["variants"]]
+    if config.soup and len(finished) > 1:
+        if config.remaining() + config.reserve_s > costs.evaluation:  # the plan kept one evaluation for it
+            soup = average_checkpoints([results["variants"][name]["checkpoint"] for name in finished], work / SOUP)
+            judge(SOUP, str(soup), {"soup_of": finished})
+        else:
+            log(f"no time left to evaluate the soup of {finished}")
     if exported is None:
         publish(config, results, exported)
         log("no variant finished: nothing exported")
@@ -183,7 +201,7 @@ def stage_budget(remaining: float, ahead: list[list[Stage]], number: int, costs:
     stages = ahead[0]
     stages_left = sum(len(v) for v in ahead) - number
     weights_left = sum(s.weight for s in stages[number:]) + sum(s.weight for v in ahead[1:] for s in v)
-    training_left = remaining - stages_left * costs.stage_overhead - len(ahead) * costs.evaluation
+    training_left = remaining - stages_left * costs.stage_overhead - (len(ahead) + costs.extra_evaluations) * costs.evaluation
     return training_left * stages[number].weight / weights_left
 
 

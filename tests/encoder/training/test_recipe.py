@@ -54,10 +54,11 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     figures = json.loads((out / "eval.json").read_text())
-    assert set(figures["variants"]) == {"A", "B", "C", "D"}
+    assert set(figures["variants"]) == {"A", "B", "C", "D", "soup"}
     for values in [figures["init"], *figures["variants"].values()]:
         assert set(values) >= {"stsb-dev", "nfcorpus_dev-dev"}
-    assert figures["selected"] == max("ABCD", key=lambda name: figures["variants"][name]["score"])
+    assert figures["selected"] == max(figures["variants"], key=lambda name: figures["variants"][name]["score"])
+    assert figures["variants"]["soup"]["soup_of"] == ["A", "B", "C", "D"]  # every variant started from one checkpoint
 
     def sources(log: Path) -> set[str]:
         start = json.loads(log.read_text().splitlines()[0])
@@ -131,6 +132,8 @@ def test_the_time_left_is_shared_by_weight_after_the_costs_ahead():
     # after the first stage: 2 overheads and 2 evaluations leave 200 s for weights 1 + 1
     assert abs(stage_budget(260.0, ahead, 1, costs) - 100.0) < 1e-9
     assert stage_budget(50.0, ahead, 1, costs) < 0  # too late: the caller stops
+    # a soup to judge after the variants keeps one evaluation more: 300 - 30 - 60 leaves 210 s
+    assert abs(stage_budget(300.0, ahead, 0, Costs(10.0, 20.0, extra_evaluations=1)) - 210 * 0.5 / 2.5) < 1e-9
 
 
 def test_wikipedia_pairs_are_made_for_any_stage_that_selects_them_even_by_selecting_everything(tmp_path):
@@ -174,7 +177,7 @@ RECIPE_FLAGS = {
     "--span-sources": [], "--span-rounds": 2,
     "--batch-size": 1024, "--lr": 1e-4, "--query-length": 64, "--passage-length": 128, "--eval-batch-size": 256, "--log-every": 50,
     "--max-steps": 0, "--reserve-s": 20.0, "--min-stage-s": 5.0, "--stage-overhead-s": 15.0, "--device": "auto", "--precision": "auto",
-    "--seed": 0, "--compile": False, "--static-shapes": None, "--export-variants": False,
+    "--seed": 0, "--compile": False, "--static-shapes": None, "--soup": True, "--export-variants": False,
 }
 
 
