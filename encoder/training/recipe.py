@@ -13,7 +13,7 @@ rate and pairs, chosen by source prefix (`FinetuneConfig.source_prefixes`). The 
 Every variant starts from the same checkpoint, so the mean of their weights (`soup`) is judged too.
 With `--span-sources medquad …`, span pairs cut from those sets' passages ("spans:medquad:span") are there
 to select too: a contrastive stage on text of the labelled pairs' domain, as `adapt` runs on a collection.
-`--recipe` replaces them with JSON: {"name": [{"sources": ["!mined:"], "weight": 1, "lr": 1e-4}, ...]}.
+`--recipe` replaces them with JSON: {"name": [{"sources": ["!mined:"], "weight": 1, "lr": 1e-4, "negatives": ["snli"]}, ...]}.
 
 The clock is the whole process's: the time left is shared out again before every stage, after what the
 stages and evaluations so far really cost, so the run ends on time whatever start-up, tokenisation and
@@ -30,7 +30,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -60,11 +60,15 @@ FLAGS = (*REQUIRED, "pairs_files", "retrieval_dev", "retrieval_split", "wikipedi
 @dataclass
 class Stage:
     """One fine-tuning stage of a variant: which pairs (source prefixes, "!" to exclude), its share of
-    the variant's training time, and its peak learning rate (None: the recipe's)."""
+    the variant's training time, its peak learning rate (None: the recipe's), and whose hard negatives
+    it keeps (source prefixes again; None: every pair's). A negative that BM25 found among a QA set's
+    own passages is often on the query's topic, which a topical collection would call relevant: an
+    ablation keeps the NLI contradictions and drops those (`"negatives": ["snli"]`)."""
 
     sources: tuple[str, ...] = ()
     weight: float = 1.0
     lr: float | None = None
+    negatives: tuple[str, ...] | None = None
 
 
 DEFAULT_VARIANTS: dict[str, list[Stage]] = {
@@ -206,7 +210,11 @@ def stage_budget(remaining: float, ahead: list[list[Stage]], number: int, costs:
 
 
 def stage_config(config: RecipeConfig, stage: Stage, pairs: list[Pair], cache: TokenCache, init: str, output: Path, budget: float) -> FinetuneConfig:
-    """The FinetuneConfig of one stage: the recipe's pairs, already in memory, filtered by the stage's sources."""
+    """The FinetuneConfig of one stage: the recipe's pairs, already in memory, filtered by the stage's
+    sources, the hard negatives of the sources it does not keep them for dropped."""
+    if stage.negatives is not None:
+        keep = {id(pair) for pair in select_sources(pairs, stage.negatives)}
+        pairs = [pair if id(pair) in keep or pair.negative is None else replace(pair, negative=None) for pair in pairs]
     return FinetuneConfig(
         init_checkpoint=init, output_dir=str(output), data_dir=config.data_dir, sources=(), extra_pairs=pairs,
         source_prefixes=stage.sources, time_budget_s=budget, batch_size=config.batch_size, lr=stage.lr or config.lr,
@@ -236,9 +244,11 @@ def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
 
 
 def parse_recipe(text: str) -> dict[str, list[Stage]]:
-    """Variants from JSON text or a JSON file: {"name": [{"sources": [...], "weight": 1, "lr": 1e-4}]}."""
+    """Variants from JSON text or a JSON file: {"name": [{"sources": [...], "weight": 1, "lr": 1e-4, "negatives": [...]}]}."""
     raw = json.loads(Path(text).read_text() if os.path.isfile(text) else text)
-    return {name: [Stage(tuple(s.get("sources", ())), float(s.get("weight", 1.0)), s.get("lr")) for s in stages] for name, stages in raw.items()}
+    return {name: [Stage(tuple(s.get("sources", ())), float(s.get("weight", 1.0)), s.get("lr"),
+                         None if s.get("negatives") is None else tuple(s["negatives"])) for s in stages]
+            for name, stages in raw.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
 from encoder.training.pair_selection import select_sources
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget
+from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget, stage_config
 from encoder.training.transfer import PART_BYTES, assemble
 
 
@@ -167,6 +167,18 @@ def test_span_sources_add_span_pairs_of_their_passages_that_the_default_labelled
 def test_recipe_json_names_stages():
     variants = parse_recipe('{"X": [{"sources": ["wikipedia"], "weight": 0.5, "lr": 2e-4}, {"sources": ["!mined:"]}]}')
     assert variants == {"X": [Stage(("wikipedia",), 0.5, 2e-4), Stage(("!mined:",), 1.0, None)]}
+    assert parse_recipe('{"Y": [{"negatives": ["snli"]}]}') == {"Y": [Stage((), 1.0, None, ("snli",))]}
+
+
+def test_a_stage_keeps_the_hard_negatives_of_the_sources_it_names_and_drops_the_others(tmp_path):
+    pairs = [Pair("q1", "p1", "snli_dev_test_esnli", "contradiction"), Pair("q2", "p2", "medquad", "bm25 neighbour"),
+             Pair("q3", "p3", "medquad")]
+    config = RecipeConfig(data_dir=str(tmp_path), init_checkpoint="", work_dir="", out_dir="", seconds=1)
+    kept = stage_config(config, Stage(negatives=("snli",)), pairs, {}, "init", tmp_path, 10.0).extra_pairs
+    assert [pair.negative for pair in kept] == ["contradiction", None, None]
+    assert [(pair.query, pair.positive, pair.source) for pair in kept] == [(p.query, p.positive, p.source) for p in pairs]
+    every = stage_config(config, Stage(), pairs, {}, "init", tmp_path, 10.0).extra_pairs
+    assert [pair.negative for pair in every] == ["contradiction", "bm25 neighbour", None]
 
 
 REQUIRED = object()
