@@ -32,7 +32,7 @@ bundle_up() {  # on every exit: what a failed run left, logs included, still com
   # (--export-variants) go last: a bundle too big loses them, never the logs, the model or the pretrained one.
   (cd "$out" && find . -type f | awk '{ print (/\/variants\//) ? "1 " $0 : "0 " $0 }' | sort -n -s | cut -d' ' -f2- | tar -cf - -T -) \
     | split -b 15M -d - "$bundle/bundle.tar.part"
-  local mib=$(( $(cat "$bundle"/bundle.tar.part* | wc -c) / 1048576 ))
+  local mib=$(( $(du -cb "$bundle"/bundle.tar.part* | tail -1 | cut -f1) / 1048576 ))
   echo "bundled $mib MiB into $(ls "$bundle" | wc -l) parts at $(python3 -c "import time; print(round(time.time() - $started))") s"
   [ "$mib" -lt 64 ] || echo "warning: over the 64 MiB a device call brings back; what is past part03 (variants first) stays behind"
 }

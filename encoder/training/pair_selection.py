@@ -9,11 +9,16 @@ from .pairs import Pair
 
 
 def select_sources(pairs: list[Pair], prefixes: tuple[str, ...]) -> list[Pair]:
-    """The pairs whose source starts with one of the plain prefixes (all, when there are none) and with
-    none of the "!"-marked ones: how a stage or an ablation names its data ("!mined:" = all but mined)."""
+    """The pairs whose source `source_named` by the prefixes: how a stage or an ablation names its data."""
+    return [p for p in pairs if source_named(p.source, prefixes)]
+
+
+def source_named(source: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether `source` starts with one of the plain prefixes (any, when there are none) and with none of
+    the "!"-marked ones ("!mined:" = all but mined)."""
     wanted = tuple(p for p in prefixes if not p.startswith("!"))
     unwanted = tuple(p[1:] for p in prefixes if p.startswith("!"))
-    return [p for p in pairs if (not wanted or p.source.startswith(wanted)) and not (unwanted and p.source.startswith(unwanted))]
+    return (not wanted or source.startswith(wanted)) and not (unwanted and source.startswith(unwanted))
 
 
 def evaluation_pairs(data_dir: Path) -> set[frozenset[str]]:

@@ -40,7 +40,7 @@ from ..flags import add_flags, from_flags, setting
 from ..precision import PRECISIONS
 from .corpus import read_corpus
 from .finetune import FinetuneConfig, finetune
-from .pair_selection import select_sources
+from .pair_selection import select_sources, source_named
 from .pair_tensors import TokenCache
 from .pairs import Pair, read_pairs
 from .pipeline import log
@@ -213,8 +213,8 @@ def stage_config(config: RecipeConfig, stage: Stage, pairs: list[Pair], cache: T
     """The FinetuneConfig of one stage: the recipe's pairs, already in memory, filtered by the stage's
     sources, the hard negatives of the sources it does not keep them for dropped."""
     if stage.negatives is not None:
-        keep = {id(pair) for pair in select_sources(pairs, stage.negatives)}
-        pairs = [pair if id(pair) in keep or pair.negative is None else replace(pair, negative=None) for pair in pairs]
+        pairs = [pair if pair.negative is None or source_named(pair.source, stage.negatives) else replace(pair, negative=None)
+                 for pair in pairs]
     return FinetuneConfig(
         init_checkpoint=init, output_dir=str(output), data_dir=config.data_dir, sources=(), extra_pairs=pairs,
         source_prefixes=stage.sources, time_budget_s=budget, batch_size=config.batch_size, lr=stage.lr or config.lr,
