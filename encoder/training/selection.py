@@ -4,8 +4,10 @@ CPU), scored relative to the start, and the best one exported as soon as it lead
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,3 +96,21 @@ def _named_logs(paths: list[Path], work: Path) -> list[Path]:
             path = target
         named.append(path)
     return named
+
+
+def main() -> None:
+    """`python3 -m encoder.training.selection --data DATA CHECKPOINT ...`: the selection's dev figures for
+    checkpoints made elsewhere (the shipped model, a soup made afterwards), on the same footing."""
+    from .recipe import DEFAULTS  # the recipe imports this module; its config is only needed here
+
+    parser = argparse.ArgumentParser(prog="python3 -m encoder.training.selection", description=main.__doc__)
+    parser.add_argument("--data", required=True, help="the recipe's data folder: stsb/sts-dev.csv and a BEIR folder with a dev split")
+    parser.add_argument("checkpoints", nargs="+")
+    args = parser.parse_args()
+    dev = DevSets(replace(DEFAULTS, data_dir=args.data))
+    for checkpoint in args.checkpoints:
+        print(checkpoint, json.dumps({name: round(value, 2) for name, value in dev.evaluate(checkpoint).items()}))
+
+
+if __name__ == "__main__":
+    main()

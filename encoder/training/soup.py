@@ -5,10 +5,10 @@ so their soup is one more candidate for the selection, for the price of an evalu
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -26,3 +26,18 @@ def average_checkpoints(folders: list[str | Path], output: str | Path) -> Path:
     mean = {key: sum(c.weights[key].float() for c in loaded) / len(loaded) for key in first.weights}
     soup = replace(first, weights=mean)
     return save_checkpoint(output, soup.build(), soup.tokenizer, soup.pooling, soup.max_length, extra=soup.extra)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python3 -m encoder.training.soup", description=__doc__)
+    parser.add_argument("output", help="folder for the averaged checkpoint")
+    parser.add_argument("checkpoints", nargs="+", help="two or more checkpoint folders fine-tuned from one start")
+    args = parser.parse_args()
+    try:
+        print(average_checkpoints(args.checkpoints, args.output))
+    except (CheckpointError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ checkpoint, each evaluated on development sets, the best exported within the run
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,12 @@ def test_the_recipe_keeps_its_flags_and_defaults():
     assert flags == RECIPE_FLAGS
     args = parser.parse_args(["--data", "d", "--init", "i", "--work", "w", "--out", "o", "--seconds", "60", "--pairs", "a", "b"])
     assert from_flags(DEFAULTS, args, names=FLAGS, started=0.0) == RecipeConfig("d", "i", "w", "o", 60.0, started=0.0, pairs_files=("a", "b"))
+
+
+def test_the_selection_command_prints_the_dev_figures_of_any_checkpoint(tmp_path, tiny_checkpoint):
+    make_data(tmp_path / "data")
+    result = subprocess.run([sys.executable, "-m", "encoder.training.selection", "--data", str(tmp_path / "data"), str(tiny_checkpoint)],
+                            capture_output=True, text=True, timeout=120, env=_python_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    name, figures = result.stdout.strip().split(" ", 1)
+    assert name == str(tiny_checkpoint) and set(json.loads(figures)) == {"stsb-dev", "nfcorpus_dev-dev"}

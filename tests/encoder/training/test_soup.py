@@ -1,5 +1,8 @@
 """The uniform model soup: the mean of checkpoints fine-tuned from one start."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -7,6 +10,7 @@ from encoder.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from encoder.config import BertConfig
 from encoder.model import BertModel
 from encoder.training.soup import average_checkpoints
+from test_pipeline import _python_env
 
 
 def _perturbed(folder, tiny_checkpoint, seed: int):
@@ -38,3 +42,15 @@ def test_networks_of_different_shapes_are_refused(tmp_path, tiny_checkpoint, tin
         average_checkpoints([tiny_checkpoint, other], tmp_path / "soup")
     with pytest.raises(ValueError, match="at least two"):
         average_checkpoints([tiny_checkpoint], tmp_path / "soup")
+
+
+def test_the_soup_command_writes_the_soup_and_says_what_a_user_got_wrong_in_one_line(tmp_path, tiny_checkpoint):
+    a, b = (_perturbed(tmp_path / name, tiny_checkpoint, seed) for seed, name in enumerate("ab"))
+    made = subprocess.run([sys.executable, "-m", "encoder.training.soup", str(tmp_path / "soup"), str(a), str(b)],
+                          capture_output=True, text=True, env=_python_env())
+    assert made.returncode == 0, made.stderr
+    assert torch.allclose(load_checkpoint(tmp_path / "soup").weights["embeddings.word.weight"],
+                          (load_checkpoint(a).weights["embeddings.word.weight"] + load_checkpoint(b).weights["embeddings.word.weight"]) / 2, atol=1e-6)
+    refused = subprocess.run([sys.executable, "-m", "encoder.training.soup", str(tmp_path / "soup2"), str(a)],
+                             capture_output=True, text=True, env=_python_env())
+    assert refused.returncode == 1 and refused.stderr.strip() == "error: a soup needs at least two checkpoints"
