@@ -13,11 +13,7 @@ every hybrid search with that model takes it from (indexer/retrieval.py).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +30,10 @@ from indexer.ranking import DocumentScope, Filters, Ranking  # noqa: E402
 from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT_KEY, DenseRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion  # noqa: E402
 from indexer.search import MIN_CANDIDATES, SearchService  # noqa: E402
 from indexer.search_index import open_for_writing  # noqa: E402
-from prepare_gpu_data import write_nfcorpus_dev  # noqa: E402  (scripts/prepare_gpu_data.py)
+from prepare_gpu_data import write_nfcorpus_dev, write_scifact_train  # noqa: E402  (scripts/prepare_gpu_data.py)
 
 DEPTH = max(MIN_CANDIDATES, 2 * RANKING_DEPTH)  # the chunks per list that `eval-retrieval`'s searches take
 WEIGHTS = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]  # the dense list's weight
-
-
-def write_scifact_train(data: Path, folder: Path) -> Path:
-    """SciFact's train claims that have evidence, as a BEIR folder over the SciFact corpus (BEIR's own
-    SciFact train split is made the same way)."""
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    corpus = folder / "corpus.jsonl"
-    if not corpus.exists():
-        corpus.symlink_to(data / "scifact" / "corpus.jsonl")
-    with zipfile.ZipFile(data / "scifact" / "original" / "scifact_hf_csv.zip") as archive:
-        rows = list(csv.DictReader(io.TextIOWrapper(archive.open("claims_train.csv"), "utf-8")))
-    judged = {(row["id"], row["evidence_doc_id"]) for row in rows if row["evidence_doc_id"]}
-    claims = {row["id"]: row["claim"] for row in rows}
-    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for claim_id in sorted({claim for claim, _ in judged}, key=int):
-            out.write(json.dumps({"_id": claim_id, "text": claims[claim_id]}) + "\n")
-    with (folder / "qrels" / "train.tsv").open("w", encoding="utf-8") as out:
-        out.write("query-id\tcorpus-id\tscore\n")
-        out.writelines(f"{claim}\t{doc}\t1\n" for claim, doc in sorted(judged))
-    return folder
 
 
 def document_lists(folder: Path, split: str, instance: Path, model: Path, bm25: str) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:

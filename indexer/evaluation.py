@@ -15,11 +15,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from encoder.training import read_beir, retrieval_metrics
-from encoder.training.evaluation import BeirSet
+from encoder.training.evaluation import BeirSet, ScoredRankings
 
 from .chunking import passage_text
 from .ingest import IndexConfig, index_paths
-from .expansion import DEFAULT_QUERY_EXPANSION, expands
+from .expansion import DEFAULT_QUERY_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expands, query_scores
 from .lexical import LexicalIndex
 from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES
@@ -29,12 +29,20 @@ from .search_index import open_for_writing
 RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 
 
-def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH) -> dict[str, list[str]]:
-    """Each judged query's top k document ids by our BM25 over whole documents (title and text, as a
-    passage is indexed), outside any instance: a first stage that needs no model."""
+def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH, expansion: ExpansionConfig | None = None) -> ScoredRankings:
+    """Each judged query's top k document ids and scores by our BM25 over whole documents (title and
+    text, as a passage is indexed), expanded as the search service expands (`query_scores`), outside any
+    instance: a first stage that needs no model."""
     names = list(beir.corpus)
-    index = LexicalIndex.build((key, passage_text(*beir.corpus[name])) for key, name in enumerate(names))
-    return {query_id: [names[key] for key in index.search(text, k)[0].tolist()] for query_id, text in beir.queries.items()}
+    texts = [passage_text(*beir.corpus[name]) for name in names]
+    index = LexicalIndex.build(enumerate(texts))
+    def texts_of(ids: np.ndarray) -> dict[int, str]:  # as the store reads a document's for feedback
+        return {key: passage_text(beir.corpus[names[key]][0], beir.corpus[names[key]][1][:FEEDBACK_CHARS]) for key in ids.tolist()}
+    rankings = {}
+    for query_id, text in beir.queries.items():
+        keys, scores = index.top(query_scores(index, text, expansion, texts_of), k)
+        rankings[query_id] = ([names[key] for key in keys.tolist()], scores.tolist())
+    return rankings
 
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,

@@ -17,8 +17,12 @@ than a long abstract; a prefix of that length estimates its term distribution we
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+
+from .lexical import LexicalIndex, terms
 
 FEEDBACK_CHARS = 10_000  # of each feedback text read and analysed
 # When a search that does not say expands its query (the `QUERY_EXPANSION` setting): in hybrid searches
@@ -78,3 +82,21 @@ def expanded_weights(query_terms: Sequence[str], feedback: Sequence[tuple[float,
     for term, mass in kept.items():
         weights[term] = weights.get(term, 0.0) + (1.0 - config.original_weight) * mass / kept_mass / per_query_term
     return weights
+
+
+def query_scores(lexical: LexicalIndex, query: str, expansion: ExpansionConfig | None,
+                 texts_of: Callable[[np.ndarray], dict[int, str]]) -> np.ndarray:
+    """Every text's BM25 in `lexical` for the query's terms, each weighing 1, plus, with `expansion`, the
+    feedback terms that `lexical`'s top texts give (`texts_of(ids)`: their texts by id, cut to
+    FEEDBACK_CHARS): the first pass's scores are the expanded ones' base, so the query's own postings are
+    read once. The search service reads the feedback texts from its store; an evaluation without an
+    instance (`indexer.evaluation.document_bm25_rankings`), from the collection in memory."""
+    original = dict.fromkeys(terms(query), 1.0)
+    scores = lexical.scores(original)
+    if expansion is None:
+        return scores
+    ids, first = lexical.top(scores, expansion.documents)
+    texts = texts_of(ids)
+    feedback = [(score, terms(texts[i])) for i, score in zip(ids.tolist(), first.tolist()) if i in texts]
+    expanded = expanded_weights(list(original), feedback, expansion)
+    return scores + lexical.scores({term: weight - original.get(term, 0.0) for term, weight in expanded.items()})

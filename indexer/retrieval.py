@@ -27,9 +27,10 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from encoder.checkpoint import fraction_setting
+from encoder.fusion import BM25_FLOOR, COSINE_FLOOR, convex_scores
 
-from .expansion import DEFAULT_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expanded_weights
-from .lexical import LexicalIndex, terms
+from .expansion import DEFAULT_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, query_scores
+from .lexical import LexicalIndex
 from .ranking import DocumentScope, Ranking
 from .search_index import SearchIndex
 from .vector_index import VectorIndex
@@ -95,7 +96,7 @@ class DenseRetriever(ChunkRetriever):
     """Chunks by cosine similarity of their vectors to the encoded query (FAISS)."""
 
     score_kind = "cosine similarity"
-    score_floor = -1.0  # the lowest score there can be: what a score is normalised from in a fusion
+    score_floor = COSINE_FLOOR  # the lowest score there can be: what a score is normalised from in a fusion
 
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
                  expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
@@ -128,7 +129,7 @@ class LexicalRetriever(ChunkRetriever):
     top `k` documents, each as one chunk."""
 
     score_kind = "BM25"
-    score_floor = 0.0
+    score_floor = BM25_FLOOR
 
     def __init__(self, index: SearchIndex, scope: DocumentScope, bm25: str = DEFAULT_BM25_UNIT,
                  expansion: ExpansionConfig | None = DEFAULT_EXPANSION) -> None:
@@ -145,23 +146,14 @@ class LexicalRetriever(ChunkRetriever):
         return Ranking(np.array([shown[key] for key in keys[kept].tolist()], dtype=np.int64), scores[kept])
 
     def scores(self, query: str, lexical: LexicalIndex) -> np.ndarray:
-        """Every text's BM25 in `lexical` for the query's terms, each weighing 1, plus, with `expansion`,
-        the feedback terms that `lexical`'s top texts for the query give (indexer/expansion.py): the
-        first pass's scores are the expanded ones' base, so the query's own postings are read once.
-        Worked out once per query and index: the rounds of a widening search only select from it. The
-        feedback comes from the whole index, before filters: they narrow what is shown, not what the
-        query's words mean."""
+        """Every text's score in `lexical` for the query, expanded or not (`query_scores`), worked out once
+        per query and index: the rounds of a widening search only select from it. The feedback comes
+        from the whole index, before filters: they narrow what is shown, not what the query's words mean."""
         key = (query, lexical)
         if key not in self._scores:
-            original = dict.fromkeys(terms(query), 1.0)
-            scores = lexical.scores(original)
-            if self.expansion is not None:
-                ids, first = lexical.top(scores, self.expansion.documents)
-                texts = self.index.store.indexed_texts(ids, documents=lexical is not self.index.lexical, max_chars=FEEDBACK_CHARS)
-                feedback = [(score, terms(texts[i])) for i, score in zip(ids.tolist(), first.tolist()) if i in texts]
-                expanded = expanded_weights(list(original), feedback, self.expansion)
-                scores = scores + lexical.scores({term: weight - original.get(term, 0.0) for term, weight in expanded.items()})
-            self._scores[key] = scores
+            documents = lexical is not self.index.lexical
+            self._scores[key] = query_scores(lexical, query, self.expansion, lambda ids: self.index.store.indexed_texts(
+                ids, documents=documents, max_chars=FEEDBACK_CHARS))
         return self._scores[key]
 
     def shown_passages(self, query: str, documents: np.ndarray) -> dict[int, int]:
@@ -188,22 +180,11 @@ def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = RRF_K) -> Ranki
 
 
 def convex_fusion(weights: Sequence[float], floors: Sequence[float]) -> Fusion:
-    """A weighted sum of each list's scores, each normalised to [0, 1] from the lowest score there can
-    be (`floors`: -1 for a cosine, 0 for BM25) to the list's top score; a document a list lacks gets 0
-    from it. The top score does not depend on how deep the lists go, so a page of 10 and an evaluation
-    at depth 100 rank alike (a min-max over the candidates would not). Bruch et al. 2023 ("An analysis
-    of fusion functions for hybrid retrieval") found this combination, with its weight tuned on a few
-    labelled queries, ahead of reciprocal ranks, which discard how far apart the scores are."""
+    """Rankings fused by `encoder.fusion.convex_scores`: each list's scores normalised from its floor to
+    its top, then summed with `weights`."""
     def fuse(rankings: Sequence[Ranking]) -> Ranking:
-        scores: dict[int, float] = {}
-        for weight, floor, ranking in zip(weights, floors, rankings, strict=True):
-            if not len(ranking):
-                continue
-            span = float(ranking.scores[0]) - floor
-            for key, score in zip(ranking.ids.tolist(), ranking.scores.tolist()):
-                scores[key] = scores.get(key, 0.0) + weight * ((score - floor) / span if span > 0 else 1.0)
-        order = sorted(scores, key=lambda key: -scores[key])  # stable: ties keep the order ids were first met
-        return Ranking(np.array(order, dtype=np.int64), np.array([scores[key] for key in order]))
+        keys, scores = convex_scores([(ranking.ids.tolist(), ranking.scores) for ranking in rankings], weights, floors)
+        return Ranking(np.array(keys, dtype=np.int64), scores)
     return fuse
 
 

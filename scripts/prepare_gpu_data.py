@@ -11,10 +11,12 @@ What it writes:
   evaluation texts (`encoder.training.pair_mix`), split by licence;
 - `pairs_sources.json`: per source its licence, whether it is redistributable, pairs read, dropped
   (evaluation text, duplicate, over the cap) and kept: the model card's table;
-- `stsb/sts-dev.csv` and `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
-  "dev")`) for choosing between checkpoints; test splits never travel. The folder also holds each dev
-  query's BM25 top 30 (`rerank_candidates.jsonl`), the first stage a reranker is judged on in the run
-  (`train-reranker --dev`), since the GPU machine has no index to make one.
+- `stsb/sts-dev.csv`, `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
+  "dev")`) and `scifact_train/` (SciFact's train claims over its corpus, gzipped) for choosing between
+  checkpoints; test splits never travel. Each holds its judged queries' expanded BM25 top 100 with scores
+  (`lexical_lists.jsonl.gz`), so that the selection can judge hybrid search (encoder/training/selection.py),
+  and the NFCorpus folder each dev query's plain BM25 top 30 (`rerank_candidates.jsonl`), the first stage a
+  reranker is judged on in the run (`train-reranker --dev`), since the GPU machine has no index to make one.
 
 The reranker's groups come from `scripts/mine_rerank_pairs.py` (`gpu_data/rerank_pairs.jsonl.xz`).
 Sources found in the mined file (`scripts/mine_pairs.py`) are taken from it: its `mined:<set>` pairs, and
@@ -23,9 +25,12 @@ Prints the sizes, which must stay under ~45 MiB.
 """
 
 import argparse
+import csv
 import gzip
+import io
 import json
 import shutil
+import zipfile
 from collections import defaultdict
 from itertools import chain
 from pathlib import Path
@@ -47,13 +52,16 @@ from encoder.training import (
     write_table,
 )
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from indexer.evaluation import document_bm25_rankings
+from encoder.training.selection import LEXICAL_FILE
+from indexer.evaluation import RANKING_DEPTH, document_bm25_rankings
+from indexer.expansion import DEFAULT_EXPANSION
 from indexer.reranking import DEFAULT_RERANK_DEPTH
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH_PAIRS_FILE = "pairs_research.jsonl.xz"
 TABLE_FILE = "pairs_sources.json"
 NFCORPUS_DEV = "nfcorpus_dev"
+SCIFACT_TRAIN = "scifact_train"
 
 
 def main() -> None:
@@ -76,7 +84,9 @@ def main() -> None:
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")
     write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV)
-    write_bm25_candidates(args.out / NFCORPUS_DEV, "dev", DEFAULT_RERANK_DEPTH)
+    write_scifact_train(args.shared_data, args.out / SCIFACT_TRAIN, gzip_corpus=True)
+    write_bm25_lists(args.out / NFCORPUS_DEV, "dev")
+    write_bm25_lists(args.out / SCIFACT_TRAIN, "train")
 
     pairs, counts = mix_pairs(all_pairs(args, wikipedia[:1]), evaluation_texts(args.shared_data),
                               MixConfig(cap_per_source=args.cap, seed=args.seed))
@@ -128,10 +138,37 @@ def write_nfcorpus_dev(original: Path, folder: Path) -> None:
                 out.write(f"{fields[0]}\t{fields[2]}\t{fields[3]}\n")
 
 
-def write_bm25_candidates(folder: Path, split: str, depth: int) -> None:
-    """Each judged query's top `depth` documents by our BM25 over whole documents, as the folder's
-    `rerank_candidates.jsonl`: the first stage a reranker is judged on where there is no index."""
-    write_candidates(document_bm25_rankings(read_beir(folder, split), depth), folder / CANDIDATES_FILE)
+def write_scifact_train(data: Path, folder: Path, gzip_corpus: bool = False) -> Path:
+    """SciFact's train claims that have evidence, as a BEIR folder over the SciFact corpus (BEIR's own
+    SciFact train split is made the same way): the corpus linked, or gzipped to travel."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    corpus = folder / ("corpus.jsonl.gz" if gzip_corpus else "corpus.jsonl")
+    if gzip_corpus:
+        with (data / "scifact" / "corpus.jsonl").open("rb") as source, gzip.open(corpus, "wb") as out:
+            shutil.copyfileobj(source, out)
+    elif not corpus.exists():
+        corpus.symlink_to(data / "scifact" / "corpus.jsonl")
+    with zipfile.ZipFile(data / "scifact" / "original" / "scifact_hf_csv.zip") as archive:
+        rows = list(csv.DictReader(io.TextIOWrapper(archive.open("claims_train.csv"), "utf-8")))
+    judged = {(row["id"], row["evidence_doc_id"]) for row in rows if row["evidence_doc_id"]}
+    claims = {row["id"]: row["claim"] for row in rows}
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for claim_id in sorted({claim for claim, _ in judged}, key=int):
+            out.write(json.dumps({"_id": claim_id, "text": claims[claim_id]}) + "\n")
+    with (folder / "qrels" / "train.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{claim}\t{doc}\t1\n" for claim, doc in sorted(judged))
+    return folder
+
+
+def write_bm25_lists(folder: Path, split: str) -> None:
+    """The first stages judged where there is no index: each judged query's expanded BM25 top 100 with
+    scores (`LEXICAL_FILE`, the BM25 side of a hybrid search, as the service expands it) and, for the
+    dev split, its plain BM25 top `DEFAULT_RERANK_DEPTH` (`CANDIDATES_FILE`, what a reranker reorders)."""
+    beir = read_beir(folder, split)
+    write_candidates(document_bm25_rankings(beir, RANKING_DEPTH, DEFAULT_EXPANSION), folder / LEXICAL_FILE)
+    if split == "dev":
+        write_candidates({qid: ids for qid, (ids, _) in document_bm25_rankings(beir, DEFAULT_RERANK_DEPTH).items()}, folder / CANDIDATES_FILE)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ outside the package uses is exported here; the GPU entry points are modules of t
 
 from .commands import add_commands
 from .corpus import Document, open_text, read_corpus, read_wikiextractor
-from .evaluation import STS_SETS, evaluate_retrieval, evaluate_sts, format_table, read_beir, read_judged, retrieval_metrics
+from .evaluation import STS_SETS, evaluate_retrieval, evaluate_sts, read_beir, read_judged, retrieval_metrics
 from .finetune import FinetuneConfig, finetune
 from .pair_mix import MixConfig, evaluation_texts, mix_pairs, write_table
 from .pair_sets import ANSWER_SETS, MINED_PREFIX, PAIR_SETS, licence_of, read_answer_set, read_pair_set
@@ -17,6 +17,7 @@ from .pairs import Pair, read_pairs, write_pairs
 from .paths import DEFAULT_DATA_DIR
 from .pretrain import PretrainConfig, pretrain
 from .pretraining_data import PrepareConfig, prepare_pretraining
+from .report import format_table
 from .transfer import PAIRS_FILE, assemble
 from .vocabulary import TokenizerConfig, train_tokenizer
 from .wikipedia_pairs import wikipedia_pairs

@@ -22,7 +22,8 @@ from ..precision import PRECISIONS
 from ..text_encoder import Encoder
 from ..tokenizer import TextTokenizer
 from .corpus import read_corpus
-from .evaluation import DEFAULT_STS_SETS, STS_SETS, evaluate_sts, format_table
+from .evaluation import DEFAULT_STS_SETS, STS_SETS, evaluate_sts
+from .report import format_table
 from .finetune import FinetuneConfig, finetune
 from .paths import DEFAULT_DATA_DIR
 from .pretrain import PretrainConfig, pretrain

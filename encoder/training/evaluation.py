@@ -9,6 +9,7 @@ next to published ones). Only numpy: this runs on the GPU machine, which has not
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fusion import BM25_FLOOR, COSINE_FLOOR, convex_scores
 from ..text_encoder import Encoder
 
 Pairs = list[tuple[str, str, float]]
 Qrels = dict[str, dict[str, int]]
+Rankings = dict[str, list[str]]  # query id -> document ids, best first
+ScoredRankings = dict[str, tuple[list[str], list[float]]]  # query id -> (document ids, their scores), best first
 QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
 # Scores are computed for a block of queries against the whole corpus at once; the block is sized so
@@ -49,8 +53,8 @@ def _tsv_records(path: Path) -> Iterator[dict[str, str]]:
 def jsonl_records(path: Path) -> Iterator[dict]:
     """The records of a JSON-lines evaluation file, strictly: unlike training data (`corpus.json_objects`),
     a line that does not parse is an error naming the file and line, since a figure measured on part
-    of a set would be wrong."""
-    with Path(path).open(encoding="utf-8") as f:
+    of a set would be wrong. A `.gz` file is read through gzip (what travels to the GPU machine)."""
+    with (gzip.open(path, "rt", encoding="utf-8") if Path(path).suffix == ".gz" else Path(path).open(encoding="utf-8")) as f:
         for number, line in enumerate(f, start=1):
             if line.strip():
                 try:
@@ -144,9 +148,13 @@ class BeirSet:
 
 
 def read_beir(folder: Path, split: str = "test") -> BeirSet:
-    """Load a BEIR folder's corpus and its judged queries (`read_judged`)."""
+    """Load a BEIR folder's corpus (`corpus.jsonl`, or `corpus.jsonl.gz` where that is absent) and its
+    judged queries (`read_judged`)."""
     folder = Path(folder)
-    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in jsonl_records(folder / "corpus.jsonl")}
+    corpus_path = folder / "corpus.jsonl"
+    if not corpus_path.exists() and (folder / "corpus.jsonl.gz").is_file():
+        corpus_path = folder / "corpus.jsonl.gz"
+    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in jsonl_records(corpus_path)}
     queries_path, qrels_path = folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"
     with queries_path.open(encoding="utf-8") as queries, qrels_path.open(encoding="utf-8", newline="") as qrels:
         judged_queries, judged = read_judged(queries, qrels, str(queries_path), str(qrels_path))
@@ -232,8 +240,16 @@ def retrieval_metrics(rankings: dict[str, list[str]], qrels: Qrels) -> dict[str,
 
 def dense_rankings(
     encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False
-) -> dict[str, list[str]]:
-    """Top-k document ids per query by exact inner product (cosine: the vectors are unit length)."""
+) -> Rankings:
+    """Top-k document ids per query by exact inner product (`dense_lists` without the scores)."""
+    return {qid: ids for qid, (ids, _) in dense_lists(encoder, beir, k, batch_size, show_progress).items()}
+
+
+def dense_lists(
+    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False
+) -> ScoredRankings:
+    """Top-k document ids per query by exact inner product (cosine: the vectors are unit length), with
+    their cosines, which a hybrid fusion needs."""
     doc_ids = list(beir.corpus)
     query_ids = list(beir.queries)
     texts = [f"{title} {text}".strip() for title, text in beir.corpus.values()]
@@ -241,11 +257,21 @@ def dense_rankings(
     queries = encoder.encode([beir.queries[qid] for qid in query_ids], batch_size=batch_size, show_progress=show_progress)
     k = min(k, len(doc_ids))
     block = max(1, _SCORE_BLOCK_VALUES // max(1, len(doc_ids)))
-    rankings = {}
+    lists = {}
     for start in range(0, len(query_ids), block):
-        for qid, top in zip(query_ids[start:start + block], _top_k(queries[start:start + block] @ docs.T, k)):
-            rankings[qid] = [doc_ids[i] for i in top]
-    return rankings
+        scores = queries[start:start + block] @ docs.T
+        for qid, row, top in zip(query_ids[start:start + block], scores, _top_k(scores, k)):
+            lists[qid] = ([doc_ids[i] for i in top], row[top].tolist())
+    return lists
+
+
+def hybrid_rankings(dense: ScoredRankings, lexical: ScoredRankings, dense_weight: float) -> Rankings:
+    """Each query's dense and BM25 lists fused as a hybrid search fuses them (`encoder.fusion.convex_scores`,
+    the dense list weighing `dense_weight`); a query either side lacks fuses the other side alone."""
+    empty: tuple[list[str], list[float]] = ([], [])
+    return {qid: convex_scores([dense.get(qid, empty), lexical.get(qid, empty)], (dense_weight, 1.0 - dense_weight),
+                               (COSINE_FLOOR, BM25_FLOOR))[0]
+            for qid in dense.keys() | lexical.keys()}
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -265,23 +291,3 @@ def evaluate_retrieval(encoder: Encoder, folder: Path, batch_size: int = 64, sho
     beir = read_beir(folder, split)
     rankings = dense_rankings(encoder, beir, k=100, batch_size=batch_size, show_progress=show_progress)
     return {**retrieval_metrics(rankings, beir.qrels), "queries": len(beir.queries), "documents": len(beir.corpus)}
-
-
-# --- Reporting -----------------------------------------------------------------------------------------
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return "" if value is None else str(value)
-
-
-def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str]) -> str:
-    """A markdown table, one row per name, padded so it also reads well in a terminal; metrics to two
-    decimals, counts as integers, a missing value left blank."""
-    table = [["", *columns]] + [[name, *(_cell(values.get(c)) for c in columns)] for name, values in rows.items()]
-    widths = [max(3, *(len(row[i]) for row in table)) for i in range(len(table[0]))]
-    rule = [":" + "-" * (widths[0] - 1)] + ["-" * (w - 1) + ":" for w in widths[1:]]
-    return "\n".join(
-        "| " + " | ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))]) + " |"
-        for line in [table[0], rule, *table[1:]]
-    )

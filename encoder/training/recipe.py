@@ -93,7 +93,7 @@ class RecipeConfig:
     variants: dict[str, list[Stage]] = field(default_factory=lambda: dict(DEFAULT_VARIANTS))
     pairs_files: tuple[str, ...] = setting((), "pairs files (default: DATA/*pairs*.jsonl[.xz])", flag="--pairs")
     retrieval_dev: str | None = setting(None, "a BEIR folder (default: every folder in DATA with a corpus.jsonl)")
-    retrieval_split: str = setting("dev", "the split of the BEIR folders that selects the model")
+    retrieval_split: tuple[str, ...] = setting(("dev", "train"), "the splits that select the model: a BEIR folder's first one present (never test)")
     wikipedia_pairs: int = setting(100_000, 'span/title pairs from DATA/wikipedia/*, for stages that select "wikipedia"')
     span_sources: tuple[str, ...] = setting((), 'pair sources whose passages also give unlabelled span pairs ("spans:<source>:span"), e.g. medquad')
     span_rounds: int = setting(2, "span pairs cut from each such passage")

@@ -9,6 +9,7 @@ and the encoder: this runs on the GPU machine too.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -17,10 +18,9 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from ..cross_encoder import blended
-from .evaluation import BeirSet, jsonl_records, read_beir, retrieval_metrics
+from .evaluation import BeirSet, Rankings, ScoredRankings, jsonl_records, read_beir, retrieval_metrics
 
 CANDIDATES_FILE = "rerank_candidates.jsonl"  # one line per query: {"query": id, "ranking": [document ids, best first]}
-Rankings = dict[str, list[str]]
 Passages = dict[str, dict[str, str]]  # query id -> document id -> the text a reranker reads for it
 
 
@@ -28,19 +28,30 @@ class PairScorer(Protocol):
     def score(self, query: str, passages: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
 
-def write_candidates(rankings: Rankings, path: Path) -> None:
-    with Path(path).open("w", encoding="utf-8") as out:
+def write_candidates(rankings: Rankings | ScoredRankings, path: Path) -> None:
+    """One line per query: {"query": id, "ranking": [document ids]}, with "scores" for a scored ranking
+    (what a hybrid fusion needs of its BM25 list). A `.gz` path is written through gzip."""
+    with (gzip.open(path, "wt", encoding="utf-8") if Path(path).suffix == ".gz" else Path(path).open("w", encoding="utf-8")) as out:
         for qid, ranking in rankings.items():
-            out.write(json.dumps({"query": qid, "ranking": ranking}) + "\n")
+            record = {"query": qid, "ranking": ranking}
+            if isinstance(ranking, tuple):
+                record = {"query": qid, "ranking": ranking[0], "scores": [round(float(x), 4) for x in ranking[1]]}
+            out.write(json.dumps(record) + "\n")
+
+
+def read_scored_candidates(path: Path) -> ScoredRankings:
+    """A candidates file's rankings with their scores (an empty list where the file holds none)."""
+    rankings = {}
+    for number, record in enumerate(jsonl_records(path), start=1):
+        ranking, scores = (record.get("ranking"), record.get("scores", [])) if isinstance(record, dict) else (None, None)
+        if not isinstance(ranking, list) or "query" not in record or not isinstance(scores, list) or len(scores) not in (0, len(ranking)):
+            raise ValueError(f"{path}, line {number}: expected {{\"query\": id, \"ranking\": [document ids], \"scores\": [one per id] (optional)}}")
+        rankings[str(record["query"])] = ([str(doc) for doc in ranking], [float(x) for x in scores])
+    return rankings
 
 
 def read_candidates(path: Path) -> Rankings:
-    rankings = {}
-    for number, record in enumerate(jsonl_records(path), start=1):
-        if not isinstance(record, dict) or not isinstance(record.get("ranking"), list) or "query" not in record:
-            raise ValueError(f"{path}, line {number}: expected {{\"query\": id, \"ranking\": [document ids]}}")
-        rankings[str(record["query"])] = [str(doc) for doc in record["ranking"]]
-    return rankings
+    return {qid: ranking for qid, (ranking, _) in read_scored_candidates(path).items()}
 
 
 def reranked(rankings: Rankings, scores: dict[str, list[float]], depth: int, first_stage_weight: float = 0.0) -> Rankings:

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from encoder import BertModel, TextTokenizer, save_checkpoint, train_wordpiece
+from encoder.training.evaluation import BeirSet
+from indexer.evaluation import document_bm25_rankings
 from indexer.expansion import FEEDBACK_CHARS, ExpansionConfig, expanded_weights
 from indexer.ingest import IndexConfig, index_records
 from indexer.lexical import LexicalIndex, terms
@@ -107,3 +109,15 @@ def test_feedback_reads_what_bm25_indexed_cut_to_its_first_characters(service):
     assert store.indexed_texts([document.key], documents=True) == {document.key: NOTES[3][1]}
     assert store.indexed_texts([chunk], max_chars=7) == {chunk: NOTES[3][1][:7]}
     assert store.indexed_texts([document.key, 10**9], documents=True, max_chars=FEEDBACK_CHARS) == {document.key: NOTES[3][1]}
+
+
+def test_an_evaluation_without_an_instance_ranks_documents_as_the_service_does(service):
+    """`document_bm25_rankings` (what the GPU run's selection judges hybrid with) against the service's
+    lexical search over whole documents, expanded and not: the same documents in the same order, the same scores."""
+    beir = BeirSet(corpus={key: ("", text) for key, text in NOTES}, queries={"q": "myocardial infarction", "r": "cattle valley"}, qrels={})
+    for expansion, expand in ((None, False), (ExpansionConfig(), True)):
+        lists = document_bm25_rankings(beir, 10, expansion)
+        for qid, query in beir.queries.items():
+            hits = service.search(query, mode="lexical", bm25="document", k=10, expand=expand).hits
+            assert lists[qid][0] == [hit.id for hit in hits]
+            assert lists[qid][1] == pytest.approx([hit.score for hit in hits], rel=1e-5)

@@ -2,10 +2,13 @@
 
 import gzip
 import importlib.util
+import zipfile
 from pathlib import Path
 
 from encoder.training import read_beir
-from encoder.training.rerank_evaluation import CANDIDATES_FILE, read_candidates
+from encoder.training.rerank_evaluation import CANDIDATES_FILE, read_candidates, read_scored_candidates
+from encoder.training.selection import LEXICAL_FILE
+from indexer.reranking import DEFAULT_RERANK_DEPTH
 from samples import write_beir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_gpu_data.py"
@@ -32,9 +35,30 @@ def test_nfcorpus_dev_becomes_a_beir_dev_split(tmp_path: Path):
     assert beir.qrels == {"PLAIN-1": {"MED-1": 3, "MED-2": 1}}
 
 
-def test_the_dev_folder_carries_each_judged_querys_bm25_candidates(tmp_path: Path):
+def test_the_dev_folder_carries_each_judged_querys_bm25_lists(tmp_path: Path):
     folder = write_beir(tmp_path / "dev", {"q3": "where the cat sat", "q6": "river cattle"}, split="dev")
-    load_script().write_bm25_candidates(folder, "dev", 3)
-    candidates = read_candidates(folder / CANDIDATES_FILE)
-    assert set(candidates) == {"q3", "q6"} and all(1 <= len(ranking) <= 3 for ranking in candidates.values())  # documents BM25 matches
+    load_script().write_bm25_lists(folder, "dev")
+    candidates = read_candidates(folder / CANDIDATES_FILE)  # what a reranker reorders: plain BM25, the documents it matches
+    assert set(candidates) == {"q3", "q6"} and all(1 <= len(ranking) <= DEFAULT_RERANK_DEPTH for ranking in candidates.values())
     assert candidates["q3"][0] == "d3" and candidates["q6"][0] == "d6"
+    lists = read_scored_candidates(folder / LEXICAL_FILE)  # hybrid's BM25 side: expanded, so it reaches past the query's words
+    assert set(lists) == {"q3", "q6"} and lists["q3"][0][0] == "d3" and lists["q6"][0][0] == "d6"
+    assert all(scores == sorted(scores, reverse=True) and scores[-1] > 0 for _, scores in lists.values())
+    assert len(lists["q6"][0]) >= len(candidates["q6"])
+
+
+def test_scifact_train_claims_become_a_train_split_over_a_gzipped_corpus(tmp_path: Path):
+    data = tmp_path / "data"
+    (data / "scifact" / "original").mkdir(parents=True)
+    (data / "scifact" / "corpus.jsonl").write_text('{"_id": "11", "title": "T", "text": "statins lower cholesterol"}\n'
+                                                   '{"_id": "12", "title": "", "text": "vaccines"}\n')
+    claims = "id,claim,evidence_doc_id,evidence_label,evidence_sentences,cited_doc_ids\n" \
+             "5,Statins lower cholesterol.,11,SUPPORT,[0],[11]\n5,Statins lower cholesterol.,12,SUPPORT,[0],[12]\n" \
+             "6,An unjudged claim.,,,,[11]\n"
+    with zipfile.ZipFile(data / "scifact" / "original" / "scifact_hf_csv.zip", "w") as archive:
+        archive.writestr("claims_train.csv", claims)
+    folder = load_script().write_scifact_train(data, tmp_path / "scifact_train", gzip_corpus=True)
+    assert not (folder / "corpus.jsonl").exists() and (folder / "corpus.jsonl.gz").is_file()
+    beir = read_beir(folder, split="train")
+    assert beir.corpus == {"11": ("T", "statins lower cholesterol"), "12": ("", "vaccines")}
+    assert beir.queries == {"5": "Statins lower cholesterol."} and beir.qrels == {"5": {"11": 1, "12": 1}}

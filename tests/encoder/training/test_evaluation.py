@@ -1,3 +1,4 @@
+import gzip
 import json
 import math
 
@@ -6,11 +7,13 @@ import pytest
 
 from encoder import Encoder
 from encoder.training import evaluation
+from encoder.training.report import format_table
 from encoder.training.evaluation import (
+    dense_lists,
     dense_rankings,
     evaluate_retrieval,
     evaluate_sts,
-    format_table,
+    hybrid_rankings,
     mrr_at_k,
     ndcg_at_k,
     read_beir,
@@ -219,6 +222,31 @@ def test_dense_rankings_are_the_same_in_any_block_size(encoder, beir_dir, monkey
     monkeypatch.setattr(evaluation, "_SCORE_BLOCK_VALUES", 1)  # one query per block
     assert dense_rankings(encoder, beir, k=100) == whole
     assert dense_rankings(encoder, beir, k=2) == {qid: ranking[:2] for qid, ranking in whole.items()}
+
+
+def test_dense_lists_carry_each_documents_cosine_best_first(encoder, beir_dir):
+    beir = read_beir(beir_dir)
+    lists = dense_lists(encoder, beir, k=3)
+    assert {qid: ids for qid, (ids, _) in lists.items()} == dense_rankings(encoder, beir, k=3)
+    qid, (ids, scores) = next(iter(lists.items()))
+    query, documents = encoder.encode([beir.queries[qid]]), encoder.encode([" ".join(beir.corpus[d]).strip() for d in ids])
+    assert scores == sorted(scores, reverse=True) and np.allclose(scores, (documents @ query.T).ravel(), atol=1e-4)
+
+
+def test_hybrid_fuses_normalised_scores_by_the_dense_share():
+    dense = {"q": (["a", "b"], [0.9, 0.1])}  # cosines: normalised from -1 to the top (0.9)
+    lexical = {"q": (["b", "c"], [10.0, 8.0]), "only-bm25": (["c"], [1.0])}
+    assert hybrid_rankings(dense, lexical, 0.0)["q"][:2] == ["b", "c"] and hybrid_rankings(dense, lexical, 1.0)["q"][0] == "a"
+    # b: 0.5 * 1.1/1.9 + 0.5 * 1 = 0.789; a: 0.5 * 1 = 0.5; c: 0.5 * 0.8 = 0.4
+    assert hybrid_rankings(dense, lexical, 0.5) == {"q": ["b", "a", "c"], "only-bm25": ["c"]}
+
+
+def test_a_gzipped_corpus_is_read_where_the_plain_one_is_absent(beir_dir):
+    plain = read_beir(beir_dir)
+    with gzip.open(beir_dir / "corpus.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.write((beir_dir / "corpus.jsonl").read_text())
+    (beir_dir / "corpus.jsonl").unlink()
+    assert read_beir(beir_dir) == plain
 
 
 def test_top_k_is_sorted_best_first():

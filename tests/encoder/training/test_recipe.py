@@ -1,9 +1,12 @@
 """The fine-tuning recipe script end to end on the CPU at toy size: variants trained in turn from one
 checkpoint, each evaluated on development sets, the best exported within the run's clock."""
 
+import gzip
 import json
+import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,9 +19,11 @@ from encoder import CrossEncoder, Encoder
 from encoder.checkpoint import load_checkpoint
 from encoder.flags import from_flags
 from encoder.training.pairs import Pair, write_pairs
+from encoder.training.evaluation import dense_lists
 from encoder.training.pair_selection import select_sources
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
 from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget, stage_config
+from encoder.training.selection import HYBRID, HYBRID_WEIGHT, HYBRID_WEIGHTS, LEXICAL_FILE, DevSets, selection_score
 from encoder.training.transfer import PART_BYTES, assemble
 
 
@@ -40,6 +45,15 @@ def make_data(folder: Path) -> None:
     (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": s.split(".")[0]}) + "\n" for i, s in enumerate(SENTENCES)))
     (beir / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t2\n" for i in range(8)))
     write_candidates({f"q{i}": [f"d{(i + k) % 8}" for k in range(8)] for i in range(8)}, beir / CANDIDATES_FILE)
+    write_candidates({f"q{i}": ([f"d{(i + k) % 8}" for k in range(4)], [4.0, 3.0, 2.0, 1.0]) for i in range(8)}, beir / LEXICAL_FILE)
+    train = folder / "scifact_train"  # a train split, its corpus gzipped, as prepare_gpu_data.py writes SciFact's claims
+    (train / "qrels").mkdir(parents=True)
+    with gzip.open(train / "corpus.jsonl.gz", "wt", encoding="utf-8") as corpus:
+        corpus.write((beir / "corpus.jsonl").read_text())
+    (train / "queries.jsonl").write_text((beir / "queries.jsonl").read_text())
+    (train / "qrels" / "train.tsv").write_text((beir / "qrels" / "dev.tsv").read_text())
+    (train / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td1\t1\n")  # never read
+    write_candidates({f"q{i}": ([f"d{(i + 1) % 8}", f"d{i}"], [2.0, 1.9]) for i in range(8)}, train / LEXICAL_FILE)
 
 
 @pytest.mark.commands
@@ -57,7 +71,7 @@ def test_recipe_script_trains_evaluates_and_exports_the_best_variant_on_time(tmp
     figures = json.loads((out / "eval.json").read_text())
     assert set(figures["variants"]) == {"A", "B", "C", "D", "soup"}
     for values in [figures["init"], *figures["variants"].values()]:
-        assert set(values) >= {"stsb-dev", "nfcorpus_dev-dev"}
+        assert set(values) >= {"stsb-dev", "nfcorpus_dev-dev", "scifact_train-train", HYBRID, HYBRID_WEIGHT}
     assert figures["selected"] == max(figures["variants"], key=lambda name: figures["variants"][name]["score"])
     assert figures["variants"]["soup"]["soup_of"] == ["A", "B", "C", "D"]  # every variant started from one checkpoint
 
@@ -186,7 +200,7 @@ REQUIRED = object()
 # The recipe's flags as it declared them before its config's settings made them, with their defaults.
 RECIPE_FLAGS = {
     "--data": REQUIRED, "--init": REQUIRED, "--work": REQUIRED, "--out": REQUIRED, "--seconds": REQUIRED, "--started": None,
-    "--recipe": None, "--variants": None, "--pairs": [], "--retrieval-dev": None, "--retrieval-split": "dev", "--wikipedia-pairs": 100_000,
+    "--recipe": None, "--variants": None, "--pairs": [], "--retrieval-dev": None, "--retrieval-split": ["dev", "train"], "--wikipedia-pairs": 100_000,
     "--span-sources": [], "--span-rounds": 2,
     "--batch-size": 1024, "--lr": 1e-4, "--query-length": 64, "--passage-length": 128, "--eval-batch-size": 256, "--log-every": 50,
     "--max-steps": 0, "--reserve-s": 20.0, "--min-stage-s": 5.0, "--stage-overhead-s": 15.0, "--device": "auto", "--precision": "auto",
@@ -202,10 +216,34 @@ def test_the_recipe_keeps_its_flags_and_defaults():
     assert from_flags(DEFAULTS, args, names=FLAGS, started=0.0) == RecipeConfig("d", "i", "w", "o", 60.0, started=0.0, pairs_files=("a", "b"))
 
 
-def test_the_selection_command_prints_the_dev_figures_of_any_checkpoint(tmp_path, tiny_checkpoint):
+def test_the_selection_command_prints_the_dev_figures_of_any_checkpoint_and_its_score_against_a_baseline(tmp_path, tiny_checkpoint):
     make_data(tmp_path / "data")
-    result = subprocess.run([sys.executable, "-m", "encoder.training.selection", "--data", str(tmp_path / "data"), str(tiny_checkpoint)],
-                            capture_output=True, text=True, timeout=120, env=_python_env())
+    command = [sys.executable, "-m", "encoder.training.selection", "--data", str(tmp_path / "data")]
+    result = subprocess.run([*command, str(tiny_checkpoint)], capture_output=True, text=True, timeout=120, env=_python_env())
     assert result.returncode == 0, result.stderr[-2000:]
     name, figures = result.stdout.strip().split(" ", 1)
-    assert name == str(tiny_checkpoint) and set(json.loads(figures)) == {"stsb-dev", "nfcorpus_dev-dev"}
+    assert name == str(tiny_checkpoint) and set(json.loads(figures)) == {"stsb-dev", "nfcorpus_dev-dev", "scifact_train-train", HYBRID, HYBRID_WEIGHT}
+    result = subprocess.run([*command, "--baseline", str(tiny_checkpoint), str(tiny_checkpoint)], capture_output=True, text=True,
+                            timeout=120, env=_python_env())
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and "score" not in json.loads(lines[0].split(" ", 1)[1])
+    assert json.loads(lines[1].split(" ", 1)[1])["score"] == pytest.approx(1.0)  # a checkpoint against itself
+
+
+def test_hybrid_is_judged_at_the_best_dense_share_on_the_sets_that_carry_bm25_lists(tmp_path, tiny_checkpoint):
+    make_data(tmp_path / "data")
+    dev = DevSets(replace(DEFAULTS, data_dir=str(tmp_path / "data"), device="cpu", precision="float32"))
+    assert set(dev.beir) == {"nfcorpus_dev-dev", "scifact_train-train"} and set(dev.lexical) == set(dev.beir)
+    figures = dev.evaluate(str(tiny_checkpoint))
+    dense = {name: dense_lists(Encoder.load(tiny_checkpoint), beir) for name, beir in dev.beir.items()}
+    by_weight = {weight: dev.hybrid(dense, weight) for weight in HYBRID_WEIGHTS}
+    assert by_weight[0.0] == pytest.approx((100 + 100 / math.log2(3)) / 2)  # BM25 alone: the relevant document 1st, then 2nd
+    assert figures[HYBRID] == pytest.approx(max(by_weight.values())) and by_weight[figures[HYBRID_WEIGHT]] == pytest.approx(figures[HYBRID])
+    assert selection_score(figures, figures) == pytest.approx(1.0)  # the share is recorded, not scored
+    assert selection_score({**figures, HYBRID_WEIGHT: 0.0}, {**figures, HYBRID_WEIGHT: 0.5}) == pytest.approx(1.0)
+
+
+def test_test_queries_never_select_a_model(tmp_path):
+    make_data(tmp_path / "data")
+    with pytest.raises(ValueError, match="never selected on test queries"):
+        DevSets(replace(DEFAULTS, data_dir=str(tmp_path / "data"), retrieval_split=("dev", "test")))

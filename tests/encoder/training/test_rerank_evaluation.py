@@ -11,6 +11,7 @@ from encoder.training.rerank_evaluation import (
     CANDIDATES_FILE,
     best_first_stage_weight,
     read_candidates,
+    read_scored_candidates,
     read_rerank_dev,
     rerank_table,
     reranked,
@@ -66,6 +67,17 @@ def test_candidates_round_trip_and_a_bad_line_names_its_file_and_line(tmp_path):
     path.write_text('{"query": "q1", "ranking": ["d1"]}\n{"query": "q2"}\n')
     with pytest.raises(ValueError, match=rf"{CANDIDATES_FILE}, line 2"):
         read_candidates(path)
+
+
+def test_scored_candidates_round_trip_through_gzip_and_a_score_short_of_its_ids_is_refused(tmp_path):
+    path = tmp_path / "lists.jsonl.gz"
+    write_candidates({"q1": (["d3", "d1"], [2.5, 1.25]), "q2": ([], [])}, path)
+    assert read_scored_candidates(path) == {"q1": (["d3", "d1"], [2.5, 1.25]), "q2": ([], [])}
+    assert read_candidates(path) == {"q1": ["d3", "d1"], "q2": []}
+    path = tmp_path / "plain.jsonl"
+    path.write_text('{"query": "q1", "ranking": ["d1", "d2"], "scores": [1.0]}\n')
+    with pytest.raises(ValueError, match=r"plain.jsonl, line 1"):
+        read_scored_candidates(path)
 
 
 def test_the_table_gives_the_first_stage_and_each_depth_scoring_the_deepest_once(tmp_path):
