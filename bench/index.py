@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from encoder import BertConfig, BertModel, Encoder, TextTokenizer, save_checkpoint, train_wordpiece
+from encoder import BertConfig, BertModel, Encoder, TextTokenizer, passage_text, save_checkpoint, train_wordpiece
 from encoder.paths import DEFAULT_MODEL
-from indexer.chunking import chunk_texts, passage_text
+from indexer.chunking import chunk_texts
 from indexer.ingest import IndexConfig, index_paths, index_records
 from indexer.passages import TITLE_TOKENS
 from indexer.readers import Record, read_records

@@ -12,7 +12,7 @@ from .hf_export import export_hf
 from .hf_import import import_hf
 from .model import BertForPairScoring, BertForPreTraining, BertModel
 from .sentences import sentence_starts
-from .text_encoder import Encoder, TokenVectors, set_threads
+from .text_encoder import Encoder, TokenVectors, passage_text, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "export_hf",
     "import_hf",
     "load_checkpoint",
+    "passage_text",
     "save_checkpoint",
     "sentence_starts",
     "set_threads",

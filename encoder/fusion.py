@@ -7,7 +7,7 @@ judged by the fusion the product applies, not by a copy of it."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,3 +33,13 @@ def convex_scores(lists: Sequence[tuple[Sequence[Hashable], Sequence[float]]], w
             fused[key] = fused.get(key, 0.0) + weight * ((score - floor) / span if span > 0 else 1.0)
     order = sorted(fused, key=lambda key: -fused[key])  # stable
     return order, np.array([fused[key] for key in order])
+
+
+def fused_rankings(dense: Mapping[str, tuple[Sequence[str], Sequence[float]]], lexical: Mapping[str, tuple[Sequence[str], Sequence[float]]],
+                   dense_weight: float) -> dict[str, list[str]]:
+    """Each query's dense and BM25 lists of (document ids, scores) fused as a hybrid search fuses them, the
+    dense list weighing `dense_weight`; a query either side lacks gets the other side alone."""
+    empty: tuple[list[str], list[float]] = ([], [])
+    return {qid: convex_scores([dense.get(qid, empty), lexical.get(qid, empty)], (dense_weight, 1.0 - dense_weight),
+                               (COSINE_FLOOR, BM25_FLOOR))[0]
+            for qid in dense.keys() | lexical.keys()}

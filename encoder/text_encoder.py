@@ -32,6 +32,13 @@ _CHARS_PER_TOKEN_CLIP = 16
 _LAST_WHITESPACE = re.compile(r"\s\S*\Z")
 
 
+def passage_text(title: str, passage: str) -> str:
+    """What is encoded (and BM25-indexed) for a passage of a document: its title gives it context. The
+    indexer encodes passages so, and the training's evaluation reads them so, to judge a model by what
+    search will ask of it."""
+    return f"{title}\n{passage}" if title else passage
+
+
 def set_threads(count: int) -> None:
     """Threads torch uses in this process. A server runs one process per core, each encoding one short
     query at a time, where extra threads only contend with the other processes."""

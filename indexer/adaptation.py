@@ -33,7 +33,7 @@ from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import AdaptConfig, adapt
 
 from . import checksums
-from .chunking import passage_text
+from encoder import passage_text
 from .search_index import SearchIndex, open_for_writing
 
 MODELS_FOLDER = "models"

@@ -34,11 +34,6 @@ SECTION_CHARS = 100_000
 TOKENISE_CHARS = 1_000_000
 
 
-def passage_text(title: str, passage: str) -> str:
-    """What is encoded and BM25-indexed for a passage: the document's title gives it context."""
-    return f"{title}\n{passage}" if title else passage
-
-
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document; `text == document[start:end]`, in characters."""

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from encoder.training import read_beir, retrieval_metrics
 from encoder.training.evaluation import BeirSet, ScoredRankings
 
-from .chunking import passage_text
+from encoder import passage_text
 from .ingest import IndexConfig, index_paths
 from .expansion import DEFAULT_QUERY_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expands, query_scores
 from .lexical import LexicalIndex

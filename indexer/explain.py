@@ -4,7 +4,7 @@ the contextual token vectors of the BERT whose pooled vectors the dense search r
 The passage is the one the dense search ranks the document by: its chunk whose stored vector is
 nearest the query's (what FAISS finds for the exact "flat" index; an approximate index may, rarely,
 have stood for the document by a near runner-up). It is encoded as it was indexed, title first
-(`chunking.passage_text`), so its words have the context that made the chunk's vector; the score is
+(`encoder.passage_text`), so its words have the context that made the chunk's vector; the score is
 that same cosine, query vector · stored chunk vector. Word pieces are merged into words (the mean of
 their vectors, renormalised); punctuation and stop words are left out on both sides, since "the"
 matching "the" says nothing about why a passage was chosen.
@@ -22,7 +22,7 @@ import numpy as np
 
 from encoder import TokenVectors
 
-from .chunking import passage_text
+from encoder import passage_text
 from .search_index import SearchIndex
 from .stopwords import STOPWORDS_EN
 from .store import Passage, StoredDocument

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoder import Encoder
+from encoder import Encoder, passage_text
 
-from .chunking import Chunk, chunk_texts, passage_text
+from .chunking import Chunk, chunk_texts
 from .readers import Record
 from .store import DocumentVersion
 

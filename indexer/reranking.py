@@ -33,7 +33,7 @@ from encoder.checkpoint import CONFIG_FILE, CheckpointError
 from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
 
-from .chunking import passage_text
+from encoder import passage_text
 from .ranking import Ranking
 from .store import Passage, Store
 

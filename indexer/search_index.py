@@ -27,7 +27,7 @@ import numpy as np
 from encoder import Encoder
 
 from . import inspection
-from .chunking import passage_text
+from encoder import passage_text
 from .instance import InstanceFolder, ModelEncoders, SavedVersion, pin_model, same_weights, store_url, write_lock
 from .lexical import LexicalIndex
 from .manifest import COMPONENTS, VECTORS_FILE, VERSION_FILE

@@ -1,13 +1,11 @@
 """The metadata store: collections, documents and their chunks (with their vectors), in SQL.
 
 The database is the truth. Each chunk row keeps its vector, so the FAISS index can always be rebuilt
-from the store (another index type, a crash between a commit and an index save) without encoding
-anything again. SQLite by default (WAL mode: readers never block the writer), PostgreSQL by URL.
-
-`Store` is the repository: apart from the tables and migrations (indexer/schema.py), the write
-queue's own SQL (indexer/jobs.py) and the quality runs' (indexer/quality_store.py), no other module speaks SQL, so the queries that must agree (what
-a write commits, what `check` counts, what a search reads) sit side by side here.
-"""
+from the store (another index type, a crash between a commit and an index save) without encoding anything
+again. SQLite by default (WAL mode: readers never block the writer), PostgreSQL by URL.
+`Store` is the repository: apart from the tables and migrations (indexer/schema.py), the write queue's
+own SQL (indexer/jobs.py) and the quality runs' (indexer/quality_store.py), no other module speaks SQL, so
+the queries that must agree (what a write commits, what `check` counts, what a search reads) sit together."""
 
 from __future__ import annotations
 
@@ -17,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from encoder import passage_text
 
 from . import chunking
 from .schema import Chunk, Collection, Document, Setting, migrate
@@ -246,7 +246,7 @@ class Store:
         text = text if max_chars is None else func.substr(text, 1, max_chars)
         rows = (self._chunk_rows([Document.id, Document.title, text], keys, Document.id, Chunk.ordinal == 0) if documents
                 else self._chunk_rows([Chunk.id, Document.title, text], keys))
-        return {key: chunking.passage_text(title, body) for key, title, body in rows}
+        return {key: passage_text(title, body) for key, title, body in rows}
 
     def _chunk_rows(self, columns: list, ids: Sequence[int], key=Chunk.id, *conditions) -> list:
         """`columns` of the chunks whose `key` is one of `ids` (and that meet `conditions`), joined to their

@@ -15,6 +15,8 @@ What it writes:
   "dev")`) and `scifact_train/` (SciFact's train claims over its corpus, gzipped) for choosing between
   checkpoints; test splits never travel. Each holds its judged queries' expanded BM25 top 100 with scores
   (`lexical_lists.jsonl.gz`), so that the selection can judge hybrid search (encoder/training/selection.py),
+  and its documents' passages as `--passages-model`'s tokenizer and length cut them (`passages.jsonl.gz`),
+  so that it scores a document by its best passage, as search does;
   and the NFCorpus folder each dev query's plain BM25 top 30 (`rerank_candidates.jsonl`), the first stage a
   reranker is judged on in the run (`train-reranker --dev`), since the GPU machine has no index to make one.
 
@@ -35,6 +37,8 @@ from collections import defaultdict
 from itertools import chain
 from pathlib import Path
 
+from encoder import Encoder
+from encoder.paths import DEFAULT_MODEL
 from encoder.training import (
     DEFAULT_SOURCES,
     PAIR_SETS,
@@ -52,9 +56,12 @@ from encoder.training import (
     write_table,
 )
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from encoder.training.selection import LEXICAL_FILE
+from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, write_spans
 from indexer.evaluation import RANKING_DEPTH, document_bm25_rankings
 from indexer.expansion import DEFAULT_EXPANSION
+from indexer.ingest import IndexConfig
+from indexer.passages import cut_passages
+from indexer.readers import Record
 from indexer.reranking import DEFAULT_RERANK_DEPTH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +80,8 @@ def main() -> None:
     parser.add_argument("--wikipedia-pairs", type=int, default=20_000, help="title/sentence pairs from the first Wikipedia file")
     parser.add_argument("--wikipedia-files", type=int, default=0, help="how many enwiki2014_*.txt.xz files to carry (pretraining)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--passages-model", type=Path, default=DEFAULT_MODEL,
+                        help="the model whose tokenizer and length cut the dev documents into passages (the run's tokenizer and length)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -83,10 +92,12 @@ def main() -> None:
             shutil.copyfile(source, args.out / "wikipedia" / source.name)
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")
-    write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV)
+    write_nfcorpus_dev(args.shared_data / "nfcorpus" / "original", args.out / NFCORPUS_DEV, gzip_corpus=True)
     write_scifact_train(args.shared_data, args.out / SCIFACT_TRAIN, gzip_corpus=True)
-    write_bm25_lists(args.out / NFCORPUS_DEV, "dev")
-    write_bm25_lists(args.out / SCIFACT_TRAIN, "train")
+    encoder = Encoder.load(args.passages_model, precision="float32")
+    for folder, split in ((NFCORPUS_DEV, "dev"), (SCIFACT_TRAIN, "train")):
+        write_bm25_lists(args.out / folder, split)
+        write_passages(args.out / folder, split, encoder)
 
     pairs, counts = mix_pairs(all_pairs(args, wikipedia[:1]), evaluation_texts(args.shared_data),
                               MixConfig(cap_per_source=args.cap, seed=args.seed))
@@ -117,12 +128,13 @@ def all_pairs(args: argparse.Namespace, wikipedia_files: list[Path]):
     return sorted(chain.from_iterable(readers), key=lambda pair: not licence_of(pair.source)[1])
 
 
-def write_nfcorpus_dev(original: Path, folder: Path) -> None:
-    """NFCorpus's dev split as a BEIR folder: documents (ID<TAB>text, gzip), the title queries (one text
-    per query id, close to what people type; the other query files reuse the same ids) and the graded
-    3-2-1 judgements (qrels/dev.tsv)."""
+def write_nfcorpus_dev(original: Path, folder: Path, gzip_corpus: bool = False) -> None:
+    """NFCorpus's dev split as a BEIR folder: documents (ID<TAB>text, gzip; the corpus gzipped to travel),
+    the title queries (one text per query id, close to what people type; the other query files reuse the
+    same ids) and the graded 3-2-1 judgements (qrels/dev.tsv)."""
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    with gzip.open(original / "dev.docs.gz", "rt", encoding="utf-8") as docs, (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
+    corpus = gzip.open(folder / "corpus.jsonl.gz", "wt", encoding="utf-8") if gzip_corpus else (folder / "corpus.jsonl").open("w", encoding="utf-8")
+    with gzip.open(original / "dev.docs.gz", "rt", encoding="utf-8") as docs, corpus as out:
         for line in docs:
             doc_id, _, text = line.rstrip("\n").partition("\t")
             out.write(json.dumps({"_id": doc_id, "title": "", "text": text}) + "\n")
@@ -159,6 +171,15 @@ def write_scifact_train(data: Path, folder: Path, gzip_corpus: bool = False) -> 
         out.write("query-id\tcorpus-id\tscore\n")
         out.writelines(f"{claim}\t{doc}\t1\n" for claim, doc in sorted(judged))
     return folder
+
+
+def write_passages(folder: Path, split: str, encoder: Encoder) -> None:
+    """Each document's passages, as indexing with `encoder` would cut them (`PASSAGES_FILE`)."""
+    beir = read_beir(folder, split)
+    records = [Record(doc, title, text, {}, str(folder)) for doc, (title, text) in beir.corpus.items()]
+    spans = {record.external_id: [(chunk.start, chunk.end) for chunk in chunks]
+             for record, chunks in zip(records, cut_passages(records, encoder, IndexConfig().overlap_tokens))}
+    write_spans(spans, folder / PASSAGES_FILE)
 
 
 def write_bm25_lists(folder: Path, split: str) -> None:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fusion import BM25_FLOOR, COSINE_FLOOR, convex_scores
-from ..text_encoder import Encoder
+from ..text_encoder import Encoder, passage_text
 
 Pairs = list[tuple[str, str, float]]
 Qrels = dict[str, dict[str, int]]
 Rankings = dict[str, list[str]]  # query id -> document ids, best first
 ScoredRankings = dict[str, tuple[list[str], list[float]]]  # query id -> (document ids, their scores), best first
+Spans = dict[str, list[tuple[int, int]]]  # document id -> its passages' (start, end) in its text, as the indexer cuts them
 QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
 # Scores are computed for a block of queries against the whole corpus at once; the block is sized so
@@ -246,32 +246,30 @@ def dense_rankings(
 
 
 def dense_lists(
-    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False
+    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False, passages: Spans | None = None
 ) -> ScoredRankings:
     """Top-k document ids per query by exact inner product (cosine: the vectors are unit length), with
-    their cosines, which a hybrid fusion needs."""
+    their cosines, which a hybrid fusion needs. A document is its title and text as far as the encoder
+    reads, or, with `passages` (its passages' spans, cut as the indexer cuts them), its best passage,
+    titled: how the search service ranks it, which a long document's opening alone would not tell."""
     doc_ids = list(beir.corpus)
     query_ids = list(beir.queries)
-    texts = [f"{title} {text}".strip() for title, text in beir.corpus.values()]
-    docs = encoder.encode(texts, batch_size=batch_size, show_progress=show_progress)
+    if passages is None:
+        texts, firsts = [f"{title} {text}".strip() for title, text in beir.corpus.values()], np.arange(len(doc_ids))
+    else:
+        spans = [passages.get(doc) or [(0, len(beir.corpus[doc][1]))] for doc in doc_ids]
+        texts = [passage_text(beir.corpus[doc][0], beir.corpus[doc][1][start:end]) for doc, ss in zip(doc_ids, spans) for start, end in ss]
+        firsts = np.cumsum([0] + [len(ss) for ss in spans[:-1]])
+    vectors = encoder.encode(texts, batch_size=batch_size, show_progress=show_progress)
     queries = encoder.encode([beir.queries[qid] for qid in query_ids], batch_size=batch_size, show_progress=show_progress)
     k = min(k, len(doc_ids))
-    block = max(1, _SCORE_BLOCK_VALUES // max(1, len(doc_ids)))
+    block = max(1, _SCORE_BLOCK_VALUES // max(1, len(texts)))
     lists = {}
     for start in range(0, len(query_ids), block):
-        scores = queries[start:start + block] @ docs.T
+        scores = np.maximum.reduceat(queries[start:start + block] @ vectors.T, firsts, axis=1)  # each document's best passage
         for qid, row, top in zip(query_ids[start:start + block], scores, _top_k(scores, k)):
             lists[qid] = ([doc_ids[i] for i in top], row[top].tolist())
     return lists
-
-
-def hybrid_rankings(dense: ScoredRankings, lexical: ScoredRankings, dense_weight: float) -> Rankings:
-    """Each query's dense and BM25 lists fused as a hybrid search fuses them (`encoder.fusion.convex_scores`,
-    the dense list weighing `dense_weight`); a query either side lacks fuses the other side alone."""
-    empty: tuple[list[str], list[float]] = ([], [])
-    return {qid: convex_scores([dense.get(qid, empty), lexical.get(qid, empty)], (dense_weight, 1.0 - dense_weight),
-                               (COSINE_FLOOR, BM25_FLOOR))[0]
-            for qid in dense.keys() | lexical.keys()}
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -5,9 +5,9 @@
 # checkpoint (its NSP head starts the pair score) on the redistributable groups with hard negatives.
 #   encoder/training/gpu_all.sh DATA_DIR OUT_DIR PRETRAIN_SECONDS RECIPE_SECONDS RERANK_SECONDS [pipeline run flags]
 #                               [-- recipe flags [-- train-reranker flags]]
-# DATA_DIR: made by scripts/prepare_gpu_data.py (wikipedia/*.xz, pairs.jsonl.xz, stsb/, the NFCorpus dev folder
-#           with its BM25 candidates) and scripts/mine_rerank_pairs.py (rerank_pairs.jsonl.xz; RERANK_SECONDS 0
-#           skips the reranker and does not need it).
+# DATA_DIR: made by scripts/prepare_gpu_data.py (wikipedia/*.xz, pairs.jsonl.xz, stsb/, the NFCorpus dev and SciFact
+#           train folders with their BM25 lists) and scripts/mine_rerank_pairs.py (rerank_pairs.jsonl.xz;
+#           RERANK_SECONDS 0 skips the reranker and does not need it).
 # OUT_DIR:  bundle.tar.partNN (<= 15 MiB each: one device call brings back at most 8 files, 64 MiB in all), holding
 #           pretrained/ and recipe/ as pipeline.py and recipe.py export them (recipe/variants/ last), and reranker/ (a reranker
 #           folder, with its log and eval.json: NFCorpus dev, BM25's top 30 reranked). Unpack with

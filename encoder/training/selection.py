@@ -3,16 +3,19 @@ development sets only (STS-B dev and the dev or train split of BEIR folders: NFC
 claims; test sets are for afterwards, on the CPU), scored relative to the start, and the best one
 exported as soon as it leads.
 
-Dense figures alone chose against what the product serves by default: in the second GPU call, models
+Dense figures alone chose against hybrid search: in the second GPU call, models
 ahead on both test sets in hybrid mode were behind on NFCorpus dev dense and lost the choice
 (docs/benchmarks.md). So where a folder carries its BM25 lists (`LEXICAL_FILE`, written on the CPU by
 scripts/prepare_gpu_data.py, since the GPU machine has no index), hybrid search is a figure too: the
 dense and BM25 lists fused as the search service fuses them, at the best dense share on `HYBRID_WEIGHTS`,
-as bench/tune_fusion.py picks a model's share on the same queries."""
+as bench/tune_fusion.py picks a model's share on the same queries. Where a folder carries its passages
+(`PASSAGES_FILE`), a document is scored by its best passage, as the search service scores it: SciFact's
+abstracts run past the 128 tokens a model reads, and their openings alone ranked them 12 points lower."""
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import time
 from dataclasses import replace
@@ -22,7 +25,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..text_encoder import Encoder
-from .evaluation import dense_lists, hybrid_rankings, read_beir, read_stsb, retrieval_metrics, sts_spearman
+from ..fusion import fused_rankings
+from .evaluation import Spans, dense_lists, jsonl_records, read_beir, read_stsb, retrieval_metrics, sts_spearman
 from .rerank_evaluation import read_scored_candidates
 from .pipeline import log
 from .transfer import export
@@ -33,6 +37,7 @@ if TYPE_CHECKING:  # the recipe imports this module; its config is only named he
 STS_DEV = "stsb/sts-dev.csv"
 RETRIEVAL_METRIC = "ndcg@10"
 LEXICAL_FILE = "lexical_lists.jsonl.gz"  # a BEIR folder's judged queries' expanded BM25 top 100, with scores
+PASSAGES_FILE = "passages.jsonl.gz"  # each document's passages as the indexer cuts them: {"_id": id, "spans": [[start, end], ...]}
 HYBRID = "hybrid"  # the figure: mean hybrid nDCG@10 over the folders with BM25 lists, at the best share
 HYBRID_WEIGHT = "hybrid_dense_weight"  # that share: recorded beside the figures, not scored
 HYBRID_WEIGHTS = tuple(round(0.05 * step, 2) for step in range(11))  # 0 (BM25 alone) to 0.5
@@ -50,7 +55,7 @@ class DevSets:
         self.config = config
         self.sts = read_stsb(data / STS_DEV) if (data / STS_DEV).is_file() else None
         folders = [Path(config.retrieval_dev)] if config.retrieval_dev else sorted({p.parent for p in data.glob("*/corpus.jsonl*")})
-        self.beir, self.lexical = {}, {}
+        self.beir, self.lexical, self.passages = {}, {}, {}
         for folder in folders:
             split = next((s for s in config.retrieval_split if (folder / "qrels" / f"{s}.tsv").is_file()), None)
             if split is None:
@@ -60,6 +65,8 @@ class DevSets:
             self.beir[name] = read_beir(folder, split)
             if (folder / LEXICAL_FILE).is_file():
                 self.lexical[name] = read_scored_candidates(folder / LEXICAL_FILE)
+            if (folder / PASSAGES_FILE).is_file():
+                self.passages[name] = read_spans(folder / PASSAGES_FILE)
         if self.sts is None and not self.beir:
             raise FileNotFoundError(f"{data}: neither {STS_DEV} nor a BEIR folder with a {' or '.join(config.retrieval_split)} split to select a model with")
 
@@ -72,7 +79,7 @@ class DevSets:
             figures["stsb-dev"] = sts_spearman(encoder, self.sts, self.config.eval_batch_size)
         dense = {}
         for name, beir in self.beir.items():
-            dense[name] = dense_lists(encoder, beir, k=100, batch_size=self.config.eval_batch_size)
+            dense[name] = dense_lists(encoder, beir, k=100, batch_size=self.config.eval_batch_size, passages=self.passages.get(name))
             figures[name] = retrieval_metrics({qid: ids for qid, (ids, _) in dense[name].items()}, beir.qrels)[RETRIEVAL_METRIC]
         if self.lexical:
             figures[HYBRID_WEIGHT], figures[HYBRID] = max(
@@ -84,8 +91,23 @@ class DevSets:
 
     def hybrid(self, dense: dict, weight: float) -> float:
         """Mean hybrid nDCG@10 over the sets with BM25 lists, the dense list weighing `weight`."""
-        return sum(retrieval_metrics(hybrid_rankings(dense[name], lexical, weight), self.beir[name].qrels)[RETRIEVAL_METRIC]
+        return sum(retrieval_metrics(fused_rankings(dense[name], lexical, weight), self.beir[name].qrels)[RETRIEVAL_METRIC]
                    for name, lexical in self.lexical.items()) / len(self.lexical)
+
+
+def write_spans(spans: Spans, path: Path) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps({"_id": doc, "spans": [list(span) for span in doc_spans]}) + "\n" for doc, doc_spans in spans.items())
+
+
+def read_spans(path: Path) -> Spans:
+    spans = {}
+    for number, record in enumerate(jsonl_records(path), start=1):
+        try:
+            spans[str(record["_id"])] = [(int(start), int(end)) for start, end in record["spans"]]
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}, line {number}: expected {{\"_id\": id, \"spans\": [[start, end], ...]}}") from None
+    return spans
 
 
 def selection_score(figures: dict[str, float], baseline: dict[str, float]) -> float:

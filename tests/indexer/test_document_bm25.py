@@ -9,7 +9,7 @@ import math
 import pytest
 
 import manage
-from indexer.chunking import passage_text
+from encoder import passage_text
 from indexer.ingest import IndexConfig, index_records
 from indexer.lexical import K1, B, terms
 from indexer.ranking import Filters

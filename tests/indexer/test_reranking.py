@@ -11,7 +11,7 @@ from encoder import CrossEncoder
 from encoder.checkpoint import save_settings
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
 from indexer import quality_store
-from indexer.chunking import passage_text
+from encoder import passage_text
 from indexer.ingest import IndexConfig, index_paths, index_records
 from indexer.quality import add_labelled, latest_runs, measure
 from indexer.ranking import Filters

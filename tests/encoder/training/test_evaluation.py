@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from encoder import Encoder
+from encoder import Encoder, passage_text
 from encoder.training import evaluation
 from encoder.training.report import format_table
 from encoder.training.evaluation import (
@@ -13,7 +13,6 @@ from encoder.training.evaluation import (
     dense_rankings,
     evaluate_retrieval,
     evaluate_sts,
-    hybrid_rankings,
     mrr_at_k,
     ndcg_at_k,
     read_beir,
@@ -233,12 +232,18 @@ def test_dense_lists_carry_each_documents_cosine_best_first(encoder, beir_dir):
     assert scores == sorted(scores, reverse=True) and np.allclose(scores, (documents @ query.T).ravel(), atol=1e-4)
 
 
-def test_hybrid_fuses_normalised_scores_by_the_dense_share():
-    dense = {"q": (["a", "b"], [0.9, 0.1])}  # cosines: normalised from -1 to the top (0.9)
-    lexical = {"q": (["b", "c"], [10.0, 8.0]), "only-bm25": (["c"], [1.0])}
-    assert hybrid_rankings(dense, lexical, 0.0)["q"][:2] == ["b", "c"] and hybrid_rankings(dense, lexical, 1.0)["q"][0] == "a"
-    # b: 0.5 * 1.1/1.9 + 0.5 * 1 = 0.789; a: 0.5 * 1 = 0.5; c: 0.5 * 0.8 = 0.4
-    assert hybrid_rankings(dense, lexical, 0.5) == {"q": ["b", "a", "c"], "only-bm25": ["c"]}
+def test_with_passages_a_document_scores_its_best_passage_titled(encoder, beir_dir):
+    beir = read_beir(beir_dir)
+    title, text = beir.corpus["d2"]
+    half = text.index(" the ")
+    spans = {"d2": [(0, half), (half + 1, len(text))]}  # the other documents: one passage, the whole text
+    lists = dense_lists(encoder, beir, k=6, passages=spans)
+    pieces = encoder.encode([passage_text(title, text[:half]), passage_text(title, text[half + 1:])])
+    for qid, (ids, scores) in lists.items():
+        expected = float(np.max(pieces @ encoder.encode([beir.queries[qid]]).T))
+        assert scores[ids.index("d2")] == pytest.approx(expected, abs=1e-4)
+        whole = encoder.encode([passage_text(*beir.corpus["d5"])]) @ encoder.encode([beir.queries[qid]]).T
+        assert scores[ids.index("d5")] == pytest.approx(float(whole[0, 0]), abs=1e-4)
 
 
 def test_a_gzipped_corpus_is_read_where_the_plain_one_is_absent(beir_dir):

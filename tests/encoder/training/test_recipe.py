@@ -179,6 +179,11 @@ def test_span_sources_add_span_pairs_of_their_passages_that_the_default_labelled
     assert not select_sources(spans, DEFAULT_VARIANTS["A"][0].sources) and not select_sources(spans, DEFAULT_VARIANTS["B"][0].sources)
 
 
+def test_the_committed_recipes_parse():
+    recipes = sorted((ROOT / "encoder" / "training" / "recipes").glob("*.json"))
+    assert recipes and all(parse_recipe(str(path)) for path in recipes)
+
+
 def test_recipe_json_names_stages():
     variants = parse_recipe('{"X": [{"sources": ["wikipedia"], "weight": 0.5, "lr": 2e-4}, {"sources": ["!mined:"]}]}')
     assert variants == {"X": [Stage(("wikipedia",), 0.5, 2e-4), Stage(("!mined:",), 1.0, None)]}
