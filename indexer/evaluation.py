@@ -20,7 +20,7 @@ from encoder.training.evaluation import BeirSet, ScoredRankings
 from encoder import passage_text
 from .ingest import IndexConfig, index_paths
 from .expansion import DEFAULT_QUERY_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expands, query_scores
-from .lexical import LexicalIndex
+from .lexical import B, K1, LexicalIndex
 from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES
 from .search import SearchService
@@ -29,13 +29,14 @@ from .search_index import open_for_writing
 RANKING_DEPTH = 100  # Recall@100 needs the top 100 documents
 
 
-def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH, expansion: ExpansionConfig | None = None) -> ScoredRankings:
+def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH, expansion: ExpansionConfig | None = None,
+                           index: LexicalIndex | None = None) -> ScoredRankings:
     """Each judged query's top k document ids and scores by our BM25 over whole documents (title and
     text, as a passage is indexed), expanded as the search service expands (`query_scores`), outside any
-    instance: a first stage that needs no model."""
+    instance: a first stage that needs no model. `index`: the documents' index, in corpus order, if built
+    already (`document_index`)."""
     names = list(beir.corpus)
-    texts = [passage_text(*beir.corpus[name]) for name in names]
-    index = LexicalIndex.build(enumerate(texts))
+    index = document_index(beir) if index is None else index
     def texts_of(ids: np.ndarray) -> dict[int, str]:  # as the store reads a document's for feedback
         return {key: passage_text(beir.corpus[names[key]][0], beir.corpus[names[key]][1][:FEEDBACK_CHARS]) for key in ids.tolist()}
     rankings = {}
@@ -43,6 +44,11 @@ def document_bm25_rankings(beir: BeirSet, k: int = RANKING_DEPTH, expansion: Exp
         keys, scores = index.top(query_scores(index, text, expansion, texts_of), k)
         rankings[query_id] = ([names[key] for key in keys.tolist()], scores.tolist())
     return rankings
+
+
+def document_index(beir: BeirSet, k1: float = K1, b: float = B) -> LexicalIndex:
+    """BM25 over the set's whole documents, keyed by their position in the corpus."""
+    return LexicalIndex.build(((key, passage_text(title, text)) for key, (title, text) in enumerate(beir.corpus.values())), k1, b)
 
 
 def evaluate_beir(folder: Path, model: Path, modes: Sequence[str] = MODES, work: Path | None = None,

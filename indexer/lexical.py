@@ -96,8 +96,8 @@ class LexicalIndex:
         return cls(np.empty(0, np.int64), {}, np.empty(0, np.float32), np.empty(0, np.int32), np.zeros(1, np.int64))
 
     @classmethod
-    def build(cls, passages: Iterable[tuple[int, str]]) -> "LexicalIndex":
-        """From (id, text) pairs, read once, in batches."""
+    def build(cls, passages: Iterable[tuple[int, str]], k1: float = K1, b: float = B) -> "LexicalIndex":
+        """From (id, text) pairs, read once, in batches; `k1` and `b` are BM25's (bench/tune_bm25.py tries others)."""
         vocabulary: dict[str, int] = {}
         ids, lengths, rows, columns, counts = [], [], [], [], []
         position = 0
@@ -122,7 +122,7 @@ class LexicalIndex:
         length = np.array(lengths, np.float32)
         document_frequency = np.bincount(column, minlength=len(vocabulary))
         idf = np.log1p((len(ids) - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
-        norm = (K1 * (1 - B + B * length / max(float(length.mean()), 1e-9))).astype(np.float32)
+        norm = (k1 * (1 - b + b * length / max(float(length.mean()), 1e-9))).astype(np.float32)
         # In place, term frequency -> weight: the postings are the build's whole memory.
         weight /= weight + norm[row]
         weight *= idf[column]

@@ -13,7 +13,7 @@ What it writes:
   (evaluation text, duplicate, over the cap) and kept: the model card's table;
 - `stsb/sts-dev.csv`, `nfcorpus_dev/` (a BEIR folder of NFCorpus's dev split: `read_beir(folder,
   "dev")`) and `scifact_train/` (SciFact's train claims over its corpus, gzipped) for choosing between
-  checkpoints; test splits never travel. Each holds its judged queries' expanded BM25 top 100 with scores
+  checkpoints; test splits never travel. Each holds its judged queries' expanded BM25 top 200 with scores
   (`lexical_lists.jsonl.gz`), so that the selection can judge hybrid search (encoder/training/selection.py),
   and its documents' passages as `--passages-model`'s tokenizer and length cut them (`passages.jsonl.gz`),
   so that it scores a document by its best passage, as search does;
@@ -56,8 +56,8 @@ from encoder.training import (
     write_table,
 )
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, write_spans
-from indexer.evaluation import RANKING_DEPTH, document_bm25_rankings
+from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, SEARCH_DEPTH, write_spans
+from indexer.evaluation import document_bm25_rankings
 from indexer.expansion import DEFAULT_EXPANSION
 from indexer.ingest import IndexConfig
 from indexer.passages import cut_passages
@@ -183,11 +183,11 @@ def write_passages(folder: Path, split: str, encoder: Encoder) -> None:
 
 
 def write_bm25_lists(folder: Path, split: str) -> None:
-    """The first stages judged where there is no index: each judged query's expanded BM25 top 100 with
+    """The first stages judged where there is no index: each judged query's expanded BM25 top SEARCH_DEPTH with
     scores (`LEXICAL_FILE`, the BM25 side of a hybrid search, as the service expands it) and, for the
     dev split, its plain BM25 top `DEFAULT_RERANK_DEPTH` (`CANDIDATES_FILE`, what a reranker reorders)."""
     beir = read_beir(folder, split)
-    write_candidates(document_bm25_rankings(beir, RANKING_DEPTH, DEFAULT_EXPANSION), folder / LEXICAL_FILE)
+    write_candidates(document_bm25_rankings(beir, SEARCH_DEPTH, DEFAULT_EXPANSION), folder / LEXICAL_FILE)
     if split == "dev":
         write_candidates({qid: ids for qid, (ids, _) in document_bm25_rankings(beir, DEFAULT_RERANK_DEPTH).items()}, folder / CANDIDATES_FILE)
 

@@ -246,12 +246,15 @@ def dense_rankings(
 
 
 def dense_lists(
-    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False, passages: Spans | None = None
+    encoder: Encoder, beir: BeirSet, k: int = 100, batch_size: int = 64, show_progress: bool = False, passages: Spans | None = None,
+    passage_depth: int | None = None,
 ) -> ScoredRankings:
     """Top-k document ids per query by exact inner product (cosine: the vectors are unit length), with
     their cosines, which a hybrid fusion needs. A document is its title and text as far as the encoder
     reads, or, with `passages` (its passages' spans, cut as the indexer cuts them), its best passage,
-    titled: how the search service ranks it, which a long document's opening alone would not tell."""
+    titled: how the search service ranks it, which a long document's opening alone would not tell.
+    `passage_depth`: only documents whose best passage is among the query's top that many, as a search
+    that takes that many chunks lists them (which documents a fusion finds in the dense list matters)."""
     doc_ids = list(beir.corpus)
     query_ids = list(beir.queries)
     if passages is None:
@@ -266,8 +269,13 @@ def dense_lists(
     block = max(1, _SCORE_BLOCK_VALUES // max(1, len(texts)))
     lists = {}
     for start in range(0, len(query_ids), block):
-        scores = np.maximum.reduceat(queries[start:start + block] @ vectors.T, firsts, axis=1)  # each document's best passage
+        by_passage = queries[start:start + block] @ vectors.T
+        scores = np.maximum.reduceat(by_passage, firsts, axis=1)  # each document's best passage
+        if passage_depth is not None and passage_depth < by_passage.shape[1]:
+            floor = np.partition(by_passage, -passage_depth, axis=1)[:, -passage_depth:].min(axis=1, keepdims=True)
+            scores = np.where(scores >= floor, scores, -np.inf)
         for qid, row, top in zip(query_ids[start:start + block], scores, _top_k(scores, k)):
+            top = top[np.isfinite(row[top])]
             lists[qid] = ([doc_ids[i] for i in top], row[top].tolist())
     return lists
 

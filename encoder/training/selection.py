@@ -36,11 +36,14 @@ if TYPE_CHECKING:  # the recipe imports this module; its config is only named he
 
 STS_DEV = "stsb/sts-dev.csv"
 RETRIEVAL_METRIC = "ndcg@10"
-LEXICAL_FILE = "lexical_lists.jsonl.gz"  # a BEIR folder's judged queries' expanded BM25 top 100, with scores
+LEXICAL_FILE = "lexical_lists.jsonl.gz"  # a BEIR folder's judged queries' expanded BM25 top SEARCH_DEPTH, with scores
 PASSAGES_FILE = "passages.jsonl.gz"  # each document's passages as the indexer cuts them: {"_id": id, "spans": [[start, end], ...]}
 HYBRID = "hybrid"  # the figure: mean hybrid nDCG@10 over the folders with BM25 lists, at the best share
 HYBRID_WEIGHT = "hybrid_dense_weight"  # that share: recorded beside the figures, not scored
 HYBRID_WEIGHTS = tuple(round(0.05 * step, 2) for step in range(11))  # 0 (BM25 alone) to 0.5
+# What each list of a search for 100 documents ranks (indexer/search.py: max(MIN_CANDIDATES, 2 * k)):
+# passages for the dense list, documents for BM25 over whole documents. The fusion is judged on lists as deep.
+SEARCH_DEPTH = 200
 
 
 class DevSets:
@@ -79,7 +82,8 @@ class DevSets:
             figures["stsb-dev"] = sts_spearman(encoder, self.sts, self.config.eval_batch_size)
         dense = {}
         for name, beir in self.beir.items():
-            dense[name] = dense_lists(encoder, beir, k=100, batch_size=self.config.eval_batch_size, passages=self.passages.get(name))
+            dense[name] = dense_lists(encoder, beir, k=SEARCH_DEPTH, batch_size=self.config.eval_batch_size,
+                                      passages=self.passages.get(name), passage_depth=SEARCH_DEPTH)
             figures[name] = retrieval_metrics({qid: ids for qid, (ids, _) in dense[name].items()}, beir.qrels)[RETRIEVAL_METRIC]
         if self.lexical:
             figures[HYBRID_WEIGHT], figures[HYBRID] = max(

@@ -12,8 +12,10 @@ import pytest
 from encoder import Encoder
 from encoder.training import read_beir
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, read_candidates, read_scored_candidates
-from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, read_spans, write_spans
+from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, SEARCH_DEPTH, read_spans, write_spans
+from indexer.evaluation import RANKING_DEPTH
 from indexer.reranking import DEFAULT_RERANK_DEPTH
+from indexer.search import MIN_CANDIDATES
 from samples import SENTENCES, write_beir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_gpu_data.py"
@@ -91,3 +93,7 @@ def test_a_bad_passages_line_names_its_file_and_line(tmp_path: Path):
         out.write('{"_id": "a", "spans": [[0, 4]]}\n{"_id": "b", "spans": [3]}\n')
     with pytest.raises(ValueError, match=rf"{PASSAGES_FILE}, line 2"):
         read_spans(tmp_path / PASSAGES_FILE)
+
+
+def test_the_selection_judges_lists_as_deep_as_a_search_for_a_page_of_100_ranks():
+    assert SEARCH_DEPTH == max(MIN_CANDIDATES, 2 * RANKING_DEPTH)

@@ -246,6 +246,22 @@ def test_with_passages_a_document_scores_its_best_passage_titled(encoder, beir_d
         assert scores[ids.index("d5")] == pytest.approx(float(whole[0, 0]), abs=1e-4)
 
 
+def test_a_passage_depth_lists_the_documents_of_the_top_passages_only(encoder, beir_dir):
+    beir = read_beir(beir_dir)
+    title, text = beir.corpus["d2"]
+    spans = {"d2": [(0, 8), (8, 20), (20, len(text))]}
+    texts = {doc: [passage_text(t, x[a:b]) for a, b in spans.get(doc, [(0, len(x))])] for doc, (t, x) in beir.corpus.items()}
+    owners = [doc for doc, pieces in texts.items() for _ in pieces]
+    vectors = encoder.encode([piece for pieces in texts.values() for piece in pieces])
+    deep = dense_lists(encoder, beir, k=6, passages=spans)
+    for depth in (1, 3):
+        lists = dense_lists(encoder, beir, k=6, passages=spans, passage_depth=depth)
+        for qid, (ids, scores) in lists.items():
+            by_passage = (vectors @ encoder.encode([beir.queries[qid]]).T).ravel()
+            assert ids == list(dict.fromkeys(owners[i] for i in np.argsort(-by_passage)[:depth]))  # best first, each once
+            assert scores == pytest.approx(deep[qid][1][:len(ids)], abs=1e-5)
+
+
 def test_a_gzipped_corpus_is_read_where_the_plain_one_is_absent(beir_dir):
     plain = read_beir(beir_dir)
     with gzip.open(beir_dir / "corpus.jsonl.gz", "wt", encoding="utf-8") as out:
