@@ -26,9 +26,9 @@ import torch
 
 from ..text_encoder import Encoder
 from ..fusion import fused_rankings
-from .evaluation import Spans, dense_lists, jsonl_records, read_beir, read_stsb, retrieval_metrics, sts_spearman
-from .rerank_evaluation import read_scored_candidates
+from .evaluation import ScoredRankings, Spans, dense_lists, jsonl_records, read_beir, read_stsb, retrieval_metrics, sts_spearman
 from .pipeline import log
+from .rerank_evaluation import read_scored_candidates
 from .transfer import export
 
 if TYPE_CHECKING:  # the recipe imports this module; its config is only named here
@@ -93,7 +93,7 @@ class DevSets:
             torch.cuda.empty_cache()
         return figures
 
-    def hybrid(self, dense: dict, weight: float) -> float:
+    def hybrid(self, dense: dict[str, ScoredRankings], weight: float) -> float:
         """Mean hybrid nDCG@10 over the sets with BM25 lists, the dense list weighing `weight`."""
         return sum(retrieval_metrics(fused_rankings(dense[name], lexical, weight), self.beir[name].qrels)[RETRIEVAL_METRIC]
                    for name, lexical in self.lexical.items()) / len(self.lexical)
@@ -115,7 +115,8 @@ def read_spans(path: Path) -> Spans:
 
 
 def selection_score(figures: dict[str, float], baseline: dict[str, float]) -> float:
-    """The mean of each development figure relative to the starting checkpoint's, so that STS Spearman
+    """The mean of each development figure relative to the baseline's (the starting checkpoint inside a run,
+    the shipped model when deciding what ships), so that STS Spearman
     (about 70) does not outweigh nDCG@10 (about 20) merely by its scale. The hybrid share is a setting
     chosen, not a figure: it is not scored."""
     ratios = [figures[name] / baseline[name] for name in baseline if name != HYBRID_WEIGHT and baseline[name] > 0 and name in figures]
