@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import Encoder, atomic_write
+from encoder import Encoder, atomic_write, passage_text
 from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import AdaptConfig, adapt
 
 from . import checksums
-from encoder import passage_text
 from .search_index import SearchIndex, open_for_writing
 
 MODELS_FOLDER = "models"

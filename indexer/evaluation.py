@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from encoder import passage_text
 from encoder.training import read_beir, retrieval_metrics
 from encoder.training.evaluation import BeirSet, ScoredRankings
 
-from encoder import passage_text
-from .ingest import IndexConfig, index_paths
 from .expansion import DEFAULT_QUERY_EXPANSION, FEEDBACK_CHARS, ExpansionConfig, expands, query_scores
+from .ingest import IndexConfig, index_paths
 from .lexical import B, K1, LexicalIndex
 from .reranking import Reranker, RerankUnavailable, search_label
 from .retrieval import DEFAULT_BM25_UNIT, MODES

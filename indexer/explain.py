@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoder import TokenVectors
+from encoder import TokenVectors, passage_text
 
-from encoder import passage_text
 from .search_index import SearchIndex
 from .stopwords import STOPWORDS_EN
 from .store import Passage, StoredDocument

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import CrossEncoder
+from encoder import CrossEncoder, passage_text
 from encoder.checkpoint import CONFIG_FILE, CheckpointError
 from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
 
-from encoder import passage_text
 from .ranking import Ranking
 from .store import Passage, Store
 

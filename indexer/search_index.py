@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import Encoder
+from encoder import Encoder, passage_text
 
 from . import inspection
-from encoder import passage_text
 from .instance import InstanceFolder, ModelEncoders, SavedVersion, pin_model, same_weights, store_url, write_lock
 from .lexical import LexicalIndex
 from .manifest import COMPONENTS, VECTORS_FILE, VERSION_FILE

@@ -57,7 +57,7 @@ from encoder.training import (
 )
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
 from encoder.training.selection import LEXICAL_FILE, PASSAGES_FILE, SEARCH_DEPTH, write_spans
-from indexer.evaluation import document_bm25_rankings
+from indexer.evaluation import document_bm25_rankings, document_index
 from indexer.expansion import DEFAULT_EXPANSION
 from indexer.ingest import IndexConfig
 from indexer.passages import cut_passages
@@ -187,9 +187,11 @@ def write_bm25_lists(folder: Path, split: str) -> None:
     scores (`LEXICAL_FILE`, the BM25 side of a hybrid search, as the service expands it) and, for the
     dev split, its plain BM25 top `DEFAULT_RERANK_DEPTH` (`CANDIDATES_FILE`, what a reranker reorders)."""
     beir = read_beir(folder, split)
-    write_candidates(document_bm25_rankings(beir, SEARCH_DEPTH, DEFAULT_EXPANSION), folder / LEXICAL_FILE)
+    index = document_index(beir)  # built once for both lists
+    write_candidates(document_bm25_rankings(beir, SEARCH_DEPTH, DEFAULT_EXPANSION, index), folder / LEXICAL_FILE)
     if split == "dev":
-        write_candidates({qid: ids for qid, (ids, _) in document_bm25_rankings(beir, DEFAULT_RERANK_DEPTH).items()}, folder / CANDIDATES_FILE)
+        plain = document_bm25_rankings(beir, DEFAULT_RERANK_DEPTH, None, index)
+        write_candidates({qid: ids for qid, (ids, _) in plain.items()}, folder / CANDIDATES_FILE)
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def test_hybrid_is_judged_at_the_best_dense_share_on_the_sets_that_carry_bm25_li
     dev = DevSets(replace(DEFAULTS, data_dir=str(tmp_path / "data"), device="cpu", precision="float32"))
     assert set(dev.beir) == {"nfcorpus_dev-dev", "scifact_train-train"} and set(dev.lexical) == set(dev.beir)
     figures = dev.evaluate(str(tiny_checkpoint))
-    dense = {name: dense_lists(Encoder.load(tiny_checkpoint), beir) for name, beir in dev.beir.items()}
+    dense = {name: dense_lists(Encoder.load(tiny_checkpoint, precision="float32"), beir) for name, beir in dev.beir.items()}
     by_weight = {weight: dev.hybrid(dense, weight) for weight in HYBRID_WEIGHTS}
     assert by_weight[0.0] == pytest.approx((100 + 100 / math.log2(3)) / 2)  # BM25 alone: the relevant document 1st, then 2nd
     assert figures[HYBRID] == pytest.approx(max(by_weight.values())) and by_weight[figures[HYBRID_WEIGHT]] == pytest.approx(figures[HYBRID])
