@@ -47,6 +47,7 @@ from .pairs import Pair
 WIKIPEDIA_LICENCE = "CC BY-SA 3.0 (Wikipedia text)"
 # A mined pair joins a question of one set to a Wikipedia paragraph: both licences apply.
 MINED_PREFIX = "mined:"
+SPANS_PREFIX = "spans:"  # span pairs cut from a pair set's own passages: "spans:<set>:span"
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,16 @@ def read_answer_set(pairs_dir: Path, name: str) -> Iterator[Question]:
 
 def licence_of(source: str) -> tuple[str, bool]:
     """(licence, redistributable) of a pair source: a set of this module, one of the older
-    sources (`labelled_pairs`), or `mined:<set>`, whose Wikipedia positives add CC BY-SA to the question set's licence."""
+    sources (`labelled_pairs`), `mined:<set>`, whose Wikipedia positives add CC BY-SA to the question set's licence,
+    `wikipedia:<kind>` (span and title pairs cut from the dump) or `spans:<set>:span` (cut from a set's passages,
+    so under that set's licence)."""
     if source.startswith(MINED_PREFIX):
         licence, redistributable = licence_of(source[len(MINED_PREFIX):])
         return f"{licence}; {WIKIPEDIA_LICENCE}", redistributable
+    if source.startswith(SPANS_PREFIX):
+        return licence_of(source[len(SPANS_PREFIX):].rsplit(":", 1)[0])
+    if source.startswith("wikipedia:"):
+        return licence_of("wikipedia")
     entry = PAIR_SETS.get(source) or ANSWER_SETS.get(source)
     if entry is not None:
         return entry.licence, entry.redistributable

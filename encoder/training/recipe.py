@@ -41,6 +41,7 @@ from ..precision import PRECISIONS
 from .corpus import read_corpus
 from .finetune import FinetuneConfig, finetune
 from .pair_selection import select_sources, source_named
+from .pair_sets import licence_of
 from .pair_tensors import TokenCache
 from .pairs import Pair, read_pairs
 from .pipeline import log
@@ -240,6 +241,9 @@ def load_recipe_pairs(config: RecipeConfig) -> list[Pair]:
     pairs += passage_span_pairs(pairs, config.span_sources, config.span_rounds, config.seed, QUERY_LIKE_SPAN_WORDS)
     counts = Counter(p.source for p in pairs)
     log(f"{len(pairs)} pairs from {[f.name for f in files]} and {len(wikipedia)} Wikipedia files: {dict(sorted(counts.items()))}")
+    research_only = sorted(source for source in counts if not licence_of(source)[1])
+    if research_only:
+        log(f"warning: research-only sources {research_only}: a model trained on them may not be shipped")
     return pairs
 
 
@@ -271,7 +275,10 @@ def main() -> None:
     config = from_flags(DEFAULTS, args, names=FLAGS, started=args.started or time.time(), variants=variants)
     log(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}, {os.cpu_count()} cpus; variants {list(variants)}; "
         f"{config.remaining():.0f}s left for training and evaluation")
-    run_recipe(config)
+    try:
+        run_recipe(config)
+    except FileNotFoundError as error:  # an input the user named (pairs, data, init checkpoint) is not there
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

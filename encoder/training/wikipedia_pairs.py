@@ -8,6 +8,7 @@ from itertools import chain, islice
 
 from ..sentences import split_sentences
 from .corpus import Document
+from .pair_sets import SPANS_PREFIX
 from .pairs import Pair
 
 # Shorter Wikipedia anchors or positives ("He died.", "See below.") carry too little meaning to be worth
@@ -53,7 +54,7 @@ def passage_span_pairs(pairs: list[Pair], sources: tuple[str, ...], rounds: int,
     for source in sources:
         passages = dict.fromkeys(p.positive for p in pairs if p.source == source)
         documents = [Document("", [text]) for text in passages]
-        found += span_pair_rounds(documents, rounds, seed, span_words, f"spans:{source}")
+        found += span_pair_rounds(documents, rounds, seed, span_words, f"{SPANS_PREFIX}{source}")
     return found
 
 

@@ -21,6 +21,8 @@ def test_licences_mark_research_sets_and_older_sources_as_not_shippable():
     licence, redistributable = licence_of("mined:nq_open_dev_efficientqa")
     assert redistributable and "CC BY-SA 3.0 (Wikipedia text)" in licence
     assert licence_of("mined:curatedtrec")[1] is False
+    assert licence_of("wikipedia:span") == licence_of("wikipedia") and licence_of("wikipedia")[1]
+    assert licence_of("spans:medquad:span") == licence_of("medquad") and licence_of("spans:wikiqa:span")[1] is False
     assert all(entry.licence for entry in [*PAIR_SETS.values(), *ANSWER_SETS.values()])
 
 

@@ -22,7 +22,7 @@ from encoder.training.pairs import Pair, write_pairs
 from encoder.training.evaluation import dense_lists
 from encoder.training.pair_selection import select_sources
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, parse_recipe, stage_budget, stage_config
+from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, main as recipe_main, parse_recipe, stage_budget, stage_config
 from encoder.training.selection import HYBRID, HYBRID_WEIGHT, HYBRID_WEIGHTS, LEXICAL_FILE, DevSets, selection_score
 from encoder.training.transfer import PART_BYTES, assemble
 
@@ -163,6 +163,17 @@ def test_wikipedia_pairs_are_made_for_any_stage_that_selects_them_even_by_select
     assert sources({"W": [Stage(("wikipedia",))]}) == labelled | {"wikipedia:span", "wikipedia:title"}
     assert sources({"T": [Stage(("wikipedia:title",))]}) == labelled | {"wikipedia:span", "wikipedia:title"}
     assert sources({"A": [Stage(("!mined:", "!wikipedia"))], "M": [Stage(("mined:",))]}) == labelled  # none would use them
+
+
+def test_research_only_sources_in_the_mix_are_named_and_a_missing_pairs_file_is_a_message(tmp_path, capsys, monkeypatch):
+    make_data(tmp_path)
+    config = RecipeConfig(data_dir=str(tmp_path), init_checkpoint="", work_dir="", out_dir="", seconds=1, variants={"A": [Stage(())]})
+    load_recipe_pairs(config)
+    assert "research-only sources ['mined:nq', 'stsb']" in capsys.readouterr().out  # medquad may ship; "nq" is no registered set
+    monkeypatch.setattr(sys, "argv", ["recipe", "--data", str(tmp_path), "--pairs", str(tmp_path / "absent.jsonl"),
+                                      "--init", "none", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o"), "--seconds", "60"])
+    with pytest.raises(SystemExit, match="absent.jsonl: no such pairs file"):
+        recipe_main()
 
 
 def test_span_sources_add_span_pairs_of_their_passages_that_the_default_labelled_variants_leave_out(tmp_path):
