@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=MixConfig.cap_per_source, help="most pairs kept per source")
     parser.add_argument("--wikipedia-pairs", type=int, default=20_000, help="title/sentence pairs from the first Wikipedia file")
     parser.add_argument("--wikipedia-files", type=int, default=0, help="how many enwiki2014_*.txt.xz files to carry (pretraining)")
+    parser.add_argument("--wikipedia-skip", type=int, default=0,
+                        help="files passed over first: a run that continues a pretrained checkpoint reads text it has not seen")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--passages-model", type=Path, default=DEFAULT_MODEL,
                         help="the model whose tokenizer and length cut the dev documents into passages (the run's tokenizer and length)")
@@ -88,7 +90,7 @@ def main() -> None:
     wikipedia = sorted((args.shared_data / "wikipedia_en_2014").glob("*.xz"))
     if args.wikipedia_files:
         (args.out / "wikipedia").mkdir(exist_ok=True)
-        for source in wikipedia[: args.wikipedia_files]:
+        for source in wikipedia[args.wikipedia_skip: args.wikipedia_skip + args.wikipedia_files]:
             shutil.copyfile(source, args.out / "wikipedia" / source.name)
     (args.out / "stsb").mkdir(exist_ok=True)
     shutil.copyfile(args.shared_data / "stsb" / "sts-dev.csv", args.out / "stsb" / "sts-dev.csv")

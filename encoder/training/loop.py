@@ -117,8 +117,9 @@ class Budget:
 
     def done(self, step: int) -> bool:
         """Stop when the next step would end further past the budget than we now are short of it, so a
-        run ends within half a step of its budget rather than up to a whole step late."""
-        if self.max_steps and step >= self.max_steps:
+        run ends within half a step of its budget rather than up to a whole step late. A step limit of 0
+        means no step at all (a run that only saves what it started from), not no limit."""
+        if self.max_steps is not None and step >= self.max_steps:
             return True
         return self.seconds > 0 and self.elapsed + self.step_seconds / 2 >= self.seconds
 

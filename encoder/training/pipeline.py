@@ -4,10 +4,11 @@
     python3 -m encoder.training.pipeline assemble DOWNLOADED_DIR CHECKPOINT_DIR
 
 `run`: (train a tokenizer or take one) -> prepare pretraining shards with every core -> pretrain on a
-time budget -> fine-tune on pairs on a time budget (a budget of 0 skips it: the pretrained checkpoint,
-heads included, is what a later `recipe` or reranker starts from) -> Spearman on STS-B dev -> export: the checkpoint
-as float16, its weights cut into parts of at most 15 MiB (the transfer limit is 16), and one archive
-with the small files and the logs. `assemble` undoes the export into a normal checkpoint folder.
+time budget, from scratch or (`--init`) continuing an earlier run's pretrained checkpoint on other
+Wikipedia files -> fine-tune on pairs on a time budget (a budget of 0 skips it: the pretrained checkpoint,
+heads included, is what a later `recipe` or reranker starts from) -> Spearman on STS-B dev -> export: the
+checkpoint as float16, its weights cut into parts of at most 15 MiB (the transfer limit is 16), and one
+archive with the small files and the logs. `assemble` undoes the export into a normal checkpoint folder.
 
 The data folder holds `wikipedia/*.xz` (WikiExtractor text), `pairs.jsonl.xz` (the labelled training
 pairs, extracted on the CPU by `scripts/prepare_gpu_data.py`, which builds the folder) and
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoint import TOKENIZER_FILE
 from ..flags import add_flags, from_flags
 from ..text_encoder import Encoder
 from ..tokenizer import TextTokenizer
@@ -47,7 +49,7 @@ TOKENIZER = TokenizerConfig()
 PREPARE = PrepareConfig()
 PRETRAIN = PretrainConfig(data_dir="", tokenizer="", output_dir="", batch_size=256, log_every=100)
 FINETUNE = FinetuneConfig(init_checkpoint="", output_dir="", sources=(), batch_size=128, max_wikipedia_pairs=50_000)
-PRETRAIN_FLAGS = ("batch_size", "lr", "log_every", "compile", "seed")
+PRETRAIN_FLAGS = ("batch_size", "lr", "log_every", "compile", "seed", "init_checkpoint")
 FINETUNE_FLAGS = ("time_budget_s", "batch_size", "lr")  # as --finetune-*
 FINETUNE_DATA_FLAGS = ("max_wikipedia_pairs", "output_max_length")
 
@@ -75,8 +77,8 @@ def prepare_parallel(files: list[Path], tokenizer_path: Path, out: Path, config:
     with ProcessPoolExecutor(max_workers=len(tasks), mp_context=multiprocessing.get_context("spawn")) as pool:
         examples = sum(pool.map(_prepare_slice, tasks))
     metas = [read_meta(p.parent) for p in out.glob("*/meta.json")]
-    meta = {"examples": examples, "tokens": sum(m["tokens"] for m in metas), "documents": sum(m["documents"] for m in metas),
-            "shards": sum(m["shards"] for m in metas), "vocab_size": metas[0]["vocab_size"], "config": {"max_length": config.max_length}}
+    meta = {"files": [f.name for f in files], "examples": examples, "tokens": sum(m["tokens"] for m in metas),
+            "documents": sum(m["documents"] for m in metas), "shards": sum(m["shards"] for m in metas), "vocab_size": metas[0]["vocab_size"], "config": {"max_length": config.max_length}}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -89,8 +91,10 @@ def run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"{data / 'wikipedia'}: no corpus files")
     log(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}, {os.cpu_count()} cpus, corpus files {[f.name for f in files]}")
 
-    tokenizer_path = Path(args.tokenizer) if args.tokenizer else work / "tokenizer.json"
-    if not args.tokenizer:
+    # A continued run reads its text with the tokenizer its checkpoint learnt with.
+    given = args.tokenizer or (args.init_checkpoint and str(Path(args.init_checkpoint) / TOKENIZER_FILE))
+    tokenizer_path = Path(given) if given else work / "tokenizer.json"
+    if not given:
         started = time.perf_counter()
         train_tokenizer(files, from_flags(TOKENIZER, args, names=("vocab_size",), max_docs=args.tokenizer_docs)).save(tokenizer_path)
         log(f"tokenizer trained in {time.perf_counter() - started:.1f}s")

@@ -3,6 +3,11 @@
 The whole prepared data set is moved to the device once and batches are gathered there, masks drawn
 there: the CPU does no per-step work, so a GPU never waits on it. Shapes are static (full-width
 rows, a fixed number of predicted positions per row), so `torch.compile` traces one graph.
+
+A run may start from another pretrained checkpoint (`--init`) and continue its pretraining on new text:
+one short GPU call after another then adds up to one long pretraining. The checkpoint's `config.json`
+keeps the lineage (`pretraining`: one record per run, its data, steps, tokens and final loss), so a
+model says how much pretraining it holds and on which files.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from .masking import IGNORE, MaskingConfig, mask_tokens
 from .meters import measure_matmul_flops, mfu, transformer_flops_per_token
 from .pretraining_data import load_examples, read_meta
 
+LINEAGE_KEY = "pretraining"  # in config.json: one record per pretraining run, oldest first
+
 
 @dataclass
 class PretrainConfig:
@@ -65,7 +72,8 @@ class PretrainConfig:
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
     compile: bool | None = setting(None, "torch.compile the loss (default: on CUDA only; on a CPU compiling costs more than it gains)")
     seed: int = setting(0, "seed of the example order, the masks and the initialisation")
-    init_checkpoint: str | None = setting(None, "start from this checkpoint's weights (e.g. an imported BERT)", flag="--init")
+    init_checkpoint: str | None = setting(
+        None, "continue from this checkpoint (its architecture, weights and lineage; e.g. an earlier run or an imported BERT)", flag="--init")
 
 
 class DeviceData:
@@ -110,21 +118,31 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
     """Run (or resume) pretraining in config.output_dir; return the checkpoint folder it wrote."""
     out, device, dtype = start_run(config.output_dir, config.device, config.precision, config.seed)
 
-    max_length = read_meta(config.data_dir)["config"]["max_length"]
+    meta = read_meta(config.data_dir)
+    max_length = meta["config"]["max_length"]
     tokenizer = TextTokenizer.from_file(config.tokenizer, max_length=max_length)
     model_config = BertConfig(**{**asdict(config.model), "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_id})
+    lineage: list[dict] = []
+    init = load_checkpoint(config.init_checkpoint) if config.init_checkpoint else None
+    if init is not None:
+        if init.tokenizer.tokenizer.get_vocab() != tokenizer.tokenizer.get_vocab():
+            raise ValueError(f"{config.init_checkpoint}: its tokenizer is not {config.tokenizer}, which the shards were made with")
+        model_config, lineage = init.config, init.extra.get(LINEAGE_KEY, [])
+    if max_length > model_config.max_position_embeddings:
+        raise ValueError(f"{config.data_dir}: rows of {max_length} tokens, more than the model's {model_config.max_position_embeddings} positions")
     model = BertForPreTraining(model_config)
-    if config.init_checkpoint:
-        load_weights(model, load_checkpoint(config.init_checkpoint).weights)
+    if init is not None:
+        load_weights(model, init.weights)
     state = load_state(out)
     if state:  # resume: weights from the run's own last checkpoint
         load_weights(model, load_checkpoint(out / "checkpoint").weights)
     model.to(device).train()
     optimizer = make_optimizer(model, config.lr, config.weight_decay, config.betas, config.eps, device)
-    step, epoch, cursor, spent = 0, 0, 0, 0.0
+    step, epoch, cursor, spent, tokens_seen = 0, 0, 0, 0.0, 0
     if state:
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, cursor, spent = state["step"], state["epoch"], state["cursor"], state["elapsed"]
+        tokens_seen, lineage = state.get("tokens_seen", 0), state.get(LINEAGE_KEY, lineage)
         restore_rng(state["rng"])
 
     data = DeviceData(config.data_dir, device, config.seed)
@@ -145,6 +163,7 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
     last_save = time.perf_counter()
     window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
     mlm_sum = torch.zeros((), device=device)
+    last_mlm_loss = None
     acc_sum = torch.zeros((), device=device)
     real_tokens = torch.zeros((), device=device, dtype=torch.long)  # summed on the device: no sync per step
 
@@ -169,11 +188,13 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
             if step % config.log_every == 0 or budget.done(step):
                 seconds = time.perf_counter() - window_start
                 rate = window_tokens / seconds
+                window_real_tokens, last_mlm_loss = real_tokens.item(), (mlm_sum / window_steps).item()
+                tokens_seen += window_real_tokens
                 # Positions (padding included) are what the device computes, so MFU counts them;
                 # tokens_per_s counts only real tokens, the data actually learnt from.
                 log.write({"step": step, "elapsed_s": round(budget.elapsed, 2), "lr": optimizer.param_groups[0]["lr"],
-                           "mlm_loss": (mlm_sum / window_steps).item(), "nsp_acc": (acc_sum / window_steps).item(),
-                           "tokens_per_s": real_tokens.item() / seconds, "positions_per_s": rate,
+                           "mlm_loss": last_mlm_loss, "nsp_acc": (acc_sum / window_steps).item(),
+                           "tokens_per_s": window_real_tokens / seconds, "positions_per_s": rate,
                            "mfu": mfu(rate, flops_per_token, peak), "epoch": epoch})
                 real_tokens.zero_()
                 window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
@@ -182,18 +203,29 @@ def pretrain(config: PretrainConfig, show_progress: bool = True) -> Path:
                 bar.n = min(round(budget.elapsed), bar.total)
                 bar.refresh()
             if time.perf_counter() - last_save >= config.checkpoint_every_s:
-                _save(out, model, tokenizer, optimizer, step, epoch, cursor, budget.elapsed)
+                run = run_record(config, meta, device, step, budget.elapsed, tokens_seen, last_mlm_loss)
+                _save(out, model, tokenizer, optimizer, lineage, run, step, epoch, cursor, budget.elapsed)
                 last_save = time.perf_counter()
 
     spent = budget.elapsed  # what a resume starts from and what the log says: the same figure, the final save not in it
-    _save(out, model, tokenizer, optimizer, step, epoch, cursor, spent)
+    _save(out, model, tokenizer, optimizer, lineage, run_record(config, meta, device, step, spent, tokens_seen, last_mlm_loss),
+          step, epoch, cursor, spent)
     log.write({"event": "end", "step": step, "elapsed_s": round(spent, 2)})
     return out / "checkpoint"
 
 
-def _save(out: Path, model: BertForPreTraining, tokenizer: TextTokenizer, optimizer: torch.optim.Optimizer,
-          step: int, epoch: int, cursor: int, elapsed: float) -> None:
-    """Checkpoint first, trainer state second: a state file always points at weights that exist."""
-    save_checkpoint(out / "checkpoint", model, tokenizer, max_length=tokenizer.max_length)
-    save_state(out, {"optimizer": optimizer.state_dict(), "step": step, "epoch": epoch, "cursor": cursor,
-                     "elapsed": elapsed, "rng": rng_state()})
+def run_record(config: PretrainConfig, meta: dict, device: torch.device, steps: int, seconds: float, tokens_seen: int,
+               mlm_loss: float | None) -> dict:
+    """This run's line of the lineage: what it read, how long, and where its loss ended."""
+    return {"files": meta.get("files"), "documents": meta.get("documents"), "corpus_tokens": meta.get("tokens"),
+            "steps": steps, "seconds": round(seconds, 1), "tokens_seen": tokens_seen, "batch_size": config.batch_size,
+            "lr": config.lr, "final_mlm_loss": None if mlm_loss is None else round(mlm_loss, 4), "device": str(device)}
+
+
+def _save(out: Path, model: BertForPreTraining, tokenizer: TextTokenizer, optimizer: torch.optim.Optimizer, lineage: list[dict],
+          run: dict, step: int, epoch: int, cursor: int, elapsed: float) -> None:
+    """Checkpoint first, trainer state second: a state file always points at weights that exist. The
+    state keeps the lineage before this run, so a resumed run replaces its own record, not adds one."""
+    save_checkpoint(out / "checkpoint", model, tokenizer, max_length=tokenizer.max_length, extra={LINEAGE_KEY: [*lineage, run]})
+    save_state(out, {"optimizer": optimizer.state_dict(), "step": step, "epoch": epoch, "cursor": cursor, "elapsed": elapsed,
+                     "tokens_seen": run["tokens_seen"], LINEAGE_KEY: lineage, "rng": rng_state()})

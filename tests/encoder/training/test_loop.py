@@ -25,6 +25,8 @@ def test_the_learning_rate_warms_up_then_decays_to_zero_at_the_end_of_the_budget
 def test_a_step_cap_ends_the_budget_before_its_time():
     budget = Budget(seconds=3600, max_steps=4)
     assert not budget.done(3) and budget.done(4) and budget.progress(2) == 0.5
+    assert Budget(seconds=3600, max_steps=0).done(0)  # zero steps, not no limit
+    assert not Budget(seconds=3600).done(10**6)
 
 
 def test_the_step_timer_measures_only_on_cuda():

@@ -11,12 +11,13 @@ import pytest
 from pair_files import write_wikipedia
 from samples import SENTENCES
 
-from encoder import BertConfig, Encoder
+from encoder import BertConfig, Encoder, load_checkpoint
 from encoder.training import pipeline
 from encoder.training.finetune import FinetuneConfig
 from encoder.training.pairs import Pair, write_pairs
-from encoder.training.pretrain import PretrainConfig
-from encoder.training.pretraining_data import PrepareConfig
+from encoder.training.corpus import read_corpus
+from encoder.training.pretrain import PretrainConfig, pretrain
+from encoder.training.pretraining_data import PrepareConfig, prepare_pretraining
 from encoder.training.transfer import PART_BYTES, SMALL_FILES_ARCHIVE, assemble
 from encoder.training.vocabulary import TokenizerConfig
 
@@ -72,7 +73,7 @@ RUN_FLAGS = {
     "--data": REQUIRED, "--work": REQUIRED, "--out": REQUIRED, "--tokenizer": None, "--vocab-size": 16384, "--tokenizer-docs": 20000,
     "--workers": os.cpu_count() or 1, "--max-length": 128, "--layers": 4, "--hidden": 256, "--heads": 4, "--intermediate": None,
     "--max-positions": 512, "--dropout": 0.1, "--pretrain-budget": REQUIRED, "--batch-size": 256, "--lr": 1e-3, "--log-every": 100,
-    "--compile": None, "--finetune-budget": REQUIRED, "--finetune-batch-size": 128, "--finetune-lr": 1e-4, "--wikipedia-pairs": 50_000,
+    "--compile": None, "--init": None, "--finetune-budget": REQUIRED, "--finetune-batch-size": 128, "--finetune-lr": 1e-4, "--wikipedia-pairs": 50_000,
     "--output-max-length": None, "--seed": 0,
 }
 
@@ -116,8 +117,32 @@ def test_the_run_builds_the_configs_it_always_built(tmp_path, monkeypatch):
     model = BertConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=128, max_position_embeddings=64, dropout=0.1)
     assert seen["pretrain"][0] == PretrainConfig(
         data_dir=str(work / "shards"), tokenizer=str(work / "tokenizer.json"), output_dir=str(work / "pretrain"), model=model,
-        time_budget_s=3.0, batch_size=256, lr=1e-3, log_every=100, compile=None, seed=5)
+        time_budget_s=3.0, batch_size=256, lr=1e-3, log_every=100, compile=None, seed=5, init_checkpoint=None)
     assert seen["finetune"][0] == FinetuneConfig(
         init_checkpoint=str(tmp_path / "pt"), output_dir=str(work / "finetune"), data_dir=str(data), sources=(),
         pairs_files=(str(data / "pairs.jsonl.xz"),), wikipedia_files=(str(data / "wikipedia" / "wiki.txt.xz"),),
         max_wikipedia_pairs=50_000, time_budget_s=4.0, batch_size=8, lr=1e-4, output_max_length=None, seed=5)
+
+
+def test_a_run_continues_an_earlier_runs_pretraining_with_its_tokenizer(tmp_path, tiny_tokenizer):
+    make_data(tmp_path / "data")
+    documents = read_corpus(sorted((tmp_path / "data" / "wikipedia").glob("*")))
+    prepare_pretraining(documents, tiny_tokenizer, tmp_path / "shards", PrepareConfig(max_length=32), show_progress=False)
+    tiny_tokenizer.save(tmp_path / "tokenizer.json")
+    earlier = pretrain(PretrainConfig(
+        data_dir=str(tmp_path / "shards"), tokenizer=str(tmp_path / "tokenizer.json"), output_dir=str(tmp_path / "earlier"),
+        model=BertConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=64),
+        batch_size=8, max_steps=3, device="cpu", precision="float32"), show_progress=False)
+
+    args = pipeline.build_parser().parse_args([
+        "run", "--data", str(tmp_path / "data"), "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"), "--init", str(earlier),
+        "--pretrain-budget", "1", "--finetune-budget", "0", "--workers", "1", "--batch-size", "8", "--log-every", "2"])
+    with pytest.raises(ValueError, match="rows of 128 tokens, more than the model's 64 positions"):
+        args.func(args)
+    args.max_length, args.work = 32, str(tmp_path / "work2")
+    args.func(args)
+    continued = load_checkpoint(assemble(tmp_path / "out", tmp_path / "model"))
+    assert continued.config == load_checkpoint(earlier).config  # not the flags' default size
+    lineage = continued.extra["pretraining"]
+    assert len(lineage) == 2 and lineage[0]["steps"] == 3 and lineage[1]["steps"] > 0
+    assert lineage[1]["files"] == ["wiki.txt.xz"] and lineage[0]["files"] is None  # prepared outside the pipeline

@@ -5,6 +5,7 @@ import torch
 
 from samples import SENTENCES
 from encoder import BertConfig, BertForPreTraining, load_checkpoint
+from encoder.tokenizer import TextTokenizer, train_wordpiece
 from encoder.training.corpus import Document
 from encoder.training.pretrain import PretrainConfig, pretrain
 from encoder.training.pretraining_data import PrepareConfig, prepare_pretraining
@@ -59,3 +60,38 @@ def test_resume_continues_from_the_saved_step(tmp_path, prepared):
     assert steps == [5, 10, 15, 20]
     second = load_checkpoint(tmp_path / "run" / "checkpoint").weights
     assert any(not torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_run_continues_another_and_the_checkpoint_keeps_the_lineage(tmp_path, prepared):
+    first = pretrain(config(tmp_path / "a", prepared, max_steps=10), show_progress=False)
+    # The flags ask for another size: the architecture is the checkpoint's, as are the starting weights.
+    other_size = BertConfig(hidden_size=64, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=32)
+    unchanged = pretrain(config(tmp_path / "b", prepared, max_steps=0, model=other_size, init_checkpoint=str(first)), show_progress=False)
+    start, kept = load_checkpoint(first), load_checkpoint(unchanged)
+    assert kept.config == start.config
+    assert all(torch.allclose(start.weights[k], kept.weights[k]) for k in start.weights)
+
+    second = pretrain(config(tmp_path / "c", prepared, max_steps=15, init_checkpoint=str(first)), show_progress=False)
+    lineage = load_checkpoint(second).extra["pretraining"]
+    assert [run["steps"] for run in lineage] == [10, 15]
+    assert all(run["tokens_seen"] > 0 and run["final_mlm_loss"] > 0 and run["documents"] == 80 for run in lineage)
+    assert lineage[0] == load_checkpoint(first).extra["pretraining"][0]
+    assert lineage[1]["final_mlm_loss"] < lineage[0]["final_mlm_loss"]
+
+
+def test_a_resumed_run_replaces_its_own_lineage_record(tmp_path, prepared):
+    first = pretrain(config(tmp_path / "a", prepared, max_steps=5), show_progress=False)
+    pretrain(config(tmp_path, prepared, max_steps=10, init_checkpoint=str(first)), show_progress=False)
+    resumed = pretrain(config(tmp_path, prepared, max_steps=20, init_checkpoint=str(first)), show_progress=False)
+    lineage = load_checkpoint(resumed).extra["pretraining"]
+    assert [run["steps"] for run in lineage] == [5, 20]
+    tokens_per_step = lineage[0]["tokens_seen"] / 5
+    assert lineage[1]["tokens_seen"] == pytest.approx(20 * tokens_per_step, rel=0.3)
+
+
+def test_continuing_with_another_tokenizer_is_an_error_that_names_both(tmp_path, prepared, tiny_tokenizer):
+    first = pretrain(config(tmp_path / "a", prepared, max_steps=2), show_progress=False)
+    other = tmp_path / "other.json"
+    TextTokenizer(train_wordpiece(["a different vocabulary of words entirely"] * 5, vocab_size=60), 32).save(other)
+    with pytest.raises(ValueError, match="its tokenizer is not .*other.json"):
+        pretrain(config(tmp_path / "b", prepared, max_steps=2, tokenizer=str(other), init_checkpoint=str(first)), show_progress=False)
