@@ -42,22 +42,27 @@ def distinct_pairs(pairs: Iterable[Pair]) -> Iterator[Pair]:
             yield pair
 
 
-def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
-    """Save pairs as JSON lines (xz-compressed when the name ends in .xz), so a machine without the raw
-    data sets (the GPU machine) can train on them; returns how many were written. The file appears
-    whole under its name or not at all (`atomic_write`), so a reader never meets one cut short."""
+def write_json_lines(records: Iterable[dict[str, Any]], path: Path) -> int:
+    """Save records as JSON lines (xz-compressed when the name ends in .xz); returns how many were
+    written. The file appears whole under its name or not at all (`atomic_write`), so a reader never
+    meets one cut short."""
     opener = lzma.open if Path(path).suffix == ".xz" else open
     count = 0
 
     def write(temporary: Path) -> None:
         nonlocal count
         with opener(temporary, "wt", encoding="utf-8") as handle:
-            for pair in pairs:
-                handle.write(json.dumps({"query": pair.query, "positive": pair.positive, "source": pair.source, "negative": pair.negative}) + "\n")
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
                 count += 1
 
     atomic_write(Path(path), write)
     return count
+
+
+def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
+    """Save pairs so that a machine without the raw data sets (the GPU machine) can train on them."""
+    return write_json_lines(({"query": p.query, "positive": p.positive, "source": p.source, "negative": p.negative} for p in pairs), path)
 
 
 def read_pairs(path: Path) -> Iterator[Pair]:
