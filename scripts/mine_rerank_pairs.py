@@ -1,15 +1,15 @@
 """Hard negatives for the reranker: each training query with its positive and BM25's top non-positives.
 
     PYTHONPATH=. .venv/bin/python scripts/mine_rerank_pairs.py [--negatives 7] [--cap 4000]
-        [--sets medquad pubmedqa_labeled ...] [--out gpu_data/rerank_groups.jsonl.xz]
+        [--sets medquad pubmedqa_labeled ...] [--out gpu_data/rerank_pairs.jsonl.xz]
 
 The question-to-passage sets whose licence lets us ship the model are mixed as the dense model's data
 is (`encoder.training.mix_pairs`: capped per source, de-duplicated, free of evaluation and dev-selection
 texts); then each source's passages become one BM25 pool (`indexer.pair_mining`), and a query's
 `--negatives` highest-ranked passages that are not its positives are its hard negatives: passages that
 share its words but answer another question, which is what a reranker must learn to put below. The
-file is a groups file (`encoder.training.rerank_groups.write_groups`: each passage once, the groups by
-reference), what `train-reranker --groups` reads.
+file holds one line per (query, positive, negative), the pairs format the trainer groups back, each
+passage written once and named by number after that (`write_pairs`).
 Prints per source the groups, the negatives found and the time; and the table of sources as JSON.
 """
 
@@ -18,8 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from encoder.training import MixConfig, evaluation_texts, load_pairs, mix_pairs, write_table
-from encoder.training.rerank_groups import group_pairs, write_groups
+from encoder.training import MixConfig, evaluation_texts, load_pairs, mix_pairs, write_pairs, write_table
 from indexer.pair_mining import MiningConfig, with_bm25_negatives
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +35,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=7, help="hard negatives per query")
     parser.add_argument("--top-k", type=int, default=MiningConfig.top_k, help="BM25 depth searched per query")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "gpu_data" / "rerank_groups.jsonl.xz")
+    parser.add_argument("--out", type=Path, default=ROOT / "gpu_data" / "rerank_pairs.jsonl.xz")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -55,9 +54,9 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f}s", flush=True)
         lines += mined
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_groups(group_pairs(lines), args.out)
+    written = write_pairs(lines, args.out)
     write_table(counts, args.out.with_suffix("").with_suffix(".sources.json"))
-    print(f"{args.out}: {written} groups, {args.out.stat().st_size / 2**20:.1f} MiB")
+    print(f"{args.out}: {written} lines, {args.out.stat().st_size / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

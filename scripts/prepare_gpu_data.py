@@ -20,7 +20,7 @@ What it writes:
   and the NFCorpus folder each dev query's plain BM25 top 30 (`rerank_candidates.jsonl`), the first stage a
   reranker is judged on in the run (`train-reranker --dev`), since the GPU machine has no index to make one.
 
-The reranker's groups come from `scripts/mine_rerank_pairs.py` (`gpu_data/rerank_groups.jsonl.xz`).
+The reranker's groups come from `scripts/mine_rerank_pairs.py` (`gpu_data/rerank_pairs.jsonl.xz`).
 Sources found in the mined file (`scripts/mine_pairs.py`) are taken from it: its `mined:<set>` pairs, and
 the question-to-passage sets with their BM25 hard negatives instead of their readers' plain pairs.
 Prints the sizes, which must stay under ~45 MiB.

@@ -75,7 +75,7 @@ def add_commands(commands: argparse._SubParsersAction, model_path: ModelPath | N
     tune.set_defaults(run=run_finetune)
 
     rerank = commands.add_parser("train-reranker", help="train a cross-encoder reranker on queries with hard negatives")
-    required = ("init_checkpoint", "output_dir", "time_budget_s")
+    required = ("init_checkpoint", "output_dir", "pairs_files", "time_budget_s")
     add_flags(rerank, RERANKER, required=required, names=[f.name for f in fields(RERANKER) if f.name != "extra_groups"])
     rerank.set_defaults(run=run_train_reranker)
 

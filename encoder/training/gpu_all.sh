@@ -6,7 +6,7 @@
 #   encoder/training/gpu_all.sh DATA_DIR OUT_DIR PRETRAIN_SECONDS RECIPE_SECONDS RERANK_SECONDS [pipeline run flags]
 #                               [-- recipe flags [-- train-reranker flags]]
 # DATA_DIR: made by scripts/prepare_gpu_data.py (wikipedia/*.xz, pairs.jsonl.xz, stsb/, the NFCorpus dev and SciFact
-#           train folders with their BM25 lists) and scripts/mine_rerank_pairs.py (rerank_groups.jsonl.xz;
+#           train folders with their BM25 lists) and scripts/mine_rerank_pairs.py (rerank_pairs.jsonl.xz;
 #           RERANK_SECONDS 0 skips the reranker and does not need it).
 # OUT_DIR:  bundle.tar.partNN (<= 15 MiB each: one device call brings back at most 8 files, 64 MiB in all), holding
 #           pretrained/ and recipe/ as pipeline.py and recipe.py export them (recipe/variants/ last), and reranker/ (a reranker
@@ -44,7 +44,7 @@ gpu_logged recipe python3 -m encoder.training.recipe --data "$data" --init "$wor
   --out "$out/recipe" --seconds "$recipe" --pairs "$data/pairs.jsonl.xz" "${recipe_flags[@]}"
 if [ "$rerank" != 0 ]; then
   gpu_logged reranker python3 -m encoder.training train-reranker --init "$work/pretrain/checkpoint" --out "$work/reranker" \
-    --groups "$data/rerank_groups.jsonl.xz" --budget "$rerank" --dev "$data/nfcorpus_dev" --save-dtype float16 "$@"
+    --pairs "$data/rerank_pairs.jsonl.xz" --budget "$rerank" --dev "$data/nfcorpus_dev" --save-dtype float16 "$@"
   cp -r "$work/reranker/checkpoint" "$out/reranker"
   cp "$work/reranker/reranker_log.jsonl" "$work/reranker/eval.json" "$out/reranker/"
 fi

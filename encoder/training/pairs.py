@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
-from .corpus import json_lines
+from .corpus import json_objects, text_lines
 
 
 @dataclass(frozen=True)
@@ -42,34 +42,58 @@ def distinct_pairs(pairs: Iterable[Pair]) -> Iterator[Pair]:
             yield pair
 
 
-def write_json_lines(records: Iterable[dict[str, Any]], path: Path) -> int:
-    """Save records as JSON lines (xz-compressed when the name ends in .xz); returns how many were
-    written. The file appears whole under its name or not at all (`atomic_write`), so a reader never
-    meets one cut short."""
+def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
+    """Save pairs as JSON lines (xz-compressed when the name ends in .xz), so a machine without the raw
+    data sets (the GPU machine) can train on them; returns how many were written. The file appears
+    whole under its name or not at all (`atomic_write`), so a reader never meets one cut short.
+
+    Passages are written once, by reference: the first pair that uses a text is preceded by a line
+    `{"passage": n, "text": ...}` and every pair names it as `n`. Mined hard negatives are mostly other
+    pairs' passages, and one query's negatives repeat its positive on every line, so by reference a file
+    of reranker groups is a fifth of its size (5.2 MiB against 25.4 for 31,221 groups of seven negatives)."""
     opener = lzma.open if Path(path).suffix == ".xz" else open
     count = 0
+    numbers: dict[str, int] = {}
+
+    def number(text: str | None, handle) -> int | None:
+        if text is None:
+            return None
+        if text not in numbers:
+            numbers[text] = len(numbers)
+            handle.write(json.dumps({"passage": numbers[text], "text": text}) + "\n")
+        return numbers[text]
 
     def write(temporary: Path) -> None:
         nonlocal count
         with opener(temporary, "wt", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record) + "\n")
+            for pair in pairs:
+                positive, negative = number(pair.positive, handle), number(pair.negative, handle)
+                handle.write(json.dumps({"query": pair.query, "positive": positive, "source": pair.source, "negative": negative}) + "\n")
                 count += 1
 
     atomic_write(Path(path), write)
     return count
 
 
-def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
-    """Save pairs so that a machine without the raw data sets (the GPU machine) can train on them."""
-    return write_json_lines(({"query": p.query, "positive": p.positive, "source": p.source, "negative": p.negative} for p in pairs), path)
-
-
 def read_pairs(path: Path) -> Iterator[Pair]:
-    """Pairs saved by `write_pairs`."""
+    """Pairs saved by `write_pairs`, or written by hand with their texts in place of passage numbers. A
+    line that is not a JSON object, or lacks a query or positive, is skipped; a number no passage line
+    above it defined is an error that names the file and the line, since the file is then not what was written."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such pairs file")
-    for record in json_lines(path):
+    passages: dict[int, str] = {}
+    for line_number, line in enumerate(text_lines(path), 1):
+        record = next(json_objects([line]), None)
+        if record is None:
+            continue
+        if "passage" in record:
+            passages[record["passage"]] = str(record.get("text") or "")
+            continue
+        try:
+            texts = {key: passages[record[key]] for key in ("positive", "negative") if isinstance(record.get(key), int)}
+        except KeyError as missing:
+            raise ValueError(f"{path}, line {line_number}: passage {missing} is not defined above it") from None
+        record.update(texts)
         fields = row_fields(record, "query", "positive")
         if fields:
             yield Pair(*fields, source=str(record.get("source") or Path(path).name), negative=record.get("negative") or None)

@@ -1,30 +1,24 @@
 """A reranker's training data: each query with its positive and its hard negatives, as one group, and the
 groups as pre-tokenised `[CLS] query [SEP] passage [SEP]` inputs of one fixed width.
 
-A groups file (`write_groups`, what `scripts/mine_rerank_pairs.py` writes) holds each distinct passage
-once and each group as numbers into them: a query's BM25 negatives are mostly other queries' passages,
-so the file is under half the size of a pairs file (`pairs.write_pairs`) that holds a group as one line
-per negative, and `group_pairs` joins such lines back. Every group gets the same number of negatives, so a batch is
+A pairs file (`pairs.write_pairs`) holds a group as one line per negative (the mining script writes
+them so); `group_pairs` joins them back. Every group gets the same number of negatives, so a batch is
 always (groups, 1 + negatives) inputs: a group that was mined short is topped up with other groups'
 positives, easy negatives, which is what in-batch negatives would give anyway.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..tokenizer import TextTokenizer
-from .corpus import text_lines
 from .pair_tensors import CHARS_PER_TOKEN_CLIP
-from .pairs import Pair, write_json_lines
+from .pairs import Pair
 
 
 @dataclass(frozen=True)
@@ -49,39 +43,6 @@ def group_pairs(pairs: Iterable[Pair]) -> list[Group]:
         if pair.negative and pair.negative != pair.positive and pair.negative not in found:
             found.append(pair.negative)
     return [Group(query, positive, tuple(found), sources[query, positive]) for (query, positive), found in negatives.items()]
-
-
-def write_groups(groups: Iterable[Group], path: Path) -> int:
-    """Save groups by reference: first `{"passage": n, "text": ...}` per distinct passage, then
-    `{"query": ..., "positive": n, "negatives": [n, ...], "source": ...}` per group. Returns the groups written."""
-    groups = list(groups)
-    numbers: dict[str, int] = {}
-    for group in groups:
-        for text in (group.positive, *group.negatives):
-            numbers.setdefault(text, len(numbers))
-    passages = ({"passage": number, "text": text} for text, number in numbers.items())
-    lines = ({"query": g.query, "positive": numbers[g.positive], "negatives": [numbers[t] for t in g.negatives], "source": g.source}
-             for g in groups)
-    write_json_lines(chain(passages, lines), path)
-    return len(groups)
-
-
-def read_groups(path: Path) -> list[Group]:
-    """Groups saved by `write_groups`. Strict, unlike the pairs readers: a line skipped would leave its
-    passage's number pointing nowhere, so a bad line is an error that names the file and the line."""
-    passages: dict[int, str] = {}
-    groups = []
-    for number, line in enumerate(text_lines(path), 1):
-        try:
-            record = json.loads(line)
-            if "passage" in record:
-                passages[int(record["passage"])] = str(record["text"])
-            else:
-                groups.append(Group(str(record["query"]), passages[record["positive"]], tuple(passages[n] for n in record["negatives"]),
-                                    str(record.get("source") or Path(path).name)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}, line {number}: not a passage or a group of known passages ({type(exc).__name__}: {exc})") from None
-    return groups
 
 
 @dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from .evaluation import BeirSet
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .pairs import Pair, read_pairs
 from .rerank_evaluation import Rankings, best_first_stage_weight, read_rerank_dev, rerank_table
-from .rerank_groups import Group, GroupTensors, group_pairs, read_groups, tokenize_groups
+from .rerank_groups import Group, GroupTensors, group_pairs, tokenize_groups
 
 LOSSES = ("listwise", "pointwise")
 DEV_DEPTHS = (10, 30)  # reranked top N on the dev queries: 30 is what search reranks by default
@@ -47,9 +46,7 @@ class RerankerConfig:
 
     init_checkpoint: str = setting(help="checkpoint folder whose backbone (and NSP head, if it has one) starts the reranker", flag="--init")
     output_dir: str = setting(help="folder for the log and the checkpoint", flag="--out")
-    groups_files: tuple[str, ...] = setting((), "groups files: queries with their positive and hard negatives (scripts/mine_rerank_pairs.py)",
-                                            flag="--groups")
-    pairs_files: tuple[str, ...] = setting((), "pairs files with hard negatives, one line per negative (indexer.pair_mining)", flag="--pairs")
+    pairs_files: tuple[str, ...] = setting((), "pairs files with hard negatives, one line per negative (scripts/mine_rerank_pairs.py)", flag="--pairs")
     time_budget_s: float = setting(600.0, "training seconds", flag="--budget")
     max_steps: int | None = setting(None, "stop after this many steps, whatever time is left")
     loss: str = setting("listwise", "listwise: softmax over a group; pointwise: each input on its own", choices=LOSSES)
@@ -75,7 +72,7 @@ def gather_groups(config: RerankerConfig) -> list[Group]:
     pairs: list[Pair] = []
     for path in config.pairs_files:
         pairs += read_pairs(Path(path))
-    return [*config.extra_groups, *chain.from_iterable(read_groups(Path(p)) for p in config.groups_files), *group_pairs(pairs)]
+    return list(config.extra_groups) + group_pairs(pairs)
 
 
 def group_scores(model: BertForPairScoring, data: GroupTensors, rows: torch.Tensor, static: bool) -> torch.Tensor:
@@ -118,8 +115,6 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {config.loss!r}")
     if config.threads:
         torch.set_num_threads(config.threads)
-    if not (config.groups_files or config.pairs_files or config.extra_groups):
-        raise ValueError("no training groups: give --groups (scripts/mine_rerank_pairs.py writes them) or --pairs")
     groups = gather_groups(config)  # before the run folder exists: bad input leaves nothing behind
     dev = read_rerank_dev(Path(config.dev_dir)) if config.dev_dir else None
     if len(groups) < config.batch_size:

@@ -32,7 +32,7 @@ FLAGS = {
     "finetune": {"--init": REQUIRED, "--out": REQUIRED, "--budget": REQUIRED, "--data-dir": DATA, "--sources": SOURCES, "--wikipedia": [],
                  "--wikipedia-pairs": 0, "--max-steps": None, "--batch-size": 64, "--lr": 1e-4, "--max-length": 128,
                  "--output-max-length": None, "--learn-temperature": False, "--save-dtype": "float32", "--device": "auto", "--seed": 0},
-    "train-reranker": {"--init": REQUIRED, "--out": REQUIRED, "--groups": [], "--pairs": [], "--budget": REQUIRED, "--max-steps": None,
+    "train-reranker": {"--init": REQUIRED, "--out": REQUIRED, "--pairs": REQUIRED, "--budget": REQUIRED, "--max-steps": None,
                        "--loss": "listwise", "--negatives": 7, "--batch-size": 8, "--lr": 1e-4, "--warmup-fraction": 0.1,
                        "--weight-decay": 0.01, "--max-length": 192, "--output-max-length": None, "--save-dtype": "float32",
                        "--log-every": 20, "--device": "auto", "--precision": "auto", "--threads": None, "--seed": 0, "--dev": None},

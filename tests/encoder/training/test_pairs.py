@@ -12,7 +12,21 @@ def test_pairs_survive_a_round_trip_through_a_compressed_file(tmp_path):
     assert write_pairs(pairs, tmp_path / "pairs.jsonl.xz") == 2
     assert list(read_pairs(tmp_path / "pairs.jsonl.xz")) == pairs
     with lzma.open(tmp_path / "pairs.jsonl.xz", "rt", encoding="utf-8") as handle:
-        assert json.loads(handle.readline()) == {"query": "q1", "positive": "p1", "source": "stsb", "negative": None}
+        assert [json.loads(line) for line in handle][:2] == [{"passage": 0, "text": "p1"},
+                                                              {"query": "q1", "positive": 0, "source": "stsb", "negative": None}]
+
+
+def test_each_passage_is_written_once_and_a_number_nothing_defined_is_named(tmp_path):
+    # a reranker's group: one query, its positive and its negatives, the negatives other groups' positives
+    groups = {f"query {i}": [f"passage {(i + k) % 6}" for k in range(4)] for i in range(6)}
+    pairs = [Pair(query, passages[0], "mined", negative) for query, passages in groups.items() for negative in passages[1:]]
+    write_pairs(pairs, tmp_path / "pairs.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert sorted(line["text"] for line in lines if "passage" in line) == [f"passage {i}" for i in range(6)]
+    assert list(read_pairs(tmp_path / "pairs.jsonl")) == pairs
+    (tmp_path / "edited.jsonl").write_text('{"passage": 0, "text": "p"}\n{"query": "q", "positive": 0, "negative": 7}\n')
+    with pytest.raises(ValueError, match="edited.jsonl, line 2: passage 7 is not defined above it"):
+        list(read_pairs(tmp_path / "edited.jsonl"))
 
 
 def test_a_pairs_file_skips_what_does_not_parse_and_names_the_source_when_it_has_none(tmp_path):

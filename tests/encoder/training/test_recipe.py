@@ -22,7 +22,6 @@ from encoder.training.pairs import Pair, write_pairs
 from encoder.training.evaluation import dense_lists
 from encoder.training.pair_selection import select_sources
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
-from encoder.training.rerank_groups import Group, write_groups
 from encoder.training.recipe import DEFAULT_VARIANTS, DEFAULTS, FLAGS, Costs, RecipeConfig, Stage, build_parser, load_recipe_pairs, main as recipe_main, parse_recipe, stage_budget, stage_config
 from encoder.training.selection import HYBRID, HYBRID_WEIGHT, HYBRID_WEIGHTS, LEXICAL_FILE, DevSets, selection_score
 from encoder.training.transfer import PART_BYTES, assemble
@@ -36,7 +35,7 @@ def make_data(folder: Path) -> None:
     pairs = [Pair(f"{a} {i}", b, "stsb" if i % 2 else "medquad", SENTENCES[i % 8] if i % 3 == 0 else None) for i, (a, b) in enumerate(rotated * 5)]
     pairs += [Pair(f"{b} {i}", a, "mined:nq") for i, (a, b) in enumerate(rotated * 3)]
     write_pairs(pairs, folder / "pairs.jsonl.xz")
-    write_groups([Group(a.split(".")[0], a, (b,), "medquad") for a, b in rotated], folder / "rerank_groups.jsonl.xz")
+    write_pairs([Pair(a.split(".")[0], a, "medquad", b) for a, b in rotated], folder / "rerank_pairs.jsonl.xz")
     (folder / "stsb").mkdir()
     rows = [f"main-news\tfile\t2012\t{i:04d}\t{i % 6}.0\t{SENTENCES[i % 8]}\t{SENTENCES[(i * 3) % 8]}" for i in range(40)]
     (folder / "stsb" / "sts-dev.csv").write_text("\n".join(rows) + "\n")

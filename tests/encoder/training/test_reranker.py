@@ -14,8 +14,7 @@ import torch
 from encoder import BertForPairScoring, CrossEncoder, load_checkpoint
 from encoder.training import Pair
 from encoder.training.reranker import FIRST_STAGE_WEIGHTS, RerankerConfig, group_scores, rerank_loss, train_reranker
-from encoder.training.pairs import read_pairs, write_pairs
-from encoder.training.rerank_groups import Group, group_pairs, read_groups, tokenize_groups, write_groups
+from encoder.training.rerank_groups import Group, group_pairs, tokenize_groups
 from encoder.training.rerank_evaluation import CANDIDATES_FILE, write_candidates
 from samples import SENTENCES, write_beir
 
@@ -114,12 +113,6 @@ def test_the_command_reports_user_errors_without_a_traceback(tmp_path, tiny_chec
     base = ["train-reranker", "--init", str(tiny_checkpoint), "--out", str(tmp_path / "out"), "--budget", "5"]
     missing = run(*base, "--pairs", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "nope.jsonl: no such pairs file" in missing.stderr and "Traceback" not in missing.stderr
-    nothing = run(*base)
-    assert nothing.returncode == 2 and "no training groups: give --groups" in nothing.stderr and "Traceback" not in nothing.stderr
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"passage": 0, "text": "p"}\n{"query": "q", "positive": 0, "negatives": [1]}\n')
-    unknown = run(*base, "--groups", str(broken))
-    assert unknown.returncode == 2 and "broken.jsonl, line 2: not a passage or a group" in unknown.stderr and "Traceback" not in unknown.stderr
     few = tmp_path / "few.jsonl"
     few.write_text('{"query": "q", "positive": "p", "negative": "n"}\n')
     too_few = run(*base, "--pairs", str(few))
@@ -130,14 +123,3 @@ def test_the_command_reports_user_errors_without_a_traceback(tmp_path, tiny_chec
     no_candidates = run(*base, "--pairs", str(few), "--batch-size", "1", "--dev", str(write_beir(tmp_path / "dev", split="dev")))
     assert no_candidates.returncode == 2 and "rerank_candidates.jsonl does not exist" in no_candidates.stderr
     assert not (tmp_path / "out").exists()  # nothing is left behind by a run that could not start
-
-
-def test_a_groups_file_holds_each_passage_once_and_reads_back_the_groups(tmp_path):
-    write_groups(GROUPS, tmp_path / "groups.jsonl.xz")
-    assert read_groups(tmp_path / "groups.jsonl.xz") == GROUPS
-    write_groups(GROUPS, tmp_path / "groups.jsonl")
-    assert sum('"passage"' in line for line in (tmp_path / "groups.jsonl").read_text().splitlines()) == len(SENTENCES)
-    # the same groups as one pairs line per negative repeat every passage 8 times and every query 7
-    write_pairs([Pair(g.query, g.positive, g.source, n) for g in GROUPS for n in g.negatives], tmp_path / "pairs.jsonl")
-    assert (tmp_path / "groups.jsonl").stat().st_size < (tmp_path / "pairs.jsonl").stat().st_size / 3
-    assert group_pairs(read_pairs(tmp_path / "pairs.jsonl")) == GROUPS
