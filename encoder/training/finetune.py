@@ -34,6 +34,7 @@ from .pair_sources import DEFAULT_SOURCES, load_pairs
 from .pair_tensors import TokenCache, negative_slots, tokenize_pairs
 from .pairs import Pair, read_pairs
 from .paths import DEFAULT_DATA_DIR
+from .pretrain import LINEAGE_KEY
 
 
 @dataclass
@@ -144,5 +145,7 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "pairs_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
     tokenizer.set_max_length(output_max_length)
+    # The pretraining the model holds stays on record; settings tuned for the starting model do not.
+    lineage = {LINEAGE_KEY: checkpoint.extra[LINEAGE_KEY]} if LINEAGE_KEY in checkpoint.extra else {}
     return save_checkpoint(out / "checkpoint", model.cpu(), tokenizer, pooling=config.pooling, max_length=output_max_length,
-                           dtype=getattr(torch, config.save_dtype))
+                           dtype=getattr(torch, config.save_dtype), extra=lineage)

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from encoder import BertModel, Encoder, TextTokenizer
+from encoder import BertModel, Encoder, TextTokenizer, load_checkpoint, save_checkpoint
 from encoder.training.finetune import FinetuneConfig, finetune
 from encoder.training.pairs import Pair
 
@@ -36,6 +36,16 @@ def test_finetuning_moves_paired_texts_closer(tmp_path, tiny_checkpoint):
     after = paired_gap(after_encoder)
     assert after > before + 0.2 and after > 0.2
     assert after_encoder.max_length == 32 and after_encoder.pooling == "mean"
+
+
+def test_the_pretraining_lineage_is_kept_and_the_starting_models_tuned_settings_are_not(tmp_path, tiny_checkpoint):
+    start = load_checkpoint(tiny_checkpoint)
+    lineage = [{"files": ["enwiki2014_AA.txt.xz"], "steps": 3}]
+    init = save_checkpoint(tmp_path / "init", start.build(), start.tokenizer, start.pooling, start.max_length,
+                           extra={"pretraining": lineage, "hybrid_dense_weight": 0.3})
+    config = FinetuneConfig(init_checkpoint=str(init), output_dir=str(tmp_path / "ft"), sources=(), extra_pairs=_toy_pairs(16),
+                            batch_size=8, max_steps=2, device="cpu", precision="float32", time_budget_s=3600)
+    assert load_checkpoint(finetune(config, show_progress=False)).extra == {"pretraining": lineage}
 
 
 def _toy_pairs(count: int) -> list[Pair]:
