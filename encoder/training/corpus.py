@@ -113,15 +113,21 @@ def _chain(head: list[str], rest: Iterable[str]) -> Iterator[str]:
     yield from rest
 
 
+def json_object(line: str) -> dict | None:
+    """One line's JSON object; None for a line that is blank, not JSON or not an object (public data
+    sets hold a few such lines, which should not cost a training run)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def json_objects(lines: Iterable[str]) -> Iterator[dict]:
-    """The JSON objects of JSON-lines text, one per line; a line that is blank, not JSON or not an
-    object is skipped (public data sets hold a few such lines, which should not cost a training run)."""
+    """The JSON objects of JSON-lines text, one per line, the lines that hold none skipped (`json_object`)."""
     for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
+        record = json_object(line)
+        if record is not None:
             yield record
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
-from .corpus import json_objects, text_lines
+from .corpus import json_object, text_lines
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def read_pairs(path: Path) -> Iterator[Pair]:
         raise FileNotFoundError(f"{path}: no such pairs file")
     passages: dict[int, str] = {}
     for line_number, line in enumerate(text_lines(path), 1):
-        record = next(json_objects([line]), None)
+        record = json_object(line)
         if record is None:
             continue
         if "passage" in record:

@@ -78,7 +78,8 @@ def prepare_parallel(files: list[Path], tokenizer_path: Path, out: Path, config:
         examples = sum(pool.map(_prepare_slice, tasks))
     metas = [read_meta(p.parent) for p in out.glob("*/meta.json")]
     meta = {"files": [f.name for f in files], "examples": examples, "tokens": sum(m["tokens"] for m in metas),
-            "documents": sum(m["documents"] for m in metas), "shards": sum(m["shards"] for m in metas), "vocab_size": metas[0]["vocab_size"], "config": {"max_length": config.max_length}}
+            "documents": sum(m["documents"] for m in metas), "shards": sum(m["shards"] for m in metas),
+            "vocab_size": metas[0]["vocab_size"], "config": {"max_length": config.max_length}}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
