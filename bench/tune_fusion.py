@@ -7,7 +7,12 @@ ranks the unit `--bm25-unit` names (default: the engine's default), as the searc
 `--save` writes the best convex weight into the model's config.json (`hybrid_dense_weight`), where
 every hybrid search with that model takes it from (indexer/retrieval.py).
 
+`--instance SET=FOLDER` searches an instance already indexed from that set's folder, with its own
+model, in place of indexing it with `--model`: an instance adapted to its collection (`manage.py
+adapt`) has a model of its own per collection, so no one model stands for both sets.
+
     .venv/bin/python bench/tune_fusion.py [--work /tmp/tune-fusion] [--model models/default] [--bm25-unit passage] [--save]
+    .venv/bin/python bench/tune_fusion.py --instance scifact-train=W/ad/a-scifact-train --instance nfcorpus-dev=W/ad/a-nfcorpus-dev
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ from indexer.search_index import open_for_writing  # noqa: E402
 from prepare_gpu_data import write_nfcorpus_dev, write_scifact_train  # noqa: E402  (scripts/prepare_gpu_data.py)
 
 DEPTH = max(MIN_CANDIDATES, 2 * RANKING_DEPTH)  # the chunks per list that `eval-retrieval`'s searches take
+INSTANCES = {"scifact-train": "scifact-instance", "nfcorpus-dev": "nfcorpus-dev-instance"}  # set -> its instance under --work
 WEIGHTS = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]  # the dense list's weight
 
 
-def document_lists(folder: Path, split: str, instance: Path, model: Path, bm25: str) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
-    """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id."""
+def document_lists(folder: Path, split: str, instance: Path, model: Path | None, bm25: str) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
+    """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id.
+    The instance is indexed from `folder` with `model`, or with its own model when `model` is None."""
     beir = read_beir(folder, split=split)
     with open_for_writing(instance, model=model) as index:
         index_paths(index, [folder], IndexConfig(format="beir"), show_progress=True)
@@ -81,15 +88,27 @@ def dev_folders(args: argparse.Namespace) -> tuple[Path, Path]:
 def main() -> None:
     parser = dev_parser(__doc__)
     parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
+    parser.add_argument("--instance", action="append", default=[], metavar="SET=FOLDER",
+                        help=f"search this instance of SET ({' or '.join(INSTANCES)}) with its own model")
     args = parser.parse_args()
+    given = dict(text.split("=", 1) for text in args.instance if "=" in text)
+    if len(given) != len(args.instance) or not set(given) <= set(INSTANCES):
+        parser.error(f"--instance takes SET=FOLDER, SET one of {', '.join(INSTANCES)}: got {' '.join(args.instance)}")
+    if args.save and given:
+        parser.error("--save writes into --model's config.json: with --instance, no one model is tuned")
+
+    def lists(name: str, folder: Path, split: str) -> tuple[dict, list, dict]:
+        instance, model = (Path(given[name]), None) if name in given else (args.work / INSTANCES[name], args.model.resolve())
+        return document_lists(folder, split, instance, model, args.bm25_unit)
+
     scifact, nfcorpus = dev_folders(args)
-    sets = {"SciFact train": document_lists(scifact, "train", args.work / "scifact-instance", args.model.resolve(), args.bm25_unit),
-            "NFCorpus dev": document_lists(nfcorpus, "dev", args.work / "nfcorpus-dev-instance", args.model.resolve(), args.bm25_unit)}
+    sets = {"SciFact train": lists("scifact-train", scifact, "train"), "NFCorpus dev": lists("nfcorpus-dev", nfcorpus, "dev")}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
                "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
     convex = {f"convex, dense weight {w:.2f}": w for w in WEIGHTS}
     fusions |= {name: convex_fusion((w, 1 - w), (DenseRetriever.score_floor, LexicalRetriever.score_floor)) for name, w in convex.items()}
-    print(f"model {args.model}; BM25 over {args.bm25_unit} units; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
+    models = ", ".join(f"{name}: {folder}" for name, folder in given.items()) or str(args.model)
+    print(f"model {models}; BM25 over {args.bm25_unit} units; queries: " + ", ".join(f"{name} {len(qrels)}" for name, (qrels, _, _) in sets.items()))
     print("\n| fusion | " + " | ".join(sets) + " | mean |\n|---|" + "---:|" * (len(sets) + 1))
     best = None
     for name, fuse in fusions.items():
