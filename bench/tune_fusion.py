@@ -85,20 +85,26 @@ def dev_folders(args: argparse.Namespace) -> tuple[Path, Path]:
     return write_scifact_train(args.data, args.work / "scifact-train"), nfcorpus
 
 
+def instance_argument(text: str) -> tuple[str, Path]:
+    """`--instance SET=FOLDER` as (set, folder)."""
+    name, sep, folder = text.partition("=")
+    if not sep or not folder or name not in INSTANCES:
+        raise argparse.ArgumentTypeError(f"{text!r}: give SET=FOLDER, SET one of {', '.join(INSTANCES)}")
+    return name, Path(folder)
+
+
 def main() -> None:
     parser = dev_parser(__doc__)
     parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
-    parser.add_argument("--instance", action="append", default=[], metavar="SET=FOLDER",
+    parser.add_argument("--instance", action="append", default=[], metavar="SET=FOLDER", type=instance_argument,
                         help=f"search this instance of SET ({' or '.join(INSTANCES)}) with its own model")
     args = parser.parse_args()
-    given = dict(text.split("=", 1) for text in args.instance if "=" in text)
-    if len(given) != len(args.instance) or not set(given) <= set(INSTANCES):
-        parser.error(f"--instance takes SET=FOLDER, SET one of {', '.join(INSTANCES)}: got {' '.join(args.instance)}")
+    given = dict(args.instance)
     if args.save and given:
         parser.error("--save writes into --model's config.json: with --instance, no one model is tuned")
 
     def lists(name: str, folder: Path, split: str) -> tuple[dict, list, dict]:
-        instance, model = (Path(given[name]), None) if name in given else (args.work / INSTANCES[name], args.model.resolve())
+        instance, model = (given[name], None) if name in given else (args.work / INSTANCES[name], args.model.resolve())
         return document_lists(folder, split, instance, model, args.bm25_unit)
 
     scifact, nfcorpus = dev_folders(args)
