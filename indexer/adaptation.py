@@ -33,7 +33,6 @@ from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import AdaptConfig, adapt
 
 from . import checksums
-from .pair_mining import span_negatives
 from .search_index import SearchIndex, open_for_writing
 
 MODELS_FOLDER = "models"
@@ -83,8 +82,7 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
     work = models / f"{ADAPTED_PREFIX}{number}.training"
     shutil.rmtree(work, ignore_errors=True)  # left by a run killed while training
     try:
-        negatives = span_negatives(documents, config.seed) if config.hard_negatives else None
-        result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress, negatives)
+        result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress)
     except BaseException:  # a refusal (too little text), an interruption: nothing half-made stays behind
         shutil.rmtree(work, ignore_errors=True)
         raise

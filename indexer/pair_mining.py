@@ -9,9 +9,8 @@ BM25 gives the question-to-passage sets hard negatives from their own passages. 
 
 from __future__ import annotations
 
-import random
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from encoder.training import Pair
@@ -96,34 +95,6 @@ def with_bm25_negatives(pairs: Sequence[Pair], config: MiningConfig = MiningConf
         negatives = [p for p in ranked if p not in positives_of[pair.query]][:count]
         for negative in negatives or [None]:
             yield Pair(pair.query, pair.positive, pair.source, negative)
-
-
-def span_negatives(documents: Sequence[tuple[str, str]], seed: int = 0, depth: int = 3) -> Callable[[list[Pair]], list[Pair]]:
-    """A miner for `adapt`'s span pairs over a collection's (title, text) documents: each pair's
-    negative is a span, as long as its positive, of the document BM25 ranks highest for its query
-    among those that do not hold its positive (that one is its own; a short query span may well occur
-    in others). The spans share the query's topic without sharing its document, which in-batch
-    negatives drawn from random documents rarely do."""
-    words = [text.split() for _, text in documents]
-    joined = [" ".join(w) for w in words]
-    index = LexicalIndex.build(enumerate(f"{title}\n{text}" for title, text in documents))
-
-    def mine(pairs: list[Pair]) -> list[Pair]:
-        rng = random.Random(seed)
-        found = []
-        for pair in pairs:
-            ids, _ = index.search(pair.query, depth)
-            positive = " ".join(pair.positive.split())
-            other = next((int(i) for i in ids if positive not in joined[i]), None)
-            negative = None
-            if other is not None and words[other]:
-                length = min(len(pair.positive.split()), len(words[other]))
-                start = rng.randint(0, len(words[other]) - length)
-                negative = " ".join(words[other][start:start + length])
-            found.append(Pair(pair.query, pair.positive, pair.source, negative))
-        return found
-
-    return mine
 
 
 def term_overlap(question: str, paragraph: str) -> float:

@@ -23,7 +23,7 @@ of the indexer's store) and gets back the checkpoint and a record of the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,8 +38,7 @@ from .contrastive import ContrastiveLoss, batch_loss
 from .corpus import Document
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .masking import IGNORE, MaskingConfig, mask_tokens
-from .pair_tensors import negative_slots, token_table, tokenize_pairs
-from .pairs import Pair
+from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
@@ -61,7 +60,6 @@ class AdaptConfig:
     mlm_weight: float = setting(0.0, "weight of the masked-language loss beside the contrastive one (0: contrastive only)")
     pair_rounds: int = setting(8, "pairs drawn from each document (fresh spans each round)")
     span_words: tuple[int, ...] = setting(QUERY_LIKE_SPAN_WORDS, "shortest and longest span, in words (short spans read like queries)")
-    hard_negatives: bool = setting(False, "give each pair a hard negative: a span of the document BM25 ranks first for its query, other than its own")
     max_length: int = setting(64, "tokens per text while training (spans are short; on a CPU every token costs)")
     log_every: int = setting(20, "steps between log lines")
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
@@ -93,16 +91,11 @@ def span_documents(documents: Iterable[tuple[str, str]]) -> list[Document]:
     return found
 
 
-NegativeMiner = Callable[[list[Pair]], list[Pair]]  # the pairs, each given a hard negative where one is found
-
-
-def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: Iterable[str], show_progress: bool = True,
-          negatives: NegativeMiner | None = None) -> AdaptResult:
+def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: Iterable[str], show_progress: bool = True) -> AdaptResult:
     """Train from `config.init_checkpoint` on `documents` ((title, text), for the pairs) and `passages`
     (what the index holds, for the masked-language batches: read only when `mlm_weight` > 0, so a
-    caller may stream them); write `output_dir/checkpoint`, return what was done. `negatives` mines
-    the pairs' hard negatives when `config.hard_negatives` asks for them (the caller has the collection's
-    BM25; this package does not). Raises ValueError where the collection is too small for one batch."""
+    caller may stream them); write `output_dir/checkpoint`, return what was done. Raises ValueError
+    where the collection is too small for one batch."""
     out, device, dtype = start_run(config.output_dir, config.device, config.precision, config.seed)
     checkpoint = load_checkpoint(config.init_checkpoint)
     model = checkpoint.build(BertForPreTraining).to(device).train()  # the MLM head, absent from a served checkpoint, starts fresh
@@ -114,21 +107,15 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
         raise ValueError(f"span words {config.span_words}: give the shortest and the longest span, shortest first")
     shortest, longest = config.span_words
     pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, (shortest, longest), ADAPT_SOURCE)
-    if config.hard_negatives:
-        if negatives is None:
-            raise ValueError("hard negatives need a miner: the caller's search over the collection")
-        pairs = negatives(pairs)
     texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
         passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""
         raise ValueError(f"{len(docs)} documents gave {len(pairs)} training pairs{passages_found}, "
                          f"fewer than one batch of {config.batch_size}: index more text first")
-    data = tokenize_pairs(tokenizer, pairs, width, width, hard_negatives=config.hard_negatives).to(device)
-    slots = negative_slots(data, config.batch_size)
+    data = tokenize_pairs(tokenizer, pairs, width, width, hard_negatives=False).to(device)
     mlm_table = token_table(tokenizer, texts, width).to(device) if config.mlm_weight else None
     log = MetricsLog(out / "adapt_log.jsonl")
-    log.write({"event": "start", "documents": len(docs), "pairs": len(pairs), "negatives": int((data.negative_rows >= 0).sum()),
-               "passages": len(texts), "device": str(device),
+    log.write({"event": "start", "documents": len(docs), "pairs": len(pairs), "passages": len(texts), "device": str(device),
                "dtype": str(dtype), "tokenize_s": round(time.perf_counter() - started, 2), "config": asdict(config)})
 
     loss_fn = ContrastiveLoss(config.temperature, learnable=False).to(device)
@@ -150,7 +137,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
 
     for step in steps:
         with autocast(device, dtype):
-            contrastive = batch_loss(model.bert, loss_fn, data, step.rows, slots, checkpoint.pooling, False)
+            contrastive = batch_loss(model.bert, loss_fn, data, step.rows, 0, checkpoint.pooling, False)
             mlm = _mlm_loss(model, mlm_table, special_ids, tokenizer.mask_id, config.batch_size, generator) \
                 if config.mlm_weight else torch.zeros((), device=device)
         optimizer_step(model, optimizer, contrastive + config.mlm_weight * mlm, step.lr, grad_clip=1.0)

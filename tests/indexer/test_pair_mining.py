@@ -2,7 +2,7 @@
 high-ranked distractor the hard negative."""
 
 from encoder.training import Pair
-from indexer.pair_mining import MiningConfig, ParagraphIndex, answer_pattern, mine_answers, span_negatives, term_overlap, with_bm25_negatives
+from indexer.pair_mining import MiningConfig, ParagraphIndex, answer_pattern, mine_answers, term_overlap, with_bm25_negatives
 
 PARAGRAPHS = [
     "The Eiffel Tower in Paris was designed by the engineering company of Gustave Eiffel and finished in 1889.",
@@ -73,15 +73,3 @@ def test_a_reranker_group_is_one_line_per_negative_in_bm25_order():
     colosseum = [p.negative for p in mined if p.query.startswith("Colosseum")]
     assert colosseum == [None]  # no other passage shares a word: the pair is kept without a negative
     assert all(p.source == "squad" for p in mined) and {(p.query, p.positive) for p in mined} == {(p.query, p.positive) for p in pairs}
-
-
-def test_a_span_pair_gets_a_span_of_the_nearest_other_document_as_long_as_its_positive():
-    documents = [("Tower", PARAGRAPHS[0]), ("Visits", PARAGRAPHS[1]), ("Colosseum", PARAGRAPHS[3])]
-    words = PARAGRAPHS[0].split()
-    own = Pair(" ".join(words[1:4]), " ".join(words[6:11]), "collection:span")  # "Eiffel Tower in", which the other Eiffel text holds too
-    lonely = Pair("Colosseum amphitheatre", " ".join(PARAGRAPHS[3].split()[:4]), "collection:span")  # no other document shares a word
-    mined = span_negatives(documents, seed=1)([own, lonely])
-    assert mined[0].negative is not None and mined[0].negative in " ".join(PARAGRAPHS[1].split())  # the other Eiffel text, not its own
-    assert len(mined[0].negative.split()) == 5
-    assert mined[1].negative is None and (mined[1].query, mined[1].positive) == (lonely.query, lonely.positive)
-    assert span_negatives(documents, seed=1)([own]) == mined[:1]  # the same seed cuts the same spans

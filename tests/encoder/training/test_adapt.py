@@ -4,7 +4,6 @@ checkpoint, and refuses a collection too small for one batch."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,21 +37,6 @@ def test_adaptation_changes_the_weights_and_saves_a_servable_checkpoint(tiny_che
     assert Encoder.load(result.checkpoint).encode(["a red pen"]).shape == (1, Encoder.load(tiny_checkpoint).dim)
     logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
     assert logged[0]["event"] == "start" and all("pairs_per_s" in line for line in logged[1:-1])
-
-
-def test_hard_negatives_come_from_the_callers_miner_and_are_trained_on(tiny_checkpoint, tmp_path):
-    seen = []
-
-    def miner(pairs):
-        seen.extend(pairs)
-        return [replace(pair, negative=SENTENCES[-1]) for pair in pairs]
-
-    result = adapt(config(tiny_checkpoint, tmp_path / "run", hard_negatives=True), DOCUMENTS, [], show_progress=False, negatives=miner)
-    assert result.steps == 3 and len(seen) == result.pairs
-    start = json.loads((tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()[0])
-    assert start["negatives"] == result.pairs
-    with pytest.raises(ValueError, match="need a miner"):
-        adapt(config(tiny_checkpoint, tmp_path / "again", hard_negatives=True), DOCUMENTS, [], show_progress=False)
 
 
 def test_a_collection_too_small_for_one_batch_is_refused(tiny_checkpoint, tmp_path):
