@@ -38,7 +38,7 @@ from .contrastive import ContrastiveLoss, batch_loss
 from .corpus import Document
 from .loop import Budget, BudgetedSteps, LossWindow, MetricsLog, make_optimizer, optimizer_step, start_run
 from .masking import IGNORE, MaskingConfig, mask_tokens
-from .pair_tensors import pair_widths, token_table, tokenize_pairs
+from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
@@ -123,7 +123,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     special_ids = torch.tensor([tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.unk_id], device=device)
     generator = torch.Generator().manual_seed(config.seed)
     steps = BudgetedSteps(Budget(config.time_budget_s, config.max_steps), len(data), config.batch_size, config.lr,
-                          config.warmup_fraction, generator, device, "adapt", show_progress, widths=pair_widths(data))
+                          config.warmup_fraction, generator, device, "adapt", show_progress)
     window = LossWindow(device, 2)  # contrastive, MLM
     last: tuple[float | None, float | None] = (None, None)
 

@@ -27,7 +27,6 @@ from ..atomic import atomic_write
 from ..precision import resolve_precision
 
 STATE_FILE = "trainer_state.pt"
-GROUP_BATCHES = 50  # batches whose rows are sorted by width together (`grouped_batches`)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -140,19 +139,13 @@ class BudgetedSteps:
     """Shuffled passes over a training set's rows in whole batches until the budget ends, with the
     learning rate of each step and a progress bar in seconds of the budget: the loop of every trainer
     whose data sit pre-tokenised on the device. The body of a `for` over it makes one optimizer step;
-    the budget learns a step's length when the body returns.
-
-    Given the rows' `widths` (tokens), each pass groups rows of like width into batches
-    (`grouped_batches`): a batch cut to its longest text then pads little, and where shapes are not
-    static a step costs about its tokens."""
+    the budget learns a step's length when the body returns."""
 
     def __init__(self, budget: Budget, size: int, batch_size: int, peak_lr: float, warmup_fraction: float,
-                 generator: torch.Generator, device: torch.device, desc: str, show_progress: bool = True,
-                 widths: torch.Tensor | None = None) -> None:
+                 generator: torch.Generator, device: torch.device, desc: str, show_progress: bool = True) -> None:
         if size < batch_size:
             raise ValueError(f"{size} training examples, fewer than one batch of {batch_size}")
         self.budget, self.size, self.batch_size = budget, size, batch_size
-        self.widths = None if widths is None else widths.cpu()
         self.peak_lr, self.warmup_fraction = peak_lr, warmup_fraction
         self.generator, self.device = generator, device
         self.desc, self.show_progress = desc, show_progress
@@ -166,32 +159,16 @@ class BudgetedSteps:
         budget, epoch = self.budget, 0
         with tqdm(total=round(budget.seconds), unit="s", desc=self.desc, disable=not self.show_progress) as bar:
             while not budget.done(self.steps):
-                order = torch.randperm(self.size, generator=self.generator)
-                batches = order[: self.size - self.size % self.batch_size].view(-1, self.batch_size)
-                if self.widths is not None:
-                    batches = grouped_batches(batches, self.widths, self.generator)
-                for rows in batches.to(self.device):
+                order = torch.randperm(self.size, generator=self.generator).to(self.device)
+                for start in range(0, self.size - self.batch_size + 1, self.batch_size):
                     if budget.done(self.steps):
                         break
                     lr = learning_rate(budget.progress(self.steps), self.peak_lr, self.warmup_fraction)
-                    yield TrainStep(self.steps + 1, epoch, rows, lr)
+                    yield TrainStep(self.steps + 1, epoch, order[start:start + self.batch_size], lr)
                     self.steps += 1
                     budget.tick()
                     bar.update(min(round(budget.elapsed), bar.total) - bar.n)
                 epoch += 1
-
-
-def grouped_batches(batches: torch.Tensor, widths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The same rows in batches of like width, in random order: the rows of each window of
-    `GROUP_BATCHES` shuffled batches sorted by width and cut again (what Hugging Face's trainer does
-    with `group_by_length`), so a batch still draws its members, its in-batch negatives, from across
-    the collection. Random batches of adaptation's 4-to-32-word spans pad to twice the tokens they
-    hold; grouped, to 1.3 times."""
-    size = batches.shape[1]
-    rows = batches.flatten()
-    window = size * GROUP_BATCHES
-    grouped = torch.cat([part[torch.argsort(widths[part], stable=True)] for part in rows.split(window)]).view(-1, size)
-    return grouped[torch.randperm(len(grouped), generator=generator)]
 
 
 class LossWindow:

@@ -69,14 +69,6 @@ class PairTensors:
                            *(t.to(device) for t in (self.query_rows, self.positive_rows, self.negative_rows)))
 
 
-def pair_widths(data: PairTensors) -> torch.Tensor:
-    """Each pair's widest text in tokens: what a batch holding it is cut to (`BudgetedSteps`'s widths)."""
-    widths = torch.maximum(data.queries.lengths[data.query_rows], data.passages.lengths[data.positive_rows])
-    has_negative = data.negative_rows >= 0
-    widths[has_negative] = torch.maximum(widths[has_negative], data.passages.lengths[data.negative_rows[has_negative]])
-    return widths
-
-
 def tokenize_pairs(tokenizer: TextTokenizer, pairs: list[Pair], query_length: int, passage_length: int, hard_negatives: bool,
                    cache: TokenCache | None = None) -> PairTensors:
     """Tokenise every distinct text once (labelled sets repeat an abstract or an answer across pairs)."""

@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from encoder.training.loop import GROUP_BATCHES, STATE_FILE, Budget, BudgetedSteps, LossWindow, grouped_batches, learning_rate, load_state, save_state
+from encoder.training.loop import STATE_FILE, Budget, BudgetedSteps, LossWindow, learning_rate, load_state, save_state
 from encoder.training.meters import StepTimer
 
 
@@ -47,28 +47,6 @@ def test_budgeted_steps_take_whole_shuffled_batches_pass_after_pass_until_the_st
         assert len(set(rows.tolist())) == 8
     assert [s.lr for s in taken] == pytest.approx([learning_rate(k / 5, 1.0, 0.2) for k in range(5)], abs=1e-3)  # the cap, not the clock
     assert steps.steps == 5 and steps.passes == 2.0
-
-
-def test_grouped_batches_hold_the_same_rows_each_batch_of_like_width():
-    generator = torch.Generator().manual_seed(0)
-    widths = torch.randperm(4 * GROUP_BATCHES * 3, generator=generator)  # three windows of batches of 4, every width once
-    batches = torch.randperm(len(widths), generator=generator).view(-1, 4)
-    grouped = grouped_batches(batches, widths, generator)
-    assert grouped.shape == batches.shape and sorted(grouped.flatten().tolist()) == list(range(len(widths)))
-    spread = widths[grouped].max(1).values - widths[grouped].min(1).values
-    assert spread.float().mean() < 0.1 * (widths[batches].max(1).values - widths[batches].min(1).values).float().mean()
-    means = widths[grouped].float().mean(1)
-    assert (means[1:] < means[:-1]).float().mean() > 0.3  # the batches come shuffled, not narrowest first
-
-
-def test_budgeted_steps_given_widths_still_take_every_row_once_a_pass():
-    widths = torch.tensor([1, 9, 2, 8, 3, 7, 4, 6])
-    steps = BudgetedSteps(Budget(seconds=3600, max_steps=4), size=8, batch_size=2, peak_lr=1.0, warmup_fraction=0.2,
-                          generator=torch.Generator().manual_seed(0), device=torch.device("cpu"), desc="test", show_progress=False,
-                          widths=widths)
-    taken = list(steps)
-    assert sorted(torch.cat([s.rows for s in taken]).tolist()) == list(range(8))
-    assert sorted(widths[s.rows].tolist() for s in taken) == [[1, 2], [3, 4], [6, 7], [8, 9]]  # each batch its narrowest neighbours
 
 
 def test_budgeted_steps_refuse_a_training_set_smaller_than_a_batch():

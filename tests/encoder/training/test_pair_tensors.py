@@ -1,6 +1,6 @@
 import torch
 
-from encoder.training.pair_tensors import negative_slots, pair_widths, token_table, tokenize_pairs
+from encoder.training.pair_tensors import negative_slots, token_table, tokenize_pairs
 from encoder.training.pairs import Pair
 
 
@@ -14,14 +14,6 @@ def test_distinct_texts_are_tokenised_once_into_padded_tables(tiny_tokenizer):
     assert (row[data.passages.lengths[0]:] == tiny_tokenizer.pad_id).all()
     without = tokenize_pairs(tiny_tokenizer, pairs, 6, 8, hard_negatives=False)
     assert without.negative_rows.tolist() == [-1, -1, -1]
-
-
-def test_a_pairs_width_is_its_widest_text_negative_included(tiny_tokenizer):
-    pairs = [Pair("the pen", "a cat", "t", "the red pen is on the table"), Pair("the red pen is on the table", "a cat", "t"),
-             Pair("a dog", "a cat", "t")]
-    data = tokenize_pairs(tiny_tokenizer, pairs, query_length=16, passage_length=16, hard_negatives=True)
-    width = {text: int(token_table(tiny_tokenizer, [text], 16).lengths[0]) for text in ("the red pen is on the table", "a cat", "a dog")}
-    assert pair_widths(data).tolist() == [width["the red pen is on the table"]] * 2 + [max(width["a cat"], width["a dog"])]
 
 
 def test_a_shared_cache_tokenises_each_text_once_per_width(tiny_tokenizer):
