@@ -58,7 +58,6 @@ class AdaptConfig:
     weight_decay: float = setting(0.01, "AdamW weight decay")
     temperature: float = setting(0.05, "softmax temperature of the contrastive loss")
     mlm_weight: float = setting(0.0, "weight of the masked-language loss beside the contrastive one (0: contrastive only)")
-    query_sentences: bool = setting(False, "the query side of a span pair is one whole sentence, the other side a span of the rest")
     pair_rounds: int = setting(8, "pairs drawn from each document (fresh spans each round)")
     span_words: tuple[int, ...] = setting(QUERY_LIKE_SPAN_WORDS, "shortest and longest span, in words (short spans read like queries)")
     max_length: int = setting(64, "tokens per text while training (spans are short; on a CPU every token costs)")
@@ -107,7 +106,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     if len(config.span_words) != 2 or not 0 < config.span_words[0] <= config.span_words[1]:
         raise ValueError(f"span words {config.span_words}: give the shortest and the longest span, shortest first")
     shortest, longest = config.span_words
-    pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, (shortest, longest), ADAPT_SOURCE, config.query_sentences)
+    pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, (shortest, longest), ADAPT_SOURCE)
     texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
         passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""

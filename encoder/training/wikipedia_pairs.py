@@ -29,25 +29,21 @@ def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0
 
 
 def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64),
-                         source: str = "wikipedia", query_sentences: bool = False) -> Iterator[Pair]:
+                         source: str = "wikipedia") -> Iterator[Pair]:
     """Contrastive pre-fine-tuning pairs with no labels at all (Contriever's independent cropping, E5's
     title-passage pairs): two spans drawn independently from one article, which share its topic but not
     always its words, and the title to a random paragraph. Sources "wikipedia:span" and
     "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s; an instance's
-    own documents (`adapt`) are any collection's articles, named by `source`. With `query_sentences` the
-    first side of a span pair is one whole sentence and the second a span of the text without it (ORQA's
-    inverse cloze task): a claim-like query whose words the positive does not repeat."""
+    own documents (`adapt`) are any collection's articles, named by `source`."""
     rng = random.Random(seed)
-    cut = _sentence_pairs if query_sentences else _span_pairs
-    return islice(chain.from_iterable(cut(document, rng, span_words, source) for document in documents), max_pairs)
+    return islice(chain.from_iterable(_span_pairs(document, rng, span_words, source) for document in documents), max_pairs)
 
 
-def span_pair_rounds(documents: list[Document], rounds: int, seed: int, span_words: tuple[int, int], source: str,
-                     query_sentences: bool = False) -> list[Pair]:
+def span_pair_rounds(documents: list[Document], rounds: int, seed: int, span_words: tuple[int, int], source: str) -> list[Pair]:
     """`rounds` draws of `wikipedia_span_pairs` over a small collection, each with fresh spans: how a few
     thousand documents give enough pairs for a contrastive run (`adapt`, the recipe's passage spans)."""
     return [pair for round_ in range(rounds)
-            for pair in wikipedia_span_pairs(documents, len(documents) * 2, seed + round_, span_words, source, query_sentences)]
+            for pair in wikipedia_span_pairs(documents, len(documents) * 2, seed + round_, span_words, source)]
 
 
 def passage_span_pairs(pairs: list[Pair], sources: tuple[str, ...], rounds: int, seed: int, span_words: tuple[int, int]) -> list[Pair]:
@@ -90,24 +86,6 @@ def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, i
             start = rng.randint(0, len(words) - length)
             spans.append(" ".join(words[start:start + length]))
         yield Pair(spans[0], spans[1], f"{source}:span")
-    paragraph = rng.choice(document.paragraphs)
-    if document.title and _long_enough(paragraph):
-        yield Pair(document.title, paragraph, f"{source}:title")
-
-
-def _sentence_pairs(document: Document, rng: random.Random, span_words: tuple[int, int], source: str) -> Iterator[Pair]:
-    """One sentence of an article (of `span_words` words) to a span of the article's other words, and its
-    title to one random paragraph (as `_span_pairs`)."""
-    sentences = [s.strip() for paragraph in document.paragraphs for s in split_sentences(paragraph)]
-    shortest, longest = span_words
-    usable = [i for i, s in enumerate(sentences) if shortest <= len(s.split()) <= longest]
-    if usable:
-        i = rng.choice(usable)
-        rest = " ".join(sentences[:i] + sentences[i + 1:]).split()
-        if len(rest) >= shortest:
-            length = rng.randint(shortest, min(longest, len(rest)))
-            start = rng.randint(0, len(rest) - length)
-            yield Pair(sentences[i], " ".join(rest[start:start + length]), f"{source}:sentence")
     paragraph = rng.choice(document.paragraphs)
     if document.title and _long_enough(paragraph):
         yield Pair(document.title, paragraph, f"{source}:title")

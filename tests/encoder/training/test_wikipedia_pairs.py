@@ -35,15 +35,3 @@ def test_wikipedia_span_pairs_crop_one_article_twice_and_pair_its_title():
         assert 8 <= len(text.split()) <= 30 and text in " ".join(words)  # a contiguous crop of the article
     assert pairs[1].query == "Alpha" and pairs[1].positive in documents[0].paragraphs
     assert len(list(wikipedia_span_pairs(documents * 5, max_pairs=3))) == 3
-
-
-def test_query_sentences_pair_one_whole_sentence_with_a_span_that_leaves_it_out():
-    sentences = [f"Sentence {i} says " + " ".join(f"s{i}w{j}" for j in range(8)) + "." for i in range(12)]
-    documents = [Document("Alpha", [" ".join(sentences[:6]), " ".join(sentences[6:])])]
-    for seed in range(10):
-        sentence, title = wikipedia_span_pairs(documents, max_pairs=10, seed=seed, span_words=(4, 32), query_sentences=True)
-        assert sentence.source == "wikipedia:sentence" and title.source == "wikipedia:title"
-        assert sentence.query in sentences
-        rest = " ".join(s for s in sentences if s != sentence.query)
-        assert 4 <= len(sentence.positive.split()) <= 32 and sentence.positive in rest
-        assert not set(sentence.query.split()[3:]) & set(sentence.positive.split())  # none of the query's own words
