@@ -60,7 +60,9 @@ class AdaptConfig:
     mlm_weight: float = setting(0.0, "weight of the masked-language loss beside the contrastive one (0: contrastive only)")
     pair_rounds: int = setting(8, "pairs drawn from each document (fresh spans each round)")
     span_words: tuple[int, ...] = setting(QUERY_LIKE_SPAN_WORDS, "shortest and longest span, in words (short spans read like queries)")
+    positive_words: tuple[int, ...] = setting((), "shortest and longest span on the positive side, in words (none given: as --span-words)")
     max_length: int = setting(64, "tokens per text while training (spans are short; on a CPU every token costs)")
+    positive_length: int | None = setting(None, "tokens per positive span while training (default: --max-length)")
     log_every: int = setting(20, "steps between log lines")
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
@@ -103,16 +105,18 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     width = min(config.max_length, model.bert.config.max_position_embeddings)
     started = time.perf_counter()
     docs = span_documents(documents)
-    if len(config.span_words) != 2 or not 0 < config.span_words[0] <= config.span_words[1]:
-        raise ValueError(f"span words {config.span_words}: give the shortest and the longest span, shortest first")
-    shortest, longest = config.span_words
-    pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, (shortest, longest), ADAPT_SOURCE)
+    for name, words in (("span words", config.span_words), ("positive words", config.positive_words or config.span_words)):
+        if len(words) != 2 or not 0 < words[0] <= words[1]:
+            raise ValueError(f"{name} {words}: give the shortest and the longest span, shortest first")
+    pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, tuple(config.span_words), ADAPT_SOURCE,
+                             tuple(config.positive_words) or None)
     texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
         passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""
         raise ValueError(f"{len(docs)} documents gave {len(pairs)} training pairs{passages_found}, "
                          f"fewer than one batch of {config.batch_size}: index more text first")
-    data = tokenize_pairs(tokenizer, pairs, width, width, hard_negatives=False).to(device)
+    positive_width = min(config.positive_length or config.max_length, model.bert.config.max_position_embeddings)
+    data = tokenize_pairs(tokenizer, pairs, width, positive_width, hard_negatives=False).to(device)
     mlm_table = token_table(tokenizer, texts, width).to(device) if config.mlm_weight else None
     log = MetricsLog(out / "adapt_log.jsonl")
     log.write({"event": "start", "documents": len(docs), "pairs": len(pairs), "passages": len(texts), "device": str(device),

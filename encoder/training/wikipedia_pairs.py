@@ -29,21 +29,24 @@ def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0
 
 
 def wikipedia_span_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0, span_words: tuple[int, int] = (8, 64),
-                         source: str = "wikipedia") -> Iterator[Pair]:
+                         source: str = "wikipedia", positive_words: tuple[int, int] | None = None) -> Iterator[Pair]:
     """Contrastive pre-fine-tuning pairs with no labels at all (Contriever's independent cropping, E5's
     title-passage pairs): two spans drawn independently from one article, which share its topic but not
     always its words, and the title to a random paragraph. Sources "wikipedia:span" and
     "wikipedia:title", so the prefix "wikipedia" selects them with `wikipedia_pairs`'s; an instance's
-    own documents (`adapt`) are any collection's articles, named by `source`."""
+    own documents (`adapt`) are any collection's articles, named by `source`. `positive_words` sizes the
+    second span apart from the first (a query-long span to a passage-long one); None: as `span_words`."""
     rng = random.Random(seed)
-    return islice(chain.from_iterable(_span_pairs(document, rng, span_words, source) for document in documents), max_pairs)
+    return islice(chain.from_iterable(_span_pairs(document, rng, span_words, source, positive_words or span_words)
+                                      for document in documents), max_pairs)
 
 
-def span_pair_rounds(documents: list[Document], rounds: int, seed: int, span_words: tuple[int, int], source: str) -> list[Pair]:
+def span_pair_rounds(documents: list[Document], rounds: int, seed: int, span_words: tuple[int, int], source: str,
+                     positive_words: tuple[int, int] | None = None) -> list[Pair]:
     """`rounds` draws of `wikipedia_span_pairs` over a small collection, each with fresh spans: how a few
     thousand documents give enough pairs for a contrastive run (`adapt`, the recipe's passage spans)."""
     return [pair for round_ in range(rounds)
-            for pair in wikipedia_span_pairs(documents, len(documents) * 2, seed + round_, span_words, source)]
+            for pair in wikipedia_span_pairs(documents, len(documents) * 2, seed + round_, span_words, source, positive_words)]
 
 
 def passage_span_pairs(pairs: list[Pair], sources: tuple[str, ...], rounds: int, seed: int, span_words: tuple[int, int]) -> list[Pair]:
@@ -74,14 +77,14 @@ def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
         yield Pair(sentence, rest, "wikipedia")
 
 
-def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int], source: str) -> Iterator[Pair]:
-    """Two random word spans of one article (each of `span_words` words, at most half the article), and
-    its title to one random paragraph."""
+def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int], source: str,
+                positive_words: tuple[int, int]) -> Iterator[Pair]:
+    """Two random word spans of one article (of `span_words` and `positive_words` words, each at most half
+    the article), and its title to one random paragraph."""
     words = document.text.split()
-    shortest, longest = span_words
-    if len(words) >= 2 * shortest:
+    if len(words) >= 2 * max(span_words[0], positive_words[0]):
         spans = []
-        for _ in range(2):
+        for shortest, longest in (span_words, positive_words):
             length = rng.randint(shortest, min(longest, len(words) // 2))
             start = rng.randint(0, len(words) - length)
             spans.append(" ".join(words[start:start + length]))

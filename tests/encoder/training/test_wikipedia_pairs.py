@@ -35,3 +35,10 @@ def test_wikipedia_span_pairs_crop_one_article_twice_and_pair_its_title():
         assert 8 <= len(text.split()) <= 30 and text in " ".join(words)  # a contiguous crop of the article
     assert pairs[1].query == "Alpha" and pairs[1].positive in documents[0].paragraphs
     assert len(list(wikipedia_span_pairs(documents * 5, max_pairs=3))) == 3
+
+
+def test_positive_words_size_the_second_span_apart_from_the_first():
+    documents = [Document("", [" ".join(f"w{i}" for i in range(300))])]
+    for seed in range(10):
+        (span,) = wikipedia_span_pairs(documents, max_pairs=10, seed=seed, span_words=(4, 8), positive_words=(60, 90))
+        assert 4 <= len(span.query.split()) <= 8 and 60 <= len(span.positive.split()) <= 90
