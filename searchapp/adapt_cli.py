@@ -20,8 +20,8 @@ from .instance import InstanceSettings
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
-ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "mlm_weight", "pair_rounds", "span_words", "positive_words", "max_length", "positive_length",
-               "device", "precision", "seed")
+ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "mlm_weight", "pair_rounds", "span_words", "positive_words",
+               "max_length", "positive_length", "device", "precision", "seed")
 
 
 def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> None:

@@ -17,6 +17,9 @@ MIN_WIKIPEDIA_WORDS = 5
 # Spans short enough to read like queries: the span length `adapt` chose on NFCorpus dev (4–32 words
 # beat 8–64 by 1.9 nDCG@10 in six-minute pilots).
 QUERY_LIKE_SPAN_WORDS = (4, 32)
+# The other side of an adaptation pair, nearer a passage's length: 16–64 words beat 4–32 on SciFact's
+# train claims by 5.0 nDCG@10 in 20-minute runs, level on NFCorpus dev (docs/benchmarks.md).
+PASSAGE_LIKE_SPAN_WORDS = (16, 64)
 
 
 def wikipedia_pairs(documents: Iterable[Document], max_pairs: int, seed: int = 0) -> Iterator[Pair]:

@@ -21,7 +21,7 @@ from indexer.ranking import DocumentScope, Filters
 from indexer.search import SearchService
 from indexer.search_index import SearchIndex, open_for_writing
 
-CONFIG = AdaptConfig(init_checkpoint="", output_dir="", time_budget_s=0, max_steps=2, batch_size=4, lr=3e-3, span_words=(2, 6),
+CONFIG = AdaptConfig(init_checkpoint="", output_dir="", time_budget_s=0, max_steps=2, batch_size=4, lr=3e-3, span_words=(2, 6), positive_words=(3, 8),
                      pair_rounds=2, device="cpu", precision="float32")
 
 

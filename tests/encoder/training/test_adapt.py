@@ -19,7 +19,7 @@ DOCUMENTS = [(f"Note {i}", f"{text}\n{SENTENCES[(i + 1) % len(SENTENCES)]}") for
 
 def config(checkpoint: Path, out: Path, **changes) -> AdaptConfig:
     return AdaptConfig(init_checkpoint=str(checkpoint), output_dir=str(out), time_budget_s=0, max_steps=3,
-                       **({"lr": 1e-3, "span_words": (2, 6), "pair_rounds": 2, "log_every": 1, "device": "cpu", "precision": "float32", "batch_size": 4} | changes))
+                       **({"lr": 1e-3, "span_words": (2, 6), "positive_words": (3, 8), "pair_rounds": 2, "log_every": 1, "device": "cpu", "precision": "float32", "batch_size": 4} | changes))
 
 
 @pytest.mark.parametrize("mlm_weight", [0.5, 0.0])
@@ -47,3 +47,8 @@ def test_a_collection_too_small_for_one_batch_is_refused(tiny_checkpoint, tmp_pa
 def test_span_documents_keep_one_paragraph_per_line_and_drop_empty_texts():
     documents = span_documents([("T", "first line\n\n second line "), ("Empty", "  \n")])
     assert [(d.title, d.paragraphs) for d in documents] == [("T", ["first line", "second line"])]
+
+
+def test_span_lengths_out_of_order_are_refused_before_training(tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="positive words"):
+        adapt(config(tiny_checkpoint, tmp_path / "run", positive_words=(8, 3)), DOCUMENTS, [], show_progress=False)
