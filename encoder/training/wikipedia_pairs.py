@@ -83,12 +83,14 @@ def _article_pairs(document: Document, rng: random.Random) -> Iterator[Pair]:
 def _span_pairs(document: Document, rng: random.Random, span_words: tuple[int, int], source: str,
                 positive_words: tuple[int, int]) -> Iterator[Pair]:
     """Two random word spans of one article (of `span_words` and `positive_words` words, each at most half
-    the article), and its title to one random paragraph."""
+    the article, so a short article still gives a pair, with a shorter positive), and its title to one
+    random paragraph."""
     words = document.text.split()
-    if len(words) >= 2 * max(span_words[0], positive_words[0]):
+    if len(words) >= 2 * span_words[0]:
         spans = []
         for shortest, longest in (span_words, positive_words):
-            length = rng.randint(shortest, min(longest, len(words) // 2))
+            most = min(longest, len(words) // 2)
+            length = rng.randint(min(shortest, most), most)
             start = rng.randint(0, len(words) - length)
             spans.append(" ".join(words[start:start + length]))
         yield Pair(spans[0], spans[1], f"{source}:span")

@@ -42,3 +42,10 @@ def test_positive_words_size_the_second_span_apart_from_the_first():
     for seed in range(10):
         (span,) = wikipedia_span_pairs(documents, max_pairs=10, seed=seed, span_words=(4, 8), positive_words=(60, 90))
         assert 4 <= len(span.query.split()) <= 8 and 60 <= len(span.positive.split()) <= 90
+
+
+def test_a_short_article_still_gives_a_span_pair_with_a_positive_cut_to_half_its_length():
+    documents = [Document("", [" ".join(f"w{i}" for i in range(20))])]
+    for seed in range(10):
+        (span,) = wikipedia_span_pairs(documents, max_pairs=10, seed=seed, span_words=(4, 8), positive_words=(16, 64))
+        assert 4 <= len(span.query.split()) <= 8 and len(span.positive.split()) == 10
