@@ -7,6 +7,10 @@ ranks the unit `--bm25-unit` names (default: the engine's default), as the searc
 `--save` writes the best convex weight into the model's config.json (`hybrid_dense_weight`), where
 every hybrid search with that model takes it from (indexer/retrieval.py).
 
+`--scored-by-both` adds the same fusions once more, with every candidate (a document in either list) given
+its true score by both retrievers, where the service's fusion gives a document one list lacks that list's
+floor (a cosine of -1, a BM25 of 0): it asks whether scoring the missing side would pay for the search it costs.
+
 `--instance SET=FOLDER` searches an instance already indexed from that set's folder, with its own
 model, in place of indexing it with `--model`: an instance adapted to its collection (`manage.py
 adapt`) has a model of its own per collection, so no one model stands for both sets.
@@ -42,9 +46,12 @@ INSTANCES = {"scifact-train": "scifact-instance", "nfcorpus-dev": "nfcorpus-dev-
 WEIGHTS = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]  # the dense list's weight
 
 
-def document_lists(folder: Path, split: str, instance: Path, model: Path | None, bm25: str) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
+def document_lists(folder: Path, split: str, instance: Path, model: Path | None, bm25: str,
+                   scored_by_both: bool = False) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
     """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id.
-    The instance is indexed from `folder` with `model`, or with its own model when `model` is None."""
+    The instance is indexed from `folder` with `model`, or with its own model when `model` is None.
+    With `scored_by_both`, each list holds every candidate of the two, by its true score in that
+    retriever's ranking of the whole collection (absent from BM25's: it shares no term, and scores 0)."""
     beir = read_beir(folder, split=split)
     with open_for_writing(instance, model=model) as index:
         index_paths(index, [folder], IndexConfig(format="beir"), show_progress=True)
@@ -53,18 +60,35 @@ def document_lists(folder: Path, split: str, instance: Path, model: Path | None,
     lists, names = [], {}
     for query_id, text in beir.queries.items():
         scope = DocumentScope(index.store, Filters())
-        dense, lexical = DenseRetriever(index, scope).search(text, DEPTH), LexicalRetriever(index, scope, bm25).search(text, DEPTH)
-        chunks = np.concatenate([dense.ids, lexical.ids])
-        for chunk, passage in index.store.passages(chunks).items():
+        retrievers = DenseRetriever(index, scope), LexicalRetriever(index, scope, bm25)
+        found = [retriever.search(text, DEPTH) for retriever in retrievers]
+        if scored_by_both:
+            candidates = set(scope.documents(np.concatenate([ranking.ids for ranking in found])).tolist())
+            found = [_among(retriever.search(text, len(index.vectors)), candidates, scope) for retriever in retrievers]
+        dense, lexical = found
+        for chunk, passage in index.store.passages(np.concatenate([dense.ids, lexical.ids])).items():
             names[passage.document] = passage.external_id
         lists.append((query_id, Ranking(scope.documents(dense.ids), dense.scores), Ranking(scope.documents(lexical.ids), lexical.scores)))
     index.close()
     return beir.qrels, lists, names
 
 
+def _among(ranking: Ranking, documents: set[int], scope: DocumentScope) -> Ranking:
+    """The entries of a document ranking whose documents are in `documents`, in its order."""
+    return ranking[[position for position, document in enumerate(scope.documents(ranking.ids).tolist()) if document in documents]]
+
+
 def ndcg(fuse, qrels: dict, lists: list, names: dict) -> float:
     rankings = {query_id: [names[key] for key in fuse([dense, lexical]).ids[:RANKING_DEPTH].tolist()] for query_id, dense, lexical in lists}
     return retrieval_metrics(rankings, qrels)["ndcg@10"]
+
+
+def print_row(name: str, fuse, sets) -> float:
+    """One markdown row: the fusion's nDCG@10 on each set's (qrels, lists, names), and their mean (returned)."""
+    scores = [ndcg(fuse, *found) for found in sets]
+    mean = float(np.mean(scores))
+    print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {mean:.2f} |")
+    return mean
 
 
 def dev_parser(description: str) -> argparse.ArgumentParser:
@@ -96,6 +120,8 @@ def instance_argument(text: str) -> tuple[str, Path]:
 def main() -> None:
     parser = dev_parser(__doc__)
     parser.add_argument("--save", action="store_true", help="write the best convex weight into the model's config.json")
+    parser.add_argument("--scored-by-both", action="store_true",
+                        help="also fuse with every candidate scored by both retrievers (the docstring says why)")
     parser.add_argument("--instance", action="append", default=[], metavar="SET=FOLDER", type=instance_argument,
                         help=f"search this instance of SET ({' or '.join(INSTANCES)}) with its own model")
     args = parser.parse_args()
@@ -103,12 +129,13 @@ def main() -> None:
     if args.save and given:
         parser.error("--save writes into --model's config.json: with --instance, no one model is tuned")
 
-    def lists(name: str, folder: Path, split: str) -> tuple[dict, list, dict]:
+    def lists(name: str, folder: Path, split: str, scored_by_both: bool = False) -> tuple[dict, list, dict]:
         instance, model = (given[name], None) if name in given else (args.work / INSTANCES[name], args.model.resolve())
-        return document_lists(folder, split, instance, model, args.bm25_unit)
+        return document_lists(folder, split, instance, model, args.bm25_unit, scored_by_both)
 
     scifact, nfcorpus = dev_folders(args)
-    sets = {"SciFact train": lists("scifact-train", scifact, "train"), "NFCorpus dev": lists("nfcorpus-dev", nfcorpus, "dev")}
+    named = (("SciFact train", "scifact-train", scifact, "train"), ("NFCorpus dev", "nfcorpus-dev", nfcorpus, "dev"))
+    sets = {title: lists(name, folder, split) for title, name, folder, split in named}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
                "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
     convex = {f"convex, dense weight {w:.2f}": w for w in WEIGHTS}
@@ -118,11 +145,13 @@ def main() -> None:
     print("\n| fusion | " + " | ".join(sets) + " | mean |\n|---|" + "---:|" * (len(sets) + 1))
     best = None
     for name, fuse in fusions.items():
-        scores = [ndcg(fuse, *found) for found in sets.values()]
-        mean = float(np.mean(scores))
-        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {mean:.2f} |")
+        mean = print_row(name, fuse, sets.values())
         if name in convex and (best is None or mean > best[1]):
             best = (name, mean)
+    if args.scored_by_both:
+        rescored = [lists(name, folder, split, scored_by_both=True) for _, name, folder, split in named]
+        for name in convex:
+            print_row(f"{name}, every candidate scored by both", fusions[name], rescored)
     print(f"\nbest convex fusion on these queries: {best[0]} (mean nDCG@10 {best[1]:.2f})")
     if args.save:
         save_settings(args.model, {DENSE_WEIGHT_KEY: convex[best[0]]})
