@@ -46,31 +46,39 @@ INSTANCES = {"scifact-train": "scifact-instance", "nfcorpus-dev": "nfcorpus-dev-
 WEIGHTS = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)]  # the dense list's weight
 
 
+Lists = list[tuple[str, Ranking, Ranking]]  # each query's (id, dense documents, BM25 documents)
+
+
 def document_lists(folder: Path, split: str, instance: Path, model: Path | None, bm25: str,
-                   scored_by_both: bool = False) -> tuple[dict, list[tuple[str, Ranking, Ranking]], dict]:
-    """The set's qrels, each query's (id, dense documents, BM25 documents) and document key -> id.
-    The instance is indexed from `folder` with `model`, or with its own model when `model` is None.
-    With `scored_by_both`, each list holds every candidate of the two, by its true score in that
-    retriever's ranking of the whole collection (absent from BM25's: it shares no term, and scores 0)."""
+                   scored_by_both: bool = False) -> tuple[dict, Lists, dict, Lists]:
+    """The set's qrels, each query's lists as the service takes them, document key -> id, and (with
+    `scored_by_both`, else empty) the same queries' lists holding every candidate of the two, each by its
+    true score in that retriever's ranking of the whole collection (absent from BM25's: it shares no term,
+    and scores 0). The instance is indexed from `folder` with `model`, or with its own model when `model`
+    is None."""
     beir = read_beir(folder, split=split)
     with open_for_writing(instance, model=model) as index:
         index_paths(index, [folder], IndexConfig(format="beir"), show_progress=True)
     service = SearchService.open(instance)
     index = service.index
-    lists, names = [], {}
+    lists, names, rescored = [], {}, []
+
+    def by_document(query_id: str, dense: Ranking, lexical: Ranking) -> tuple[str, Ranking, Ranking]:
+        for passage in index.store.passages(np.concatenate([dense.ids, lexical.ids])).values():
+            names[passage.document] = passage.external_id
+        return query_id, Ranking(scope.documents(dense.ids), dense.scores), Ranking(scope.documents(lexical.ids), lexical.scores)
+
     for query_id, text in beir.queries.items():
         scope = DocumentScope(index.store, Filters())
         retrievers = DenseRetriever(index, scope), LexicalRetriever(index, scope, bm25)
         found = [retriever.search(text, DEPTH) for retriever in retrievers]
-        if scored_by_both:
+        lists.append(by_document(query_id, *found))
+        if scored_by_both:  # each retriever keeps the query's encoding or scores: the second search only selects
             candidates = set(scope.documents(np.concatenate([ranking.ids for ranking in found])).tolist())
-            found = [_among(retriever.search(text, len(index.vectors)), candidates, scope) for retriever in retrievers]
-        dense, lexical = found
-        for chunk, passage in index.store.passages(np.concatenate([dense.ids, lexical.ids])).items():
-            names[passage.document] = passage.external_id
-        lists.append((query_id, Ranking(scope.documents(dense.ids), dense.scores), Ranking(scope.documents(lexical.ids), lexical.scores)))
+            rescored.append(by_document(query_id, *(_among(retriever.search(text, len(index.vectors)), candidates, scope)
+                                                    for retriever in retrievers)))
     index.close()
-    return beir.qrels, lists, names
+    return beir.qrels, lists, names, rescored
 
 
 def _among(ranking: Ranking, documents: set[int], scope: DocumentScope) -> Ranking:
@@ -129,13 +137,13 @@ def main() -> None:
     if args.save and given:
         parser.error("--save writes into --model's config.json: with --instance, no one model is tuned")
 
-    def lists(name: str, folder: Path, split: str, scored_by_both: bool = False) -> tuple[dict, list, dict]:
+    def lists(name: str, folder: Path, split: str) -> tuple[dict, Lists, dict, Lists]:
         instance, model = (given[name], None) if name in given else (args.work / INSTANCES[name], args.model.resolve())
-        return document_lists(folder, split, instance, model, args.bm25_unit, scored_by_both)
+        return document_lists(folder, split, instance, model, args.bm25_unit, args.scored_by_both)
 
     scifact, nfcorpus = dev_folders(args)
-    named = (("SciFact train", "scifact-train", scifact, "train"), ("NFCorpus dev", "nfcorpus-dev", nfcorpus, "dev"))
-    sets = {title: lists(name, folder, split) for title, name, folder, split in named}
+    found = {"SciFact train": lists("scifact-train", scifact, "train"), "NFCorpus dev": lists("nfcorpus-dev", nfcorpus, "dev")}
+    sets = {title: (qrels, plain, names) for title, (qrels, plain, names, _) in found.items()}
     fusions = {"dense only": lambda lists: lists[0], "BM25 only": lambda lists: lists[1],
                "reciprocal ranks (k = 60)": reciprocal_rank_fusion}
     convex = {f"convex, dense weight {w:.2f}": w for w in WEIGHTS}
@@ -149,7 +157,7 @@ def main() -> None:
         if name in convex and (best is None or mean > best[1]):
             best = (name, mean)
     if args.scored_by_both:
-        rescored = [lists(name, folder, split, scored_by_both=True) for _, name, folder, split in named]
+        rescored = [(qrels, both, names) for qrels, _, names, both in found.values()]
         for name in convex:
             print_row(f"{name}, every candidate scored by both", fusions[name], rescored)
     print(f"\nbest convex fusion on these queries: {best[0]} (mean nDCG@10 {best[1]:.2f})")
