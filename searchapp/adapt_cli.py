@@ -20,7 +20,7 @@ from .instance import InstanceSettings
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
-ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "mlm_weight", "pair_rounds", "span_words", "positive_words",
+ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "span_words", "positive_words",
                "max_length", "positive_length", "device", "precision", "seed")
 
 

@@ -9,7 +9,8 @@ import manage
 from indexer import adaptation
 from search_instance import build_instance
 
-FLAGS = ["--max-steps", "2", "--batch-size", "4", "--span-words", "2", "6", "--pair-rounds", "2", "--device", "cpu", "--quiet"]
+FLAGS = ["--max-steps", "2", "--batch-size", "4", "--span-words", "2", "6", "--pair-rounds", "2", "--temperature", "0.1",
+         "--device", "cpu", "--quiet"]
 
 
 def run(instance, *args):
@@ -21,6 +22,7 @@ def test_adapt_trains_switches_and_check_stays_clean(tmp_path, tiny_checkpoint, 
     assert run(instance, "adapt", *FLAGS) == 0
     out = capsys.readouterr().out
     assert "trained " in out and "2 steps" in out and "switched to " in out and "adapted-1" in out
+    assert adaptation.read_record(instance / "models" / "adapted-1")["config"]["temperature"] == 0.1
     assert run(instance, "check") == 0
     assert run(instance, "search", "river flood") == 0 and "Floods" in capsys.readouterr().out
 
