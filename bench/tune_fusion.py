@@ -63,7 +63,7 @@ def document_lists(folder: Path, split: str, instance: Path, model: Path | None,
     index = service.index
     lists, names, rescored = [], {}, []
 
-    def by_document(query_id: str, dense: Ranking, lexical: Ranking) -> tuple[str, Ranking, Ranking]:
+    def by_document(query_id: str, scope: DocumentScope, dense: Ranking, lexical: Ranking) -> tuple[str, Ranking, Ranking]:
         for passage in index.store.passages(np.concatenate([dense.ids, lexical.ids])).values():
             names[passage.document] = passage.external_id
         return query_id, Ranking(scope.documents(dense.ids), dense.scores), Ranking(scope.documents(lexical.ids), lexical.scores)
@@ -72,10 +72,10 @@ def document_lists(folder: Path, split: str, instance: Path, model: Path | None,
         scope = DocumentScope(index.store, Filters())
         retrievers = DenseRetriever(index, scope), LexicalRetriever(index, scope, bm25)
         found = [retriever.search(text, DEPTH) for retriever in retrievers]
-        lists.append(by_document(query_id, *found))
+        lists.append(by_document(query_id, scope, *found))
         if scored_by_both:  # each retriever keeps the query's encoding or scores: the second search only selects
             candidates = set(scope.documents(np.concatenate([ranking.ids for ranking in found])).tolist())
-            rescored.append(by_document(query_id, *(_among(retriever.search(text, len(index.vectors)), candidates, scope)
+            rescored.append(by_document(query_id, scope, *(_among(retriever.search(text, len(index.vectors)), candidates, scope)
                                                     for retriever in retrievers)))
     index.close()
     return beir.qrels, lists, names, rescored
