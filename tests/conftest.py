@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from sqlalchemy import create_engine, text
+from tokenizers import Tokenizer
 
 from encoder import BertConfig, BertForPairScoring, BertModel, CrossEncoder, TextTokenizer, save_checkpoint, train_wordpiece
 from samples import SENTENCES
@@ -25,14 +26,22 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
 
 
 @pytest.fixture(scope="session")
-def tiny_tokenizer() -> TextTokenizer:
-    return TextTokenizer(train_wordpiece(SENTENCES * 4, vocab_size=300, min_frequency=1), max_length=32)
+def tiny_wordpiece() -> str:
+    """The tiny vocabulary, trained once per worker, as tokenizer.json text."""
+    return train_wordpiece(SENTENCES * 4, vocab_size=300, min_frequency=1).to_str()
+
+
+@pytest.fixture
+def tiny_tokenizer(tiny_wordpiece: str) -> TextTokenizer:
+    """A fresh tokenizer per test: training code sets a tokenizer's length in place (`set_max_length`), and
+    a shared one carried the length one test left into the next, such as a checkpoint's saved max_length."""
+    return TextTokenizer(Tokenizer.from_str(tiny_wordpiece), max_length=32)
 
 
 @pytest.fixture(scope="session")
-def tiny_config(tiny_tokenizer: TextTokenizer) -> BertConfig:
+def tiny_config(tiny_wordpiece: str) -> BertConfig:
     return BertConfig(
-        vocab_size=tiny_tokenizer.vocab_size,
+        vocab_size=Tokenizer.from_str(tiny_wordpiece).get_vocab_size(),
         hidden_size=32,
         num_layers=2,
         num_heads=4,
