@@ -7,6 +7,7 @@ length: truncation to the model's max length, padding only to the longest sequen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,19 +99,38 @@ class TextTokenizer:
             self.set_max_length(self.max_length)
 
     def set_max_length(self, max_length: int) -> None:
+        self._truncate_to(max_length)
+        self.max_length = max_length
+
+    def _truncate_to(self, max_length: int) -> None:
         if max_length < 2:
             raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
-        self.max_length = max_length
         self.tokenizer.enable_truncation(max_length, strategy="longest_first")
+
+    def identity(self) -> int:
+        """A hash of what decides the ids a text gets (vocabulary, normaliser, pre-tokeniser), not of the
+        length policy: two copies of one tokenizer at different lengths tokenise alike below both."""
+        settings = json.loads(self.tokenizer.to_str())
+        settings.pop("truncation", None)
+        settings.pop("padding", None)
+        return hash(json.dumps(settings, sort_keys=True))
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
-    def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> list[Encoding]:
-        """Tokenise without padding (all cores, inside the Rust library); pairs give segment B."""
+    def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None) -> list[Encoding]:
+        """Tokenise without padding (all cores, inside the Rust library); pairs give segment B.
+        `max_length` truncates this call alone: training tokenises to widths of its own, and a
+        tokenizer a caller lends it must come back with the length it had."""
         inputs = list(texts) if pairs is None else list(zip(texts, pairs))
-        return self.tokenizer.encode_batch(inputs, add_special_tokens=True)
+        if max_length is None or max_length == self.max_length:
+            return self.tokenizer.encode_batch(inputs, add_special_tokens=True)
+        self._truncate_to(max_length)
+        try:
+            return self.tokenizer.encode_batch(inputs, add_special_tokens=True)
+        finally:
+            self._truncate_to(self.max_length)
 
     def pad(self, encodings: Sequence[Encoding]) -> TokenBatch:
         """Pad a batch to its own longest sequence, not to max_length."""

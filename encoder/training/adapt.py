@@ -153,7 +153,6 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     if window.steps:  # the last, partial window
         last = log_window(steps.steps, step.epoch, step.lr)
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "passes": steps.passes})
-    tokenizer.set_max_length(checkpoint.max_length)
     # The settings tuned for the parent (hybrid's dense share) come along: without labels there is
     # nothing to tune them again on, and the parent's are the best guess.
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length,

@@ -144,7 +144,6 @@ def finetune(config: FinetuneConfig, show_progress: bool = True) -> Path:
                        "pairs_per_s": pairs_per_s, "gpu_busy": timer.busy_share(), "gpu_utilisation": gpu_utilisation(device)})
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "pairs_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
-    tokenizer.set_max_length(output_max_length)
     # The pretraining the model holds stays on record; settings tuned for the starting model do not.
     lineage = {LINEAGE_KEY: checkpoint.extra[LINEAGE_KEY]} if LINEAGE_KEY in checkpoint.extra else {}
     return save_checkpoint(out / "checkpoint", model.cpu(), tokenizer, pooling=config.pooling, max_length=output_max_length,

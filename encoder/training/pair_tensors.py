@@ -36,11 +36,10 @@ def token_table(tokenizer: TextTokenizer, texts: list[str], width: int, cache: T
     Texts are first cut to CHARS_PER_TOKEN_CLIP characters per token of `width`: a word piece is about
     five characters, so the cut falls past the truncation point, and tokenising a whole Wikipedia
     paragraph to keep its first 128 tokens would cost several times the work."""
-    tokenizer.set_max_length(width)
-    known = {} if cache is None else cache.setdefault((hash(tokenizer.tokenizer.to_str()), width), {})
+    known = {} if cache is None else cache.setdefault((tokenizer.identity(), width), {})
     missing = [text for text in texts if text not in known]
     if missing:
-        for text, encoding in zip(missing, tokenizer.encode([text[: width * CHARS_PER_TOKEN_CLIP] for text in missing])):
+        for text, encoding in zip(missing, tokenizer.encode([text[: width * CHARS_PER_TOKEN_CLIP] for text in missing], max_length=width)):
             known[text] = np.asarray(encoding.ids, dtype=np.int32)  # int32 halves the device copy
     ids = np.full((len(texts), width), tokenizer.pad_id, dtype=np.int32)
     lengths = np.empty(len(texts), dtype=np.int64)

@@ -82,8 +82,7 @@ def tokenize_groups(tokenizer: TextTokenizer, groups: list[Group], negatives: in
                 chosen.append(other)
         queries += [group.query] * (1 + negatives)
         passages += [group.positive[: width * CHARS_PER_TOKEN_CLIP]] + [text[: width * CHARS_PER_TOKEN_CLIP] for text in chosen]
-    tokenizer.set_max_length(width)
-    encodings = tokenizer.encode(queries, passages)
+    encodings = tokenizer.encode(queries, passages, max_length=width)
     ids = np.full((len(encodings), width), tokenizer.pad_id, dtype=np.int32)  # int32 halves the device copy
     type_ids = np.zeros((len(encodings), width), dtype=np.int8)
     lengths = np.empty(len(encodings), dtype=np.int64)

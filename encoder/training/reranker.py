@@ -154,8 +154,10 @@ def train_reranker(config: RerankerConfig, show_progress: bool = True) -> Path:
                        f"{config.loss}_loss": mean_loss, "pairs_per_s": groups_per_s * data.group_size})
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "groups_seen": steps.steps * config.batch_size,
                "passes": steps.passes})
-    blend = log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), dev, config.dev_dir, out, log) if dev else 0.0
-    tokenizer.set_max_length(output_max_length)
+    blend = 0.0
+    if dev:
+        tokenizer.set_max_length(width)  # the run's own tokenizer: the dev figures are at the width it learnt at
+        blend = log_dev_figures(CrossEncoder(model, tokenizer, config.precision, device), dev, config.dev_dir, out, log)
     return save_checkpoint(out / "checkpoint", model.cpu().eval(), tokenizer, max_length=output_max_length,
                            dtype=getattr(torch, config.save_dtype),
                            extra={"task": TASK, "loss": config.loss, FIRST_STAGE_WEIGHT_KEY: blend})

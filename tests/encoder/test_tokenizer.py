@@ -40,6 +40,22 @@ def test_truncation_at_max_length_and_padding_to_longest_in_batch():
     assert batch.input_ids[0, 3].item() == tokenizer.pad_id
 
 
+def test_a_length_given_to_one_call_truncates_that_call_alone():
+    tokenizer = make(max_length=12)
+    assert len(tokenizer.encode(["a pen " * 20], max_length=5)[0].ids) == 5
+    assert tokenizer.max_length == 12 and len(tokenizer.encode(["a pen " * 20])[0].ids) == 12
+    pair = tokenizer.encode(["a pen"], ["red " * 20], max_length=7)[0]
+    assert len(pair.ids) == 7 and pair.tokens[:4] == ["[CLS]", "a", "pen", "[SEP]"]  # the longer side, the passage, is cut
+    with pytest.raises(ValueError, match="room for"):
+        tokenizer.encode(["a pen"], max_length=1)
+    assert len(tokenizer.encode(["a pen " * 20])[0].ids) == 12
+
+
+def test_identity_ignores_the_length_and_follows_the_vocabulary():
+    assert make(max_length=6).identity() == make(max_length=64).identity()
+    assert make(lowercase=False).identity() != make().identity()
+
+
 def test_missing_special_tokens_are_refused():
     with pytest.raises(ValueError, match=r"\[MASK\]"):
         TextTokenizer(wordpiece_from_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"]), max_length=8)

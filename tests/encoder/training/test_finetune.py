@@ -58,7 +58,8 @@ def _toy_pairs(count: int) -> list[Pair]:
 def test_texts_are_tokenised_once_and_shapes_stay_static(tmp_path, tiny_checkpoint, monkeypatch):
     calls, shapes = [], set()
     original_encode, original_forward = TextTokenizer.encode, BertModel.forward
-    monkeypatch.setattr(TextTokenizer, "encode", lambda self, texts, pairs=None: calls.append(len(texts)) or original_encode(self, texts, pairs))
+    monkeypatch.setattr(TextTokenizer, "encode", lambda self, texts, pairs=None, max_length=None:
+                        calls.append(len(texts)) or original_encode(self, texts, pairs, max_length))
     monkeypatch.setattr(BertModel, "forward", lambda self, ids, *rest: shapes.add(tuple(ids.shape)) or original_forward(self, ids, *rest))
     config = FinetuneConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / "ft"), sources=(), extra_pairs=_toy_pairs(40),
                             batch_size=8, max_steps=12, query_length=12, max_length=20, static_shapes=True, log_every=4,

@@ -24,6 +24,17 @@ def test_a_shared_cache_tokenises_each_text_once_per_width(tiny_tokenizer):
     assert torch.equal(again.ids, first.ids.flip(0)) and sum(len(texts) for texts in cache.values()) == 2
     token_table(tiny_tokenizer, ["a cat"], 4, cache)
     assert len(cache) == 2  # another width is another entry
+    tiny_tokenizer.set_max_length(32)  # the next stage's checkpoint, at another length: the same ids below it
+    token_table(tiny_tokenizer, ["a cat"], 16, cache)
+    assert len(cache) == 2
+
+
+def test_tokenising_to_a_width_leaves_the_lent_tokenizer_at_its_own_length(tiny_tokenizer):
+    length = tiny_tokenizer.max_length
+    long_text = "the pen is red " * 200
+    table = token_table(tiny_tokenizer, [long_text], 5)
+    assert table.ids.shape == (1, 5) and int(table.lengths[0]) == 5
+    assert tiny_tokenizer.max_length == length and len(tiny_tokenizer.encode([long_text])[0].ids) == length
 
 
 def test_negative_slots_cover_the_expected_share_with_room_to_spare():

@@ -69,8 +69,10 @@ def test_pairs_lines_become_groups_and_short_groups_are_topped_up(tiny_tokenizer
              Pair("cat", cat, "s", cat), Pair("immune", vaccines, "t", "stock market")]
     groups = group_pairs(pairs)
     assert groups == [Group("cat", cat, (dog, river), "s"), Group("pen", pen, (), "s"), Group("immune", vaccines, ("stock market",), "t")]
+    length = tiny_tokenizer.max_length
     data = tokenize_groups(tiny_tokenizer, groups, negatives=2, width=16, seed=0)
     assert data.ids.shape == (3, 3, 16) and data.lengths.shape == (3, 3) and len(data) == 3 and data.group_size == 3
+    assert tiny_tokenizer.max_length == length != 16  # the width was this call's, not the lent tokenizer's
 
     def row(group: int, slot: int) -> tuple[list[int], list[int]]:
         length = int(data.lengths[group, slot])
