@@ -5,6 +5,7 @@ killed while encoding) finishes that one instead of training again."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from encoder.flags import add_flags, from_flags
-from encoder.training.adapt import AdaptConfig
+from encoder.training.adapt import USEFUL_PASSES, AdaptConfig
 from indexer.adaptation import pending_model, read_record, switch_to, train
 from indexer.manifest import VERSION_FILE
 
@@ -20,8 +21,8 @@ from .instance import InstanceSettings
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
-ADAPT_FLAGS = ("time_budget_s", "max_steps", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "span_words", "positive_words",
-               "max_length", "positive_length", "device", "precision", "seed")
+ADAPT_FLAGS = ("time_budget_s", "max_steps", "max_passes", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "span_words",
+               "positive_words", "max_length", "positive_length", "device", "precision", "seed")
 
 
 def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> None:
@@ -44,7 +45,10 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
             record = read_record(model)
             masked = f", {record['passages']} passages masked" if record["passages"] else ""
             print(f"trained {model}: {record['steps']} steps in {record['seconds']:.0f}s on {record['documents']} documents "
-                  f"({record['pairs']} span pairs{masked})")
+                  f"({record['pairs']} span pairs{masked}, {record['passes']:.2f} passes over them)")
+            warning = short_budget_warning(record)
+            if warning:
+                print(warning, file=sys.stderr)
     with tqdm(desc="encode", unit="passage", disable=args.quiet) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -52,3 +56,15 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
         switched = switch_to(where.folder, model, where.database_url, where.default_model, on_encoded=progress)
     resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
     print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}")
+
+
+def short_budget_warning(record: dict) -> str | None:
+    """What to tell an operator whose budget (not a step limit) ended the run within one pass over the
+    collection's span pairs: the budget that would have reached the passes that still paid, at the pace
+    this run went."""
+    if record["passes"] >= 1 or record["config"]["max_steps"] is not None:
+        return None
+    wanted_steps = USEFUL_PASSES * record["pairs"] / record["config"]["batch_size"]
+    budget = record["seconds"] * wanted_steps / record["steps"]
+    return (f"warning: the budget ran out after {record['passes']:.2f} passes over the span pairs; adaptation kept gaining until "
+            f"about {USEFUL_PASSES} passes on the collections measured, which --budget {budget:.0f} would reach on this machine")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 import manage
+from encoder.training.adapt import USEFUL_PASSES
 from indexer import adaptation
+from searchapp.adapt_cli import short_budget_warning
 from search_instance import build_instance
 
 FLAGS = ["--max-steps", "2", "--batch-size", "4", "--span-words", "2", "6", "--pair-rounds", "2", "--temperature", "0.1",
@@ -21,10 +23,18 @@ def test_adapt_trains_switches_and_check_stays_clean(tmp_path, tiny_checkpoint, 
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
     assert run(instance, "adapt", *FLAGS) == 0
     out = capsys.readouterr().out
-    assert "trained " in out and "2 steps" in out and "switched to " in out and "adapted-1" in out
+    assert "trained " in out and "2 steps" in out and "passes over them" in out and "switched to " in out and "adapted-1" in out
     assert adaptation.read_record(instance / "models" / "adapted-1")["config"]["temperature"] == 0.1
     assert run(instance, "check") == 0
     assert run(instance, "search", "river flood") == 0 and "Floods" in capsys.readouterr().out
+
+
+def test_an_operator_whose_budget_ended_within_one_pass_is_told_the_budget_that_would_reach_the_useful_passes():
+    record = {"passes": 0.5, "pairs": 1000, "steps": 4, "seconds": 20.0, "config": {"batch_size": 125, "max_steps": None}}
+    warning = short_budget_warning(record)
+    assert f"about {USEFUL_PASSES} passes" in warning and f"--budget {20.0 / 4 * USEFUL_PASSES * 8:.0f} " in warning
+    assert short_budget_warning({**record, "passes": 1.2}) is None
+    assert short_budget_warning({**record, "config": {"batch_size": 125, "max_steps": 4}}) is None  # the operator's step limit ended it
 
 
 def test_an_interrupted_adapt_is_finished_without_training_again(tmp_path, tiny_checkpoint, capsys, monkeypatch):

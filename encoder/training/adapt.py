@@ -25,6 +25,7 @@ of the indexer's store) and gets back the checkpoint and a record of the run.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -45,6 +46,7 @@ from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import PASSAGE_LIKE_SPAN_WORDS, QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
+USEFUL_PASSES = 1.5  # passes over the span pairs after which dense nDCG@10 stopped rising (docs/benchmarks.md)
 
 
 @dataclass
@@ -55,6 +57,8 @@ class AdaptConfig:
     output_dir: str = setting(help="folder for the log and the checkpoint", flag="--out")
     time_budget_s: float = setting(1200.0, "training seconds", flag="--budget")
     max_steps: int | None = setting(None, "stop after this many steps, whatever time is left")
+    max_passes: float = setting(2.0, "stop after this many passes over the collection's span pairs, whatever time is left "
+                                     "(gains stopped by about 1.5 on the collections measured; 0: no limit)")
     batch_size: int = setting(128, "pairs per step (and passages per masked-language batch): the in-batch negatives of each pair")
     lr: float = setting(5e-4, "peak learning rate (chosen on NFCorpus dev: 5e-5 barely moved the model, 2e-3 wrecked it)")
     warmup_fraction: float = setting(0.1, "share of the budget over which the learning rate warms up")
@@ -82,6 +86,7 @@ class AdaptResult:
     pairs: int
     passages: int
     documents: int
+    passes: float  # over the span pairs: under one, the budget was short of what the collection could use
     final_contrastive_loss: float | None
     final_mlm_loss: float | None
 
@@ -111,6 +116,8 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     for name, words in (("span words", config.span_words), ("positive words", config.positive_words)):
         if len(words) != 2 or not 0 < words[0] <= words[1]:
             raise ValueError(f"{name} {words}: give the shortest and the longest span, shortest first")
+    if config.max_passes < 0:
+        raise ValueError(f"max passes {config.max_passes}: give a number of passes over the span pairs, or 0 for no limit")
     pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, tuple(config.span_words), ADAPT_SOURCE, tuple(config.positive_words))
     texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
@@ -128,7 +135,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     optimizer = make_optimizer(model, config.lr, config.weight_decay, (0.9, 0.999), 1e-8, device)
     special_ids = torch.tensor([tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.unk_id], device=device)
     generator = torch.Generator().manual_seed(config.seed)
-    steps = BudgetedSteps(Budget(config.time_budget_s, config.max_steps), len(data), config.batch_size, config.lr,
+    steps = BudgetedSteps(Budget(config.time_budget_s, step_limit(config, len(data))), len(data), config.batch_size, config.lr,
                           config.warmup_fraction, generator, device, "adapt", show_progress)
     window = LossWindow(device, 2)  # contrastive, MLM
     last: tuple[float | None, float | None] = (None, None)
@@ -153,11 +160,22 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     if window.steps:  # the last, partial window
         last = log_window(steps.steps, step.epoch, step.lr)
     log.write({"event": "end", "step": steps.steps, "elapsed_s": round(steps.budget.elapsed, 2), "passes": steps.passes})
+    if not steps.steps:
+        raise ValueError(f"the run ended before its first step (budget {config.time_budget_s:g}s, max steps {config.max_steps}): "
+                         f"give adapt more time")
     # The settings tuned for the parent (hybrid's dense share) come along: without labels there is
     # nothing to tune them again on, and the parent's are the best guess.
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length,
                             extra=checkpoint.extra)
-    return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), *last)
+    return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), steps.passes, *last)
+
+
+def step_limit(config: AdaptConfig, pairs: int) -> int | None:
+    """The fewer of `max_steps` and the steps of `max_passes` over `pairs` (None: time alone decides).
+    A small collection would otherwise spend a long budget going over the same spans again, for nothing."""
+    by_passes = math.ceil(config.max_passes * pairs / config.batch_size) if config.max_passes > 0 else None
+    limits = [limit for limit in (config.max_steps, by_passes) if limit is not None]
+    return min(limits) if limits else None
 
 
 def _mlm_loss(model: BertForPreTraining, table, special_ids: torch.Tensor, mask_id: int, batch_size: int,

@@ -137,7 +137,7 @@ class TrainStep:
 
 class BudgetedSteps:
     """Shuffled passes over a training set's rows in whole batches until the budget ends, with the
-    learning rate of each step and a progress bar in seconds of the budget: the loop of every trainer
+    learning rate of each step and a progress bar of the budget: the loop of every trainer
     whose data sit pre-tokenised on the device. The body of a `for` over it makes one optimizer step;
     the budget learns a step's length when the body returns."""
 
@@ -157,7 +157,9 @@ class BudgetedSteps:
 
     def __iter__(self) -> Iterator[TrainStep]:
         budget, epoch = self.budget, 0
-        with tqdm(total=round(budget.seconds), unit="s", desc=self.desc, disable=not self.show_progress) as bar:
+        # In hundredths of the budget, time or steps, whichever ends first: a bar in seconds would stop
+        # short of its end when a step limit ends the run.
+        with tqdm(total=100, unit="%", desc=self.desc, disable=not self.show_progress) as bar:
             while not budget.done(self.steps):
                 order = torch.randperm(self.size, generator=self.generator).to(self.device)
                 for start in range(0, self.size - self.batch_size + 1, self.batch_size):
@@ -167,7 +169,7 @@ class BudgetedSteps:
                     yield TrainStep(self.steps + 1, epoch, order[start:start + self.batch_size], lr)
                     self.steps += 1
                     budget.tick()
-                    bar.update(min(round(budget.elapsed), bar.total) - bar.n)
+                    bar.update(min(round(100 * budget.progress(self.steps)), bar.total) - bar.n)
                 epoch += 1
 
 

@@ -4,6 +4,7 @@ checkpoint, and refuses a collection too small for one batch."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,15 @@ import torch
 
 from encoder import Encoder
 from encoder.checkpoint import load_checkpoint
-from encoder.training.adapt import AdaptConfig, adapt, span_documents
+from encoder.training.adapt import AdaptConfig, adapt, span_documents, step_limit
 from samples import SENTENCES
 
 DOCUMENTS = [(f"Note {i}", f"{text}\n{SENTENCES[(i + 1) % len(SENTENCES)]}") for i, text in enumerate(SENTENCES)]
 
 
 def config(checkpoint: Path, out: Path, **changes) -> AdaptConfig:
-    return AdaptConfig(init_checkpoint=str(checkpoint), output_dir=str(out), time_budget_s=0, max_steps=3,
-                       **({"lr": 1e-3, "span_words": (2, 6), "positive_words": (3, 8), "pair_rounds": 2, "log_every": 1, "device": "cpu", "precision": "float32", "batch_size": 4} | changes))
+    return AdaptConfig(init_checkpoint=str(checkpoint), output_dir=str(out), time_budget_s=0,
+                       **({"max_steps": 3, "lr": 1e-3, "span_words": (2, 6), "positive_words": (3, 8), "pair_rounds": 2, "log_every": 1, "device": "cpu", "precision": "float32", "batch_size": 4} | changes))
 
 
 @pytest.mark.parametrize("mlm_weight", [0.5, 0.0])
@@ -37,6 +38,29 @@ def test_adaptation_changes_the_weights_and_saves_a_servable_checkpoint(tiny_che
     assert Encoder.load(result.checkpoint).encode(["a red pen"]).shape == (1, Encoder.load(tiny_checkpoint).dim)
     logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
     assert logged[0]["event"] == "start" and all("pairs_per_s" in line for line in logged[1:-1])
+
+
+def test_a_pass_limit_ends_a_run_whose_budget_has_time_left(tiny_checkpoint, tmp_path):
+    result = adapt(config(tiny_checkpoint, tmp_path / "run", max_steps=None, max_passes=1.5), DOCUMENTS, [], show_progress=False)
+    assert result.steps == -(-3 * result.pairs // 8) and 1.5 <= result.passes < 1.5 + 4 / result.pairs  # ceil(1.5 pairs / batch of 4)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
+    assert logged[-1]["event"] == "end" and logged[-1]["passes"] == result.passes
+
+
+def test_the_step_limit_is_the_nearer_of_steps_and_passes(tmp_path):
+    limits = AdaptConfig(init_checkpoint="", output_dir="", batch_size=10)
+    assert step_limit(replace(limits, max_steps=None, max_passes=2.0), 95) == 19
+    assert step_limit(replace(limits, max_steps=7, max_passes=2.0), 95) == 7
+    assert step_limit(replace(limits, max_steps=30, max_passes=0.5), 95) == 5
+    assert step_limit(replace(limits, max_steps=None, max_passes=0), 95) is None  # time alone
+
+
+def test_a_run_that_makes_no_step_is_refused_not_saved(tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="before its first step"):
+        adapt(config(tiny_checkpoint, tmp_path / "run", max_steps=0), DOCUMENTS, [], show_progress=False)
+    assert not (tmp_path / "run" / "checkpoint").exists()
+    with pytest.raises(ValueError, match="max passes -1"):
+        adapt(config(tiny_checkpoint, tmp_path / "run", max_passes=-1.0), DOCUMENTS, [], show_progress=False)
 
 
 def test_a_collection_too_small_for_one_batch_is_refused(tiny_checkpoint, tmp_path):
