@@ -66,5 +66,6 @@ def short_budget_warning(record: dict) -> str | None:
         return None
     wanted_steps = USEFUL_PASSES * record["pairs"] / record["config"]["batch_size"]
     budget = record["seconds"] * wanted_steps / record["steps"]
-    return (f"warning: the budget ran out after {record['passes']:.2f} passes over the span pairs; adaptation kept gaining until "
-            f"about {USEFUL_PASSES} passes on the collections measured, which --budget {budget:.0f} would reach on this machine")
+    return (f"warning: the budget ran out after {record['passes']:.2f} passes over the span pairs; on the collections measured, "
+            f"adaptation had gained most of what it could by about {USEFUL_PASSES} passes, which --budget {budget:.0f} would reach "
+            f"on this machine")

@@ -46,7 +46,7 @@ from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import PASSAGE_LIKE_SPAN_WORDS, QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
-USEFUL_PASSES = 1.5  # passes over the span pairs after which dense nDCG@10 stopped rising (docs/benchmarks.md)
+USEFUL_PASSES = 1.5  # passes over the span pairs past which dense nDCG@10 rose little or not at all (docs/benchmarks.md)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class AdaptConfig:
     time_budget_s: float = setting(1200.0, "training seconds", flag="--budget")
     max_steps: int | None = setting(None, "stop after this many steps, whatever time is left")
     max_passes: float = setting(2.0, "stop after this many passes over the collection's span pairs, whatever time is left "
-                                     "(gains stopped by about 1.5 on the collections measured; 0: no limit)")
+                                     "(past 1.5, gains were small or none on the collections measured; 0: no limit)")
     batch_size: int = setting(128, "pairs per step (and passages per masked-language batch): the in-batch negatives of each pair")
     lr: float = setting(5e-4, "peak learning rate (chosen on NFCorpus dev: 5e-5 barely moved the model, 2e-3 wrecked it)")
     warmup_fraction: float = setting(0.1, "share of the budget over which the learning rate warms up")
