@@ -39,12 +39,13 @@ def test_training_puts_the_planted_passage_above_its_distractors(tmp_path, tiny_
     write_candidates({f"q{i}": [f"d{(i + k) % len(SENTENCES)}" for k in range(1, len(SENTENCES) + 1)] for i in range(len(QUERIES))},
                      dev / CANDIDATES_FILE)
     config = RerankerConfig(init_checkpoint=str(tiny_checkpoint), output_dir=str(tmp_path / loss), extra_groups=GROUPS, loss=loss,
-                            negatives=7, batch_size=8, max_steps=150, lr=3e-3, warmup_fraction=0.05, max_length=48, device="cpu",
+                            negatives=7, batch_size=8, max_steps=300, lr=1e-3, warmup_fraction=0.05, max_length=48, device="cpu",
                             precision="float32", time_budget_s=3600, seed=0, dev_dir=str(dev))
     torch.manual_seed(0)
     folder = train_reranker(config, show_progress=False)
-    assert planted_first(folder) >= 0.5  # 4 of 8 at least (chance: 1 of 8; untrained, under half: below). Listwise runs ranked
-    # 4 to 8 of 8 first depending on the CPU, threads and what ran before in the process
+    assert planted_first(folder) >= 0.5  # 4 of 8 at least (chance: 1 of 8; untrained, under half: below). At 150 steps of 3e-3
+    # the listwise loss swung up and down, and runs ranked 3 to 8 of 8 first with the CPU, the threads and what ran before in
+    # the process; at 300 steps of 1e-3 six seeds, on one thread and on two, ranked 8 of 8 with either loss.
     assert CrossEncoder.load(folder).max_length == 32  # the init checkpoint's, as saved
     log = (tmp_path / loss / "reranker_log.jsonl").read_text()
     assert f'"{loss}_loss"' in log and '"pairs_per_s"' in log and '"event": "dev"' in log
