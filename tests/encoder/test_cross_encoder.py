@@ -36,7 +36,10 @@ def test_scores_do_not_depend_on_batching_or_order(reranker_folder):
     alone = np.array([scorer.score(SENTENCES[0], [passage])[0] for passage in SENTENCES])
     assert together.dtype == np.float32 and together.shape == (len(SENTENCES),)
     np.testing.assert_allclose(together, alone, atol=1e-4)
-    assert len(set(np.round(together, 4))) > 1  # the pairs are told apart
+    # The pairs are told apart by far more than batching moves a score. A random tiny model's scores can lie within
+    # 1e-4 of each other: rounding them to 4 places once made all eight equal (the tiny vocabulary, trained anew in
+    # each process, differs between processes, and so do the scores).
+    assert np.ptp(together) > 10 * np.abs(together - alone).max() + 1e-6
     assert scorer.score("anything", []).shape == (0,)
 
 
