@@ -37,8 +37,8 @@ def tiny_wordpiece() -> str:
 
 @pytest.fixture
 def tiny_tokenizer(tiny_wordpiece: str) -> TextTokenizer:
-    """A fresh tokenizer per test: training code sets a tokenizer's length in place (`set_max_length`), and
-    a shared one carried the length one test left into the next, such as a checkpoint's saved max_length."""
+    """A fresh tokenizer per test: a test may set its length (`set_max_length`), and a shared one would
+    carry that length into the next test, such as into a checkpoint's saved max_length."""
     return TextTokenizer(Tokenizer.from_str(tiny_wordpiece), max_length=32)
 
 
