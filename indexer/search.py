@@ -27,7 +27,7 @@ from .expansion import DEFAULT_EXPANSION, DEFAULT_QUERY_EXPANSION, expands
 from .lexical import terms
 from .ranking import DocumentScope, Filters, Ranking
 from .reranking import Reranker, RerankUnavailable
-from .retrieval import DEFAULT_BM25_UNIT, RETRIEVERS, DenseRetriever, dense_weight
+from .retrieval import DEFAULT_BM25_UNIT, DEFAULT_MODE, RETRIEVERS, DenseRetriever, dense_weight
 from .search_index import VERSION_FILE, SearchIndex
 from .snippets import Snippet, make_snippet
 from .store import Passage, StoredDocument
@@ -136,7 +136,7 @@ class SearchService:
             self.index.refresh()
             self.index.serve_from_store()
 
-    def search(self, query: str, mode: str = "dense", k: int = 10, offset: int = 0, filters: Filters | None = None,
+    def search(self, query: str, mode: str = DEFAULT_MODE, k: int = 10, offset: int = 0, filters: Filters | None = None,
                bm25: str = DEFAULT_BM25_UNIT, rerank: int = 0, expand: bool | None = None) -> Results:
         """A page of `mode`'s ranking; `bm25` is the unit BM25 ranks in lexical and hybrid modes (see
         indexer/retrieval.py), and `expand` whether BM25 expands the query by feedback from its top texts

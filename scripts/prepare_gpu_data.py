@@ -130,25 +130,29 @@ def all_pairs(args: argparse.Namespace, wikipedia_files: list[Path]):
     return sorted(chain.from_iterable(readers), key=lambda pair: not licence_of(pair.source)[1])
 
 
-def write_nfcorpus_dev(original: Path, folder: Path, gzip_corpus: bool = False) -> None:
+def write_nfcorpus_dev(original: Path, folder: Path, gzip_corpus: bool = False, queries: str = "titles") -> None:
     """NFCorpus's dev split as a BEIR folder: documents (ID<TAB>text, gzip; the corpus gzipped to travel),
-    the title queries (one text per query id, close to what people type; the other query files reuse the
-    same ids) and the graded 3-2-1 judgements (qrels/dev.tsv)."""
+    the queries of one of its query files (`titles` by default, close to what people type; the others,
+    `nontopic-titles`, `vid-titles` and `vid-desc`, reuse the same ids for fewer queries) and the graded
+    3-2-1 judgements of those queries (qrels/dev.tsv)."""
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     corpus = gzip.open(folder / "corpus.jsonl.gz", "wt", encoding="utf-8") if gzip_corpus else (folder / "corpus.jsonl").open("w", encoding="utf-8")
     with gzip.open(original / "dev.docs.gz", "rt", encoding="utf-8") as docs, corpus as out:
         for line in docs:
             doc_id, _, text = line.rstrip("\n").partition("\t")
             out.write(json.dumps({"_id": doc_id, "title": "", "text": text}) + "\n")
-    with (original / "dev.titles.queries").open(encoding="utf-8") as queries, (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for line in queries:
+    written = set()
+    with (original / f"dev.{queries}.queries").open(encoding="utf-8") as lines, (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for line in lines:
             query_id, _, text = line.rstrip("\n").partition("\t")
-            out.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+            if text.strip():
+                written.add(query_id)
+                out.write(json.dumps({"_id": query_id, "text": text}) + "\n")
     with (original / "dev.3-2-1.qrel").open(encoding="utf-8") as qrels, (folder / "qrels" / "dev.tsv").open("w", encoding="utf-8") as out:
         out.write("query-id\tcorpus-id\tscore\n")
         for line in qrels:
             fields = line.split()
-            if len(fields) == 4:
+            if len(fields) == 4 and fields[0] in written:
                 out.write(f"{fields[0]}\t{fields[2]}\t{fields[3]}\n")
 
 

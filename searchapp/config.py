@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from encoder.paths import DEFAULT_MODEL
 from indexer.reranking import DEFAULT_RERANK_DEPTH, DEFAULT_RERANKER, MAX_RERANK_DEPTH, Reranker
 from indexer.expansion import DEFAULT_QUERY_EXPANSION, EXPANSION_SETTINGS
-from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT
+from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DEFAULT_MODE, MODES
 
 DEFAULTS: dict[str, object] = {
     "INSTANCE": "instance",  # folder of the store, the indexes and the write lock
@@ -33,6 +33,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_OFFSET": 1000,
     "MAX_BATCH_DOCUMENTS": 1000,  # documents in one POST /api/documents
     "PAGE_SIZE": 10,  # results per page in the web UI
+    "SEARCH_MODE": DEFAULT_MODE,  # the mode of a search that does not say (`mode=`): dense, lexical or hybrid
     "BM25_UNIT": DEFAULT_BM25_UNIT,  # what BM25 ranks in lexical and hybrid searches: "document" or "passage"
     "QUERY_EXPANSION": DEFAULT_QUERY_EXPANSION,  # which searches BM25 expands by its top texts' words unless they say (`expand=`): hybrid, always, never
     "RERANKER": str(DEFAULT_RERANKER),  # the reranker folder; "" or a missing folder: no reranking on this server
@@ -66,6 +67,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         if token != token.strip():
             # An Authorization header cannot carry them, so writes would be refused forever.
             raise ConfigError("API_TOKEN begins or ends with white space, which no client can send: remove it")
+    if settings["SEARCH_MODE"] not in MODES:
+        raise ConfigError(f"SEARCH_MODE={settings['SEARCH_MODE']!r}: expected one of {', '.join(MODES)}")
     if settings["BM25_UNIT"] not in BM25_UNITS:
         raise ConfigError(f"BM25_UNIT={settings['BM25_UNIT']!r}: expected one of {', '.join(BM25_UNITS)}")
     depth = settings["RERANK_DEPTH"]

@@ -33,6 +33,7 @@ class InstanceSettings:
     rerank: bool = DEFAULTS["RERANK"]  # whether searches are reranked unless the command says
     rerank_max_length: int = DEFAULTS["RERANK_MAX_LENGTH"]
     rerank_int8: bool = DEFAULTS["RERANK_INT8"]
+    search_mode: str = DEFAULTS["SEARCH_MODE"]  # the mode of the command's searches unless it says (`SEARCH_MODE`)
 
     @property
     def default_model(self) -> Path:
@@ -64,4 +65,5 @@ def instance_settings(instance: str | None = None, database_url: str | None = No
     database = settings["DATABASE_URL"]
     return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
                             str(settings["BM25_UNIT"]), str(settings["QUERY_EXPANSION"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
-                            settings["RERANK"], settings["RERANK_MAX_LENGTH"], settings["RERANK_INT8"])
+                            settings["RERANK"], settings["RERANK_MAX_LENGTH"], settings["RERANK_INT8"],
+                            str(settings["SEARCH_MODE"]))

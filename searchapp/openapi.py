@@ -136,7 +136,7 @@ def openapi_document(config: Mapping) -> dict:
          "schema": {"type": "string", "minLength": 1, "maxLength": config["MAX_QUERY_CHARS"]}},
         {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": config["MAX_K"], "default": 10}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": config["MAX_OFFSET"], "default": 0}},
-        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "dense"}},
+        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": config["SEARCH_MODE"]}},
         {"name": "bm25", "in": "query", "schema": {"type": "string", "enum": list(BM25_UNITS), "default": config["BM25_UNIT"]},
          "description": "what BM25 ranks in lexical and hybrid modes: whole documents, or passages (a document by its best)"},
         {"name": "expand", "in": "query", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},

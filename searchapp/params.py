@@ -49,7 +49,7 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
     characters, no lone surrogates), since it reaches the encoder and is echoed in JSON; a collection
     no document can be in is refused rather than searched for."""
     query = parse_query(args, config)
-    mode = args.get("mode", "dense")
+    mode = args.get("mode") or config["SEARCH_MODE"]
     if mode not in MODES:
         raise ApiError(400, "invalid_parameter", f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     bm25 = args.get("bm25") or config["BM25_UNIT"]

@@ -45,7 +45,7 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
 
     find = commands.add_parser("search", help="search the instance from the shell, as the web UI and /api do")
     find.add_argument("query", metavar="QUERY")
-    find.add_argument("--mode", default="dense", metavar="|".join(MODES), help="default: dense")
+    find.add_argument("--mode", metavar="|".join(MODES), help="default: the SEARCH_MODE setting (hybrid unless set)")
     find.add_argument("--k", default="10", help="results to show (default 10)")
     find.add_argument("--offset", default="0", help="results to skip, for the next page")
     find.add_argument("--collection", help="only this collection")
@@ -70,8 +70,9 @@ def eval_retrieval(args: argparse.Namespace, where: InstanceSettings) -> None:
 
 def search(args: argparse.Namespace, where: InstanceSettings) -> None:
     """The instance searched as the app searches it (same service, same parameter rules), read-only."""
-    params = search_params(args.query, args.mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit,
-                           where.rerank if args.rerank is None else args.rerank, where.rerank_depth, expands(where.query_expansion, args.mode))
+    mode = args.mode or where.search_mode
+    params = search_params(args.query, mode, args.k, args.offset, args.collection, args.filter, where.bm25_unit,
+                           where.rerank if args.rerank is None else args.rerank, where.rerank_depth, expands(where.query_expansion, mode))
     results = where.open_service().search(params.query, params.mode, params.k, params.offset, params.filters, params.bm25,
                                           params.rerank, params.expand)
     if args.json:

@@ -109,6 +109,12 @@ def rerank_choice() -> dict[str, object]:
 
 
 @blueprint.app_template_global()
+def chosen_mode() -> str:
+    """The mode this page's search is in: the one it asked for, else the `SEARCH_MODE` setting."""
+    return request.args.get("mode") or str(current_app.config["SEARCH_MODE"])
+
+
+@blueprint.app_template_global()
 def is_web_link(value: object) -> bool:
     """Only http(s) metadata values become links: a `javascript:` URL in a document must stay text."""
     return isinstance(value, str) and value.startswith(("https://", "http://"))

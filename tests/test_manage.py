@@ -159,6 +159,13 @@ def test_search_json_is_the_api_shape(manage, capsys, instance):
     assert {r["id"] for r in json.loads(books)["results"]} == {"long", "evil"}
 
 
+def test_search_is_in_the_search_mode_setting_unless_it_names_a_mode(manage, capsys, instance, monkeypatch):
+    assert json.loads(search(manage, capsys, instance, "cattle", "--json")[1])["mode"] == "hybrid"
+    monkeypatch.setenv("SEARCHAPP_SEARCH_MODE", "lexical")
+    assert json.loads(search(manage, capsys, instance, "cattle", "--json")[1])["mode"] == "lexical"
+    assert json.loads(search(manage, capsys, instance, "cattle", "--mode", "dense", "--json")[1])["mode"] == "dense"
+
+
 @pytest.mark.parametrize("args, message", [
     (("cattle", "--mode", "fuzzy"), "unknown mode 'fuzzy': use one of dense, lexical, hybrid"),
     (("cattle", "--collection", "nope"), "no collection named 'nope'; collections: library, notes"),

@@ -34,7 +34,7 @@ def test_search_reranks_when_asked_or_set_and_says_why_it_cannot(instance, tiny_
     body = json.loads(capsys.readouterr().out)
     assert body["reranked"] is True and body["rerank_depth"] == 3
     assert manage.main(["--instance", str(instance), "search", "a cat and a pen", "--rerank"]) == 0
-    assert "(dense + rerank@3, " in capsys.readouterr().out.splitlines()[0]
+    assert "(hybrid + rerank@3, " in capsys.readouterr().out.splitlines()[0]  # the SEARCH_MODE default
     monkeypatch.setenv("SEARCHAPP_RERANK", "true")
     assert manage.main(["--instance", str(instance), "search", "a cat", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reranked"] is True

@@ -118,7 +118,7 @@ def test_a_reader_open_across_the_switch_encodes_queries_with_the_model_of_the_v
     assert new_vectors is not old_vectors and new_vectors.model == model
     query = "river flood"
     expected = Encoder.load(model, precision="float32").encode([query])
-    top = reader.search(query, k=1).hits[0]
+    top = reader.search(query, "dense", k=1).hits[0]
     chunk = reader.index.vectors.search(expected, 1)[1][0][0]
     _, stored = reader.index.store.stored_vectors([chunk]).__next__()
     assert top.score == pytest.approx(float(stored[0] @ expected[0]), abs=1e-3)

@@ -40,6 +40,22 @@ def test_search_returns_the_contract_shape(client):
     assert first["snippet"][first["highlights"][0][0]:first["highlights"][0][1]].lower() == "cattle"
 
 
+def test_a_search_that_names_no_mode_is_in_the_search_mode_setting(app, client):
+    """Hybrid unless the instance's settings say otherwise; the OpenAPI document and the UI's mode
+    selector state the same default."""
+    assert app.config["SEARCH_MODE"] == "hybrid"
+    assert client.get("/api/search?q=cattle").get_json()["mode"] == "hybrid"
+    assert client.get("/api/search?q=cattle&mode=").get_json()["mode"] == "hybrid"
+    app.config["SEARCH_MODE"] = "lexical"
+    assert client.get("/api/search?q=cattle").get_json()["mode"] == "lexical"
+    assert client.get("/api/search?q=cattle&mode=dense").get_json()["mode"] == "dense"
+    spec = client.get("/api/openapi.json").get_json()
+    assert {p["name"]: p["schema"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}["mode"]["default"] == "lexical"
+    page = client.get("/?q=cattle").get_data(as_text=True)
+    assert '<option value="lexical" selected>' in page and '<option value="hybrid" selected>' not in page
+    assert '<option value="dense" selected>' in client.get("/?q=cattle&mode=dense").get_data(as_text=True)
+
+
 def test_search_filters_and_pages(client):
     books = client.get("/api/search?q=cat&mode=dense&k=20&filter.kind=book").get_json()
     assert books["results"] and {r["collection"] for r in books["results"]} == {"library"}

@@ -65,6 +65,7 @@ def test_a_bad_settings_file_is_named(tmp_path, content, message):
     ({"SEARCHAPP_MAX_OFFSET": "lots"}, "SEARCHAPP_MAX_OFFSET='lots': expected a whole number, such as 1000"),
     ({"SEARCHAPP_API_TOKEN": "token "}, "API_TOKEN begins or ends with white space"),
     ({"SEARCHAPP_BM25_UNIT": "sentence"}, "BM25_UNIT='sentence': expected one of document, passage"),
+    ({"SEARCHAPP_SEARCH_MODE": "semantic"}, "SEARCH_MODE='semantic': expected one of dense, lexical, hybrid"),
 ])
 def test_bad_values_are_named(environ, message):
     with pytest.raises(ConfigError, match=message):

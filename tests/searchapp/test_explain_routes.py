@@ -46,7 +46,7 @@ def test_explain_returns_the_contract_shape(client):
         assert similarities == sorted(similarities, reverse=True) and all(0 <= m["word"] < len(body["passage_words"]) for m in word["matches"])
     assert max(word["strength"] for word in body["passage_words"]) == max(m["strength"] for w in body["query_words"] for m in w["matches"])
     # The score is the cosine the dense search gave this document.
-    hit = next(r for r in client.get("/api/search?q=cattle+in+a+flood&k=20").get_json()["results"] if r["id"] == "n6")
+    hit = next(r for r in client.get("/api/search?q=cattle+in+a+flood&k=20&mode=dense").get_json()["results"] if r["id"] == "n6")
     assert body["score"] == pytest.approx(hit["score"], abs=1e-5) and body["passage"] == hit["passage"]
 
 

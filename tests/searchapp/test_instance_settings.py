@@ -30,6 +30,11 @@ def test_the_bm25_unit_is_the_setting_unless_the_flag_names_one():
     assert instance_settings(environ={"SEARCHAPP_BM25_UNIT": "passage"}, bm25_unit="document").bm25_unit == "document"
 
 
+def test_the_search_mode_is_the_setting():
+    assert instance_settings(environ={}).search_mode == "hybrid"
+    assert instance_settings(environ={"SEARCHAPP_SEARCH_MODE": "dense"}).search_mode == "dense"
+
+
 def test_the_default_model_is_absolute_and_the_model_as_given(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = instance_settings(model="models/mine", environ={})
