@@ -24,7 +24,8 @@ from encoder import TokenVectors, passage_text
 
 from .search_index import SearchIndex
 from .stopwords import STOPWORDS_EN
-from .store import Passage, StoredDocument
+from .store import StoredDocument
+from .store_reads import Passage
 
 MATCHES_PER_WORD = 3  # passage words listed for each query word
 SHADES = 4  # levels of shading a passage word can take, besides none

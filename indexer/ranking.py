@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .store import ChunkOwner, Store
+from .store import Store
+from .store_reads import ChunkOwner
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
 
 from .ranking import Ranking
-from .store import Passage, Store
+from .store import Store
+from .store_reads import Passage
 
 DEFAULT_RERANKER = REPOSITORY / "models" / "reranker"  # the shipped reranker, once trained (`manage.py train-reranker`)
 DEFAULT_RERANK_DEPTH = 30  # documents rescored: docs/benchmarks.md, "Reranking"

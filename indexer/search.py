@@ -30,7 +30,8 @@ from .reranking import Reranker, RerankUnavailable
 from .retrieval import DEFAULT_BM25_UNIT, DEFAULT_MODE, RETRIEVERS, DenseRetriever, dense_weight
 from .search_index import VERSION_FILE, SearchIndex
 from .snippets import Snippet, make_snippet
-from .store import Passage, StoredDocument
+from .store import StoredDocument
+from .store_reads import Passage
 
 MIN_CANDIDATES = 100  # the fewest chunks a retriever ranks in a search's first round
 

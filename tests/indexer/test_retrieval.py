@@ -12,7 +12,7 @@ from indexer.ranking import DocumentScope, Filters, Ranking
 from indexer.retrieval import (BM25_UNITS, DEFAULT_BM25_UNIT, DENSE_WEIGHT_KEY, FALLBACK_DENSE_WEIGHT, MODES, RETRIEVERS, RRF_K, SCORE_KINDS, DenseRetriever,
                                HybridRetriever, LexicalRetriever, convex_fusion, reciprocal_rank_fusion)
 from indexer.search import SearchService
-from indexer.store import ChunkOwner
+from indexer.store_reads import ChunkOwner
 
 # A tiny index by hand: chunk id -> (document, collection). Documents 1 and 3 have several chunks.
 OWNERS = {11: (1, "a"), 12: (1, "a"), 13: (1, "a"), 21: (2, "b"), 22: (2, "b"), 31: (3, "a"), 32: (3, "a"), 41: (4, "b")}

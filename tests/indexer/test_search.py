@@ -168,7 +168,7 @@ def test_a_newer_index_saved_by_another_writer_is_picked_up(service, instance, d
 def test_selective_filters_widen_the_candidates_until_the_page_is_full(service, monkeypatch):
     expected = [h.key for h in service.search("the river", "dense", k=50, filters=Filters(collection="notes")).hits]
     monkeypatch.setattr("indexer.search.MIN_CANDIDATES", 2)  # a round of 2, then 8, 32, …
-    monkeypatch.setattr("indexer.store.SQL_BATCH", 3)  # and several SQL batches per round
+    monkeypatch.setattr("indexer.store_reads.SQL_BATCH", 3)  # and several SQL batches per round
     narrow = service.search("the river", "dense", k=5, filters=Filters(collection="notes"))
     assert [h.key for h in narrow.hits] == expected[:5]
     assert [h.id for h in service.search("cat", k=1, filters=Filters(metadata={"year": ("2020",)})).hits] == ["cats"]
