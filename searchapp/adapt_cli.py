@@ -59,10 +59,11 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
 
 
 def short_budget_warning(record: dict) -> str | None:
-    """What to tell an operator whose budget (not a step limit) ended the run within one pass over the
-    collection's span pairs: the budget that would have reached the passes that still paid, at the pace
-    this run went."""
-    if record["passes"] >= 1 or record["config"]["max_steps"] is not None:
+    """What to tell an operator whose budget (not a step or pass limit) ended the run within one pass over
+    the collection's span pairs: the budget that would have reached the passes that still paid, at the
+    pace this run went."""
+    config = record["config"]
+    if record["passes"] >= 1 or config["max_steps"] is not None or record["passes"] >= config.get("max_passes", 0) > 0:
         return None
     wanted_steps = USEFUL_PASSES * record["pairs"] / record["config"]["batch_size"]
     budget = record["seconds"] * wanted_steps / record["steps"]

@@ -35,6 +35,8 @@ def test_an_operator_whose_budget_ended_within_one_pass_is_told_the_budget_that_
     assert f"about {USEFUL_PASSES} passes" in warning and f"--budget {20.0 / 4 * USEFUL_PASSES * 8:.0f} " in warning
     assert short_budget_warning({**record, "passes": 1.2}) is None
     assert short_budget_warning({**record, "config": {"batch_size": 125, "max_steps": 4}}) is None  # the operator's step limit ended it
+    assert short_budget_warning({**record, "config": {"batch_size": 125, "max_steps": None, "max_passes": 0.5}}) is None  # the pass limit did
+    assert short_budget_warning({**record, "config": {"batch_size": 125, "max_steps": None, "max_passes": 2.0}}) is not None
 
 
 def test_an_interrupted_adapt_is_finished_without_training_again(tmp_path, tiny_checkpoint, capsys, monkeypatch):
