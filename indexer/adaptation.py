@@ -15,6 +15,12 @@ Three steps, each resumable:
    whose version file names the model (readers encode queries with the model of the vectors they
    search, so they see old and old, or new and new). A crash between the two leaves the old version
    serving, consistently, and `check` names the gap; the next writer (`sync`) closes it.
+
+Adaptation does not always pay: a model that already knows the collection's kind of text and queries can
+lose more than it learns (docs/benchmarks.md, "Adaptation that loses"). Given a labelled set of the
+instance's (`quality`), the switch happens only if dense search over the new vectors scores at least as
+well on it as over the served ones (`KeptModel` otherwise; the model's record keeps both figures, and it
+is never taken as pending again).
 """
 
 from __future__ import annotations
@@ -33,7 +39,10 @@ from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import AdaptConfig, adapt
 
 from . import checksums
+from .quality import dense_ndcg
+from .quality_store import Labelled
 from .search_index import SearchIndex, open_for_writing
+from .vector_index import VectorIndex
 
 MODELS_FOLDER = "models"
 ADAPTED_PREFIX = "adapted-"
@@ -52,6 +61,10 @@ class Switched:
     version: int
 
 
+class KeptModel(Exception):
+    """The adapted model scored below the served one on the operator's labelled set: nothing was switched."""
+
+
 def adapted_models(folder: Path) -> list[Path]:
     """The instance's finished adapted models (those with a record), oldest first."""
     found = [p for p in (folder / MODELS_FOLDER).glob(f"{ADAPTED_PREFIX}*") if p.name.removeprefix(ADAPTED_PREFIX).isdigit()]
@@ -62,11 +75,16 @@ def read_record(model: Path) -> dict:
     return json.loads((model / RECORD_FILE).read_text(encoding="utf-8"))
 
 
+def _write_record(model: Path, record: dict) -> None:
+    atomic_write(model / RECORD_FILE, lambda temp: temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+
+
 def pending_model(folder: Path, current: Path) -> Path | None:
     """The newest adapted model trained from `current` (the instance's model) and not yet switched to."""
     digest = checksums.record(current / WEIGHTS_FILE).sha256 if (current / WEIGHTS_FILE).is_file() else None
     for model in reversed(adapted_models(folder)):
-        if model.resolve() != current.resolve() and read_record(model)["base_sha256"] == digest:
+        record = read_record(model)
+        if model.resolve() != current.resolve() and record["base_sha256"] == digest and record.get("check", {}).get("switched", True):
             return model
     return None
 
@@ -91,7 +109,7 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
               "steps": result.steps, "passes": result.passes, "seconds": result.seconds, "documents": result.documents, "passages": result.passages,
               "pairs": result.pairs, "final_contrastive_loss": result.final_contrastive_loss, "final_mlm_loss": result.final_mlm_loss,
               "config": {k: v for k, v in asdict(config).items() if k not in ("init_checkpoint", "output_dir")}}
-    atomic_write(result.checkpoint / RECORD_FILE, lambda temp: temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+    _write_record(result.checkpoint, record)
     (work / "adapt_log.jsonl").replace(result.checkpoint / "adapt_log.jsonl")
     final = models / f"{ADAPTED_PREFIX}{number}"
     result.checkpoint.rename(final)
@@ -100,9 +118,10 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
 
 
 def switch_to(folder: str | Path, model: Path, database_url: str | None = None, default_model: Path | None = None,
-              on_encoded: Callable[[int, int], None] = lambda done, total: None) -> Switched:
+              on_encoded: Callable[[int, int], None] = lambda done, total: None, check: Labelled | None = None) -> Switched:
     """Encode every chunk with `model` (continuing an interrupted run), then switch the instance to it
-    (see the module docstring); inside the writer lock throughout."""
+    (see the module docstring), unless `check` says the served model ranks its queries better
+    (`KeptModel`); inside the writer lock throughout."""
     with open_for_writing(folder, database_url, default_model=default_model) as index:
         staging = Staging(index.folder / STAGING_FOLDER, model)
         staged = staging.ids()
@@ -117,11 +136,27 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
             staging.add(ids, encoder.encode(texts))
             on_encoded(resumed + staging.added, len(wanted))
         ids, vectors = staging.vectors(wanted)
+        if check is not None:
+            _check(index, model, VectorIndex.build(ids, vectors, "flat"), check, staging)
         index.store.replace_vectors(ids, vectors, {"model": str(model), "dim": str(encoder.dim)})
         index.model = model
         index.repair()  # the vector index rebuilt from the store's (new) vectors, saved as a version naming `model`
         staging.remove()
         return Switched(model, len(wanted), resumed, index.version)
+
+
+def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: "Staging") -> None:
+    """Dense nDCG@10 on the labelled set over the served vectors and over `staged` (`model`'s), into the
+    model's record; KeptModel, with the staged vectors dropped, if the new figure is the lower."""
+    staged.model = model
+    before, after = dense_ndcg(index, index.vectors, labelled), dense_ndcg(index, staged, labelled)
+    _write_record(model, read_record(model) | {"check": {"set": labelled.name, "queries": len(labelled.qrels), "before": round(before, 2),
+                                                         "after": round(after, 2), "switched": after >= before}})
+    if after < before:
+        staging.remove()
+        raise KeptModel(f"kept {index.model}: on the labelled set {labelled.name!r} ({len(labelled.qrels)} queries) dense nDCG@10 "
+                        f"would fall from {before:.2f} to {after:.2f} with {model} (its {RECORD_FILE} says so); a lower --lr "
+                        f"or --max-passes may adapt it without the loss")
 
 
 def _titled_batches(index: SearchIndex, todo: set[int]) -> Iterator[tuple[np.ndarray, list[str]]]:

@@ -28,10 +28,13 @@ from . import quality_store
 from .checksums import record
 from .evaluation import RANKING_DEPTH, latency_percentiles
 from .quality_store import Labelled, QueryOutcome, Run
-from .ranking import Filters
-from .search import SearchService
+from .ranking import DocumentScope, Filters
+from .retrieval import DenseRetriever
+from .search import MIN_CANDIDATES, SearchService
+from .search_index import SearchIndex
 from .store import Store
 from .validation import COLLECTION_PATTERN, COLLECTION_RULE, MAX_COLLECTION_CHARS, checked_collection
+from .vector_index import VectorIndex
 
 TOP_KEPT = 10  # result ids kept per query: what the worst-queries view shows
 METRIC_FIELDS = {"ndcg@10": "ndcg", "recall@100": "recall", "mrr@10": "mrr"}  # retrieval_metrics' name -> QueryOutcome's
@@ -85,6 +88,20 @@ def measure(service: SearchService, store: Store, run: Run, labelled: Labelled,
         return True
     quality_store.finish(store, run.id, metrics=summary(quality_store.outcomes(store, run.id)))
     return True
+
+
+def dense_ndcg(index: SearchIndex, vectors: VectorIndex, labelled: Labelled) -> float:
+    """nDCG@10 (x100) of dense search over `vectors`, each query encoded by their model, on the set's queries
+    in its collection: what `adapt --check` compares for the vectors served and the ones it made, before
+    switching. One round of a search for RANKING_DEPTH documents (no widening), the same for both."""
+    encoder, rankings = index.query_encoder(vectors), {}
+    for query_id in labelled.qrels:
+        scope = DocumentScope(index.store, Filters(collection=labelled.collection))
+        chunks = DenseRetriever(index, scope).chunks_near(encoder.encode([labelled.queries[query_id]]), max(MIN_CANDIDATES, 2 * RANKING_DEPTH), vectors)
+        shown = scope.best_per_document(chunks).ids[:RANKING_DEPTH]
+        passages = index.store.passages(shown)
+        rankings[query_id] = [passages[chunk].external_id for chunk in shown.tolist() if chunk in passages]
+    return retrieval_metrics(rankings, labelled.qrels)["ndcg@10"]
 
 
 def summary(outcomes: Iterable[QueryOutcome]) -> dict[str, float]:

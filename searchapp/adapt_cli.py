@@ -1,6 +1,8 @@
 """`manage.py adapt`: train the instance's model further on the instance's own text, then switch the
 instance to it (indexer/adaptation.py). A run that finds an adapted model not yet switched to (one
-killed while encoding) finishes that one instead of training again."""
+killed while encoding) finishes that one instead of training again. `--check SET` switches only if the
+new model ranks a labelled set of the instance's (`manage.py quality add`) at least as well in dense search;
+otherwise the command says what it measured and exits with status 1."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from tqdm.auto import tqdm
 
 from encoder.flags import add_flags, from_flags
 from encoder.training.adapt import USEFUL_PASSES, AdaptConfig
-from indexer.adaptation import pending_model, read_record, switch_to, train
+from indexer.adaptation import KeptModel, pending_model, read_record, switch_to, train
 from indexer.manifest import VERSION_FILE
 
 from .instance import InstanceSettings
+from .quality_cli import labelled_named
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
@@ -29,14 +32,17 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
     """Add `adapt`; `settings` resolves the instance from the parsed arguments."""
     command = commands.add_parser("adapt", help="train the instance's model on its own passages (no labels), then re-encode them with it")
     add_flags(command, ADAPT, names=ADAPT_FLAGS)
+    command.add_argument("--check", metavar="SET", help="switch only if dense search ranks this labelled set of the instance's "
+                                                        "(manage.py quality) at least as well with the adapted model")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
     command.set_defaults(run=lambda args: run_adapt(args, settings(args)))
 
 
-def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
+def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
     if not (Path(where.folder) / VERSION_FILE).is_file():
         raise FileNotFoundError(f"{where.folder} holds no index to adapt to: build one with `manage.py --instance {where.folder} index PATH...`")
     with closing(where.open_index()) as index:
+        check = None if args.check is None else labelled_named(index.store, args.check)
         model = pending_model(index.folder, index.model)
         if model is not None:
             print(f"{model} was trained from the instance's model but not switched to: encoding with it, without training again")
@@ -53,9 +59,20 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> None:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
-        switched = switch_to(where.folder, model, where.database_url, where.default_model, on_encoded=progress)
+        try:
+            switched = switch_to(where.folder, model, where.database_url, where.default_model, on_encoded=progress, check=check)
+        except KeptModel as kept:
+            print(kept, file=sys.stderr)
+            return 1
     resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
-    print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}")
+    checked = "" if check is None else f"; dense nDCG@10 on {check.name!r}: {_checked(model)}"
+    print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}{checked}")
+    return 0
+
+
+def _checked(model: Path) -> str:
+    figures = read_record(model)["check"]
+    return f"{figures['before']:.2f} -> {figures['after']:.2f}"
 
 
 def short_budget_warning(record: dict) -> str | None:

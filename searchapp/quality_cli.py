@@ -79,7 +79,7 @@ def run_add(args: argparse.Namespace, where: InstanceSettings) -> None:
 
 def run_set(args: argparse.Namespace, where: InstanceSettings) -> None:
     store = _store(where)
-    labelled = _labelled(store, args.name)
+    labelled = labelled_named(store, args.name)
     rerank = checked_depth(args.rerank)
     service = where.open_service()
     if rerank and (problem := service.reranker.problem):
@@ -98,7 +98,8 @@ def run_set(args: argparse.Namespace, where: InstanceSettings) -> None:
     print(format_table(figures, FIGURES))
 
 
-def _labelled(store: Store, name: str) -> quality_store.Labelled:
+def labelled_named(store: Store, name: str) -> quality_store.Labelled:
+    """The labelled set of that name, or a ValueError naming the sets there are (for `quality` and `adapt --check`)."""
     labelled = quality_store.labelled_set(store, name)
     if labelled is None:
         known = ", ".join(s.name for s in quality_store.labelled_sets(store)) or "none yet"
@@ -119,7 +120,7 @@ def sets_table(store: Store) -> str:
 
 
 def history_table(store: Store, name: str) -> str:
-    runs = quality_store.runs(store, _labelled(store, name).name)
+    runs = quality_store.runs(store, labelled_named(store, name).name)
     if not runs:
         return f"{name!r} has no runs yet: `manage.py quality run {name}`"
     rows = {f"run {run.id}": (run.metrics or {}) | {"mode": run.label, "status": f"{run.status} {run.done}/{run.total}",

@@ -9,6 +9,8 @@ import manage
 from encoder.training.adapt import USEFUL_PASSES
 from indexer import adaptation
 from searchapp.adapt_cli import short_budget_warning
+from indexer.quality import add_labelled
+from indexer.store import open_store
 from search_instance import build_instance
 
 FLAGS = ["--max-steps", "2", "--batch-size", "4", "--span-words", "2", "6", "--pair-rounds", "2", "--temperature", "0.1",
@@ -54,6 +56,34 @@ def test_an_interrupted_adapt_is_finished_without_training_again(tmp_path, tiny_
     out = capsys.readouterr().out
     assert "without training again" in out and "switched to " in out
     assert run(instance, "check") == 0
+
+
+def test_a_checked_adapt_switches_only_if_the_labelled_set_ranks_no_worse(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    """The figures are set by the test (the measurement itself is checked in tests/indexer/test_quality.py):
+    the new model losing keeps the served one, with both figures in its record; winning switches."""
+    instance = build_instance(tmp_path / "instance", tiny_checkpoint)
+    store = open_store(f"sqlite:///{instance / 'search.sqlite3'}")
+    add_labelled(store, "rivers", "notes", ['{"_id": "q", "text": "river flood"}\n'], ["query-id\tcorpus-id\tscore\n", "q\tn6\t1\n"], "q", "r")
+    store.engine.dispose()
+    served = {"figure": 50.0}
+    monkeypatch.setattr(adaptation, "dense_ndcg", lambda index, vectors, labelled: served["figure"] if vectors is index.vectors else 40.0)
+
+    assert run(instance, "adapt", *FLAGS, "--check", "rivers") == 1
+    err = capsys.readouterr().err
+    assert "kept " in err and "'rivers' (1 queries) dense nDCG@10 would fall from 50.00 to 40.00" in err
+    first = instance / "models" / "adapted-1"
+    assert adaptation.read_record(first)["check"] == {"set": "rivers", "queries": 1, "before": 50.0, "after": 40.0, "switched": False}
+    assert not (instance / adaptation.STAGING_FOLDER).exists()
+    assert run(instance, "check") == 0 and run(instance, "stats") == 0 and str(tiny_checkpoint) in capsys.readouterr().out
+
+    served["figure"] = 40.0  # a kept model is not taken up again: the next run trains, and this time it ties
+    assert run(instance, "adapt", *FLAGS, "--check", "rivers") == 0
+    out = capsys.readouterr().out
+    assert "trained " in out and "adapted-2" in out and "dense nDCG@10 on 'rivers': 40.00 -> 40.00" in out
+    assert adaptation.read_record(instance / "models" / "adapted-2")["check"]["switched"] is True
+
+    assert run(instance, "adapt", *FLAGS, "--check", "nope") == 2
+    assert "no labelled set named 'nope'; sets: rivers" in capsys.readouterr().err
 
 
 def test_adapt_refuses_an_instance_without_an_index(tmp_path, capsys):

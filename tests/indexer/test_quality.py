@@ -16,7 +16,7 @@ from encoder.training.evaluation import read_judged
 from indexer import quality_store
 from indexer.evaluation import evaluate_beir
 from indexer.ingest import IndexConfig, index_paths
-from indexer.quality import add_labelled, measure, work_on_waiting_runs
+from indexer.quality import add_labelled, dense_ndcg, measure, work_on_waiting_runs
 from indexer.ranking import Filters
 from indexer.schema import QualityRun
 from indexer.search import SearchService
@@ -129,6 +129,8 @@ def test_run_figures_equal_eval_retrievals_on_the_same_data_and_mode(tmp_path, t
         for name in ("ndcg@10", "recall@100", "mrr@10", "queries"):
             assert measured[name] == pytest.approx(figures[name]), (mode, name)
     assert 0 < expected["dense"]["ndcg@10"] < 100  # the comparison is of figures that could differ
+    # What `adapt --check` compares: the same figure, from the vectors given rather than through the service.
+    assert dense_ndcg(service.index, service.index.vectors, labelled) == pytest.approx(expected["dense"]["ndcg@10"])
     service.index.close()
 
 
