@@ -155,8 +155,8 @@ def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Label
     if after < before:
         staging.remove()
         raise KeptModel(f"kept {index.model}: on the labelled set {labelled.name!r} ({len(labelled.qrels)} queries) dense nDCG@10 "
-                        f"would fall from {before:.2f} to {after:.2f} with {model} (its {RECORD_FILE} says so); a lower --lr "
-                        f"or --max-passes may adapt it without the loss")
+                        f"would fall from {before:.2f} to {after:.2f} with {model} (its {RECORD_FILE} says so); a model that "
+                        f"already knows this kind of text may have nothing to gain (a lower --lr loses less)")
 
 
 def _titled_batches(index: SearchIndex, todo: set[int]) -> Iterator[tuple[np.ndarray, list[str]]]:
