@@ -106,7 +106,8 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
         raise
     record = {"base_model": str(base), "base_sha256": checksums.record(base / WEIGHTS_FILE).sha256,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "budget_s": config.time_budget_s,
-              "steps": result.steps, "passes": result.passes, "seconds": result.seconds, "documents": result.documents, "passages": result.passages,
+              "steps": result.steps, "passes": result.passes, "seconds": result.seconds, "documents": result.documents,
+              "collection_documents": result.collection_documents, "passages": result.passages,
               "pairs": result.pairs, "final_contrastive_loss": result.final_contrastive_loss, "final_mlm_loss": result.final_mlm_loss,
               "config": {k: v for k, v in asdict(config).items() if k not in ("init_checkpoint", "output_dir")}}
     _write_record(result.checkpoint, record)

@@ -24,7 +24,7 @@ from .quality_cli import labelled_named
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
-ADAPT_FLAGS = ("time_budget_s", "max_steps", "max_passes", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "span_words",
+ADAPT_FLAGS = ("time_budget_s", "max_steps", "max_passes", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "max_documents", "span_words",
                "positive_words", "max_length", "positive_length", "device", "precision", "seed")
 
 
@@ -50,7 +50,8 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
             model = train(index, from_flags(ADAPT, args), show_progress=not args.quiet)
             record = read_record(model)
             masked = f", {record['passages']} passages masked" if record["passages"] else ""
-            print(f"trained {model}: {record['steps']} steps in {record['seconds']:.0f}s on {record['documents']} documents "
+            drawn = f" (drawn at random from {record['collection_documents']})" if record["collection_documents"] > record["documents"] else ""
+            print(f"trained {model}: {record['steps']} steps in {record['seconds']:.0f}s on {record['documents']} documents{drawn} "
                   f"({record['pairs']} span pairs{masked}, {record['passes']:.2f} passes over them)")
             warning = short_budget_warning(record)
             if warning:

@@ -23,10 +23,12 @@ def run(instance, *args):
 
 def test_adapt_trains_switches_and_check_stays_clean(tmp_path, tiny_checkpoint, capsys):
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
-    assert run(instance, "adapt", *FLAGS) == 0
+    assert run(instance, "adapt", *FLAGS, "--max-documents", "6") == 0
     out = capsys.readouterr().out
     assert "trained " in out and "2 steps" in out and "passes over them" in out and "switched to " in out and "adapted-1" in out
-    assert adaptation.read_record(instance / "models" / "adapted-1")["config"]["temperature"] == 0.1
+    assert "on 6 documents (drawn at random from 11)" in out
+    record = adaptation.read_record(instance / "models" / "adapted-1")
+    assert record["config"]["temperature"] == 0.1 and (record["documents"], record["collection_documents"]) == (6, 11)
     assert run(instance, "check") == 0
     assert run(instance, "search", "river flood") == 0 and "Floods" in capsys.readouterr().out
 

@@ -26,10 +26,12 @@ of the indexer's store) and gets back the checkpoint and a record of the run.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +68,9 @@ class AdaptConfig:
     temperature: float = setting(0.05, "softmax temperature of the contrastive loss (chosen on NFCorpus dev and SciFact's train claims: 0.02 and 0.1 did worse)")
     mlm_weight: float = setting(0.0, "weight of the masked-language loss beside the contrastive one (0: contrastive only)")
     pair_rounds: int = setting(8, "pairs drawn from each document (fresh spans each round)")
+    max_documents: int = setting(20_000, "documents drawn at random for the span pairs, and passages for the masked-language "
+                                         "batches (0: all); every pair is tokenised before the first step, and 20 minutes on "
+                                         "a CPU train on about 5,000 documents' pairs")
     span_words: tuple[int, ...] = setting(QUERY_LIKE_SPAN_WORDS, "shortest and longest query-side span, in words (short spans read like queries)")
     positive_words: tuple[int, ...] = setting(PASSAGE_LIKE_SPAN_WORDS, "shortest and longest span on the positive side, in words (longer: the passages a query meets)")
     max_length: int = setting(64, "tokens per query-side span while training (spans are short; on a CPU every token costs)")
@@ -85,10 +90,29 @@ class AdaptResult:
     seconds: float
     pairs: int
     passages: int
-    documents: int
+    documents: int  # the documents the pairs were drawn from
     passes: float  # over the span pairs: under one, the budget was short of what the collection could use
     final_contrastive_loss: float | None
     final_mlm_loss: float | None
+    collection_documents: int  # of which `documents` is a sample when there were over `max_documents`
+
+
+Item = TypeVar("Item")
+
+
+def sample(items: Iterable[Item], count: int, seed: int) -> tuple[list[Item], int]:
+    """Up to `count` of `items` drawn uniformly at random in one pass, holding no more than `count` at a
+    time (reservoir sampling), and how many items there were; `count` 0 keeps them all. A large
+    collection is streamed from the store, never held whole."""
+    chosen: list[Item] = []
+    rng = random.Random(seed)
+    seen = 0
+    for seen, item in enumerate(items, start=1):
+        if not count or len(chosen) < count:
+            chosen.append(item)
+        elif (slot := rng.randrange(seen)) < count:
+            chosen[slot] = item
+    return chosen, seen
 
 
 def span_documents(documents: Iterable[tuple[str, str]]) -> list[Document]:
@@ -112,14 +136,15 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     tokenizer = checkpoint.tokenizer
     width = min(config.max_length, model.bert.config.max_position_embeddings)
     started = time.perf_counter()
-    docs = span_documents(documents)
+    drawn, collection_documents = sample(documents, config.max_documents, config.seed)
+    docs = span_documents(drawn)
     for name, words in (("span words", config.span_words), ("positive words", config.positive_words)):
         if len(words) != 2 or not 0 < words[0] <= words[1]:
             raise ValueError(f"{name} {words}: give the shortest and the longest span, shortest first")
     if config.max_passes < 0:
         raise ValueError(f"max passes {config.max_passes}: give a number of passes over the span pairs, or 0 for no limit")
     pairs = span_pair_rounds(docs, config.pair_rounds, config.seed, tuple(config.span_words), ADAPT_SOURCE, tuple(config.positive_words))
-    texts = list(dict.fromkeys(passages)) if config.mlm_weight else []
+    texts = list(dict.fromkeys(sample(passages, config.max_documents, config.seed)[0])) if config.mlm_weight else []
     if len(pairs) < config.batch_size or (config.mlm_weight and len(texts) < config.batch_size):
         passages_found = f" and {len(texts)} passages" if config.mlm_weight else ""
         raise ValueError(f"{len(docs)} documents gave {len(pairs)} training pairs{passages_found}, "
@@ -167,7 +192,8 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     # nothing to tune them again on, and the parent's are the best guess.
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length,
                             extra=checkpoint.extra)
-    return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), steps.passes, *last)
+    return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), steps.passes, *last,
+                       collection_documents)
 
 
 def step_limit(config: AdaptConfig, pairs: int) -> int | None:

@@ -14,6 +14,7 @@ from ..tokenizer import TextTokenizer
 from .pairs import Pair
 
 CHARS_PER_TOKEN_CLIP = 16
+ENCODE_SLICE = 20_000  # texts per tokenizer call: its Encodings (offsets, token strings) took GBs for a million texts at once
 TokenCache = dict[tuple[int, int], dict[str, np.ndarray]]  # (tokenizer, width) -> text -> token ids
 
 
@@ -29,17 +30,18 @@ class TokenTable:
 
 
 def token_table(tokenizer: TextTokenizer, texts: list[str], width: int, cache: TokenCache | None = None) -> TokenTable:
-    """Distinct texts as a padded id table. The texts not in `cache` go to the Rust tokenizer in one batch
-    call (it uses every core), truncated to `width`; a recipe's stages share one cache, since they share
-    most of their texts.
+    """Distinct texts as a padded id table. The texts not in `cache` go to the Rust tokenizer in batch calls
+    of ENCODE_SLICE (each uses every core), truncated to `width`; a recipe's stages share one cache, since
+    they share most of their texts.
 
     Texts are first cut to CHARS_PER_TOKEN_CLIP characters per token of `width`: a word piece is about
     five characters, so the cut falls past the truncation point, and tokenising a whole Wikipedia
     paragraph to keep its first 128 tokens would cost several times the work."""
     known = {} if cache is None else cache.setdefault((tokenizer.identity(), width), {})
     missing = [text for text in texts if text not in known]
-    if missing:
-        for text, encoding in zip(missing, tokenizer.encode([text[: width * CHARS_PER_TOKEN_CLIP] for text in missing], max_length=width)):
+    for start in range(0, len(missing), ENCODE_SLICE):
+        part = missing[start:start + ENCODE_SLICE]
+        for text, encoding in zip(part, tokenizer.encode([text[: width * CHARS_PER_TOKEN_CLIP] for text in part], max_length=width)):
             known[text] = np.asarray(encoding.ids, dtype=np.int32)  # int32 halves the device copy
     ids = np.full((len(texts), width), tokenizer.pad_id, dtype=np.int32)
     lengths = np.empty(len(texts), dtype=np.int64)

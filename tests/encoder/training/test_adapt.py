@@ -12,7 +12,7 @@ import torch
 
 from encoder import Encoder
 from encoder.checkpoint import load_checkpoint
-from encoder.training.adapt import AdaptConfig, adapt, span_documents, step_limit
+from encoder.training.adapt import AdaptConfig, adapt, sample, span_documents, step_limit
 from samples import SENTENCES
 
 DOCUMENTS = [(f"Note {i}", f"{text}\n{SENTENCES[(i + 1) % len(SENTENCES)]}") for i, text in enumerate(SENTENCES)]
@@ -33,7 +33,7 @@ def test_adaptation_changes_the_weights_and_saves_a_servable_checkpoint(tiny_che
     before, after = load_checkpoint(tiny_checkpoint).weights, load_checkpoint(result.checkpoint).weights
     assert set(after) == set(before)  # the encoder only: the MLM head is not part of a served model
     assert any(not torch.allclose(before[name].float(), after[name].float()) for name in before)
-    assert result.steps == 3 and result.documents == len(DOCUMENTS) and result.pairs >= 4
+    assert result.steps == 3 and result.documents == result.collection_documents == len(DOCUMENTS) and result.pairs >= 4
     assert (result.final_mlm_loss is None) == (mlm_weight == 0)
     assert Encoder.load(result.checkpoint).encode(["a red pen"]).shape == (1, Encoder.load(tiny_checkpoint).dim)
     logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
@@ -45,6 +45,28 @@ def test_a_pass_limit_ends_a_run_whose_budget_has_time_left(tiny_checkpoint, tmp
     assert result.steps == -(-3 * result.pairs // 8) and 1.5 <= result.passes < 1.5 + 4 / result.pairs  # ceil(1.5 pairs / batch of 4)
     logged = [json.loads(line) for line in (tmp_path / "run" / "adapt_log.jsonl").read_text().splitlines()]
     assert logged[-1]["event"] == "end" and logged[-1]["passes"] == result.passes
+
+
+def test_a_large_collection_is_sampled_not_read_whole(tiny_checkpoint, tmp_path):
+    """Only `max_documents` documents are held and cut into pairs; the streamed rest is counted."""
+    streamed = ((title, text) for title, text in DOCUMENTS * 3)  # a generator, as the store streams documents
+    result = adapt(config(tiny_checkpoint, tmp_path / "run", max_documents=5), streamed, [], show_progress=False)
+    assert result.documents == 5 and result.collection_documents == 3 * len(DOCUMENTS)
+    assert result.pairs == 5 * 2 * 2  # two rounds of at most two pairs a document (these documents give both)
+
+
+def test_sampling_keeps_count_items_chosen_by_the_seed_and_all_when_count_is_zero():
+    chosen, seen = sample(iter(range(1000)), 10, seed=3)
+    assert seen == 1000 and len(set(chosen)) == 10 and set(chosen) <= set(range(1000))
+    assert chosen == sample(range(1000), 10, seed=3)[0] and chosen != sample(range(1000), 10, seed=4)[0]
+    assert max(chosen) > 100  # not the first ten: later items get their chance
+    assert sample(range(7), 0, seed=0) == (list(range(7)), 7) and sample(range(7), 10, seed=0) == (list(range(7)), 7)
+    # Uniform: over many seeds, each of 20 items is drawn about count/20 of the time.
+    counts = [0] * 20
+    for seed in range(2000):
+        for item in sample(range(20), 5, seed)[0]:
+            counts[item] += 1
+    assert min(counts) > 400 and max(counts) < 600  # expected 500 each
 
 
 def test_the_step_limit_is_the_nearer_of_steps_and_passes(tmp_path):
