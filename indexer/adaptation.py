@@ -146,7 +146,7 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
         return Switched(model, len(wanted), resumed, index.version)
 
 
-def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: "Staging") -> None:
+def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: Staging) -> None:
     """Dense nDCG@10 on the labelled set over the served vectors and over `staged` (`model`'s), into the
     model's record; KeptModel, with the staged vectors dropped, if the new figure is the lower."""
     staged.model = model

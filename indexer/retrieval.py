@@ -237,7 +237,8 @@ RETRIEVERS: dict[str, RetrieverFactory] = {
 }
 MODES = tuple(RETRIEVERS)
 # The mode a search is in unless it says (the app's `SEARCH_MODE` setting): hybrid ranked best of the three on
-# the dev queries of both judged collections we hold, and on their test queries (docs/benchmarks.md, "Hybrid
-# by default"). Dense alone is the product's weakest ranking until the model is better than BM25.
+# every set of judged non-test queries we hold (NFCorpus dev's four query files, WikiQA: bench/query_styles.py)
+# and on the test sets (docs/benchmarks.md, "Hybrid by default"). Dense alone is the product's weakest ranking
+# until the model is better than BM25.
 DEFAULT_MODE = "hybrid"
 SCORE_KINDS = {mode: factory.score_kind for mode, factory in RETRIEVERS.items()}  # what a raw score is, by mode

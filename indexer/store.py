@@ -4,9 +4,9 @@ The database is the truth. Each chunk row keeps its vector, so the FAISS index c
 from the store (another index type, a crash between a commit and an index save) without encoding anything
 again. SQLite by default (WAL mode: readers never block the writer), PostgreSQL by URL.
 `Store` is the repository (its search-time reads in indexer/store_reads.py): apart from the tables and
-migrations (indexer/schema.py), the write queue's
-own SQL (indexer/jobs.py) and the quality runs' (indexer/quality_store.py), no other module speaks SQL, so
-the queries that must agree (what a write commits, what `check` counts, what a search reads) sit together."""
+migrations (indexer/schema.py), the write queue's own SQL (indexer/jobs.py) and the quality runs'
+(indexer/quality_store.py), no other module speaks SQL, so the queries that must agree (what a write
+commits, what `check` counts, what a search reads) sit together."""
 
 from __future__ import annotations
 
