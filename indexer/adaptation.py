@@ -59,6 +59,7 @@ class Switched:
     chunks: int
     resumed: int  # chunks whose new vectors an earlier, interrupted run had written
     version: int
+    checked: tuple[float, float] | None = None  # dense nDCG@10 on the labelled set, served and new, when one was given
 
 
 class KeptModel(Exception):
@@ -137,18 +138,17 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
             staging.add(ids, encoder.encode(texts))
             on_encoded(resumed + staging.added, len(wanted))
         ids, vectors = staging.vectors(wanted)
-        if check is not None:
-            _check(index, model, VectorIndex.build(ids, vectors, "flat"), check, staging)
+        checked = None if check is None else _check(index, model, VectorIndex.build(ids, vectors, "flat"), check, staging)
         index.store.replace_vectors(ids, vectors, {"model": str(model), "dim": str(encoder.dim)})
         index.model = model
         index.repair()  # the vector index rebuilt from the store's (new) vectors, saved as a version naming `model`
         staging.remove()
-        return Switched(model, len(wanted), resumed, index.version)
+        return Switched(model, len(wanted), resumed, index.version, checked)
 
 
-def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: Staging) -> None:
+def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: Staging) -> tuple[float, float]:
     """Dense nDCG@10 on the labelled set over the served vectors and over `staged` (`model`'s), into the
-    model's record; KeptModel, with the staged vectors dropped, if the new figure is the lower."""
+    model's record and returned; KeptModel, with the staged vectors dropped, if the new figure is the lower."""
     staged.model = model
     before, after = dense_ndcg(index, index.vectors, labelled), dense_ndcg(index, staged, labelled)
     _write_record(model, read_record(model) | {"check": {"set": labelled.name, "queries": len(labelled.qrels), "before": round(before, 2),
@@ -158,6 +158,7 @@ def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Label
         raise KeptModel(f"kept {index.model}: on the labelled set {labelled.name!r} ({len(labelled.qrels)} queries) dense nDCG@10 "
                         f"would fall from {before:.2f} to {after:.2f} with {model} (its {RECORD_FILE} says so); a model that "
                         f"already knows this kind of text may have nothing to gain (a lower --lr loses less)")
+    return before, after
 
 
 def _titled_batches(index: SearchIndex, todo: set[int]) -> Iterator[tuple[np.ndarray, list[str]]]:

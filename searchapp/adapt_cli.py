@@ -66,14 +66,9 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
             print(kept, file=sys.stderr)
             return 1
     resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
-    checked = "" if check is None else f"; dense nDCG@10 on {check.name!r}: {_checked(model)}"
+    checked = "" if switched.checked is None else f"; dense nDCG@10 on {check.name!r}: {switched.checked[0]:.2f} -> {switched.checked[1]:.2f}"
     print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}{checked}")
     return 0
-
-
-def _checked(model: Path) -> str:
-    figures = read_record(model)["check"]
-    return f"{figures['before']:.2f} -> {figures['after']:.2f}"
 
 
 def short_budget_warning(record: dict) -> str | None:
@@ -83,7 +78,7 @@ def short_budget_warning(record: dict) -> str | None:
     config = record["config"]
     if record["passes"] >= 1 or config["max_steps"] is not None or record["passes"] >= config.get("max_passes", 0) > 0:
         return None
-    wanted_steps = USEFUL_PASSES * record["pairs"] / record["config"]["batch_size"]
+    wanted_steps = USEFUL_PASSES * record["pairs"] / config["batch_size"]
     budget = record["seconds"] * wanted_steps / record["steps"]
     return (f"warning: the budget ran out after {record['passes']:.2f} passes over the span pairs; on the collections measured, "
             f"adaptation had gained most of what it could by about {USEFUL_PASSES} passes, which --budget {budget:.0f} would reach "

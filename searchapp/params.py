@@ -49,7 +49,7 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
     characters, no lone surrogates), since it reaches the encoder and is echoed in JSON; a collection
     no document can be in is refused rather than searched for."""
     query = parse_query(args, config)
-    mode = args.get("mode") or config["SEARCH_MODE"]
+    mode = requested_mode(args, config)
     if mode not in MODES:
         raise ApiError(400, "invalid_parameter", f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     bm25 = args.get("bm25") or config["BM25_UNIT"]
@@ -75,6 +75,11 @@ def parse_search_params(args: MultiDict, config: Mapping, default_k: int = 10) -
         rerank=_integer(args, "rerank_depth", config["RERANK_DEPTH"], 1, MAX_RERANK_DEPTH) if switch(args, "rerank", config["RERANK"]) else 0,
         expand=switch(args, "expand", expands(config["QUERY_EXPANSION"], mode)),
     )
+
+
+def requested_mode(args: MultiDict, config: Mapping) -> str:
+    """The mode a request asks for (`mode=`), else the `SEARCH_MODE` setting; checked by `parse_search_params`."""
+    return args.get("mode") or str(config["SEARCH_MODE"])
 
 
 def switch(args: MultiDict, name: str, default: object) -> bool:

@@ -21,7 +21,7 @@ from indexer.search import Hit
 
 from .errors import ApiError
 from .pages import document_sections, page_metadata
-from .params import parse_search_params, run_search, switch
+from .params import parse_search_params, requested_mode, run_search, switch
 from .service import search_service
 
 blueprint = Blueprint("ui", __name__)
@@ -111,7 +111,7 @@ def rerank_choice() -> dict[str, object]:
 @blueprint.app_template_global()
 def chosen_mode() -> str:
     """The mode this page's search is in: the one it asked for, else the `SEARCH_MODE` setting."""
-    return request.args.get("mode") or str(current_app.config["SEARCH_MODE"])
+    return requested_mode(request.args, current_app.config)
 
 
 @blueprint.app_template_global()
