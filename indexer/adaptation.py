@@ -8,6 +8,9 @@ Three steps, each resumable:
    record (`adaptation.json`: base model and its weights' SHA-256, budget, steps, data counts,
    seconds, config), becomes `models/adapted-N/` by one rename. An adapted model whose base is the
    instance's current model is *pending*: the next run encodes with it rather than training again.
+   Training can also happen on another machine (a GPU one): `export_for_adaptation` writes the folder
+   it trains from, `take_adapted` puts the model it made here as the newest adapted one, pending,
+   once its record shows it was trained from the weights the instance serves.
 2. Encoding, inside the writer lock: the new vectors go to `reencoding/` (one file per batch, written
    atomically), never to the store, so searches keep the old model and the old vectors meanwhile, and
    a run killed mid-way continues from the batches it finished.
@@ -25,18 +28,19 @@ is never taken as pending again).
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from encoder import Encoder, atomic_write, passage_text
+from encoder import Encoder, atomic_write, load_checkpoint, passage_text
 from encoder.checkpoint import WEIGHTS_FILE
-from encoder.training.adapt import AdaptConfig, adapt
+from encoder.training.adapt import RECORD_FILE, AdaptConfig, adapt, keep_record, read_record, write_record
+from encoder.training.adapt_export import Export, write_export
+from encoder.training.transfer import assemble
 
 from . import checksums
 from .quality import dense_ndcg
@@ -46,7 +50,6 @@ from .vector_index import VectorIndex
 
 MODELS_FOLDER = "models"
 ADAPTED_PREFIX = "adapted-"
-RECORD_FILE = "adaptation.json"
 STAGING_FOLDER = "reencoding"
 STAGING_BATCH = 2048  # chunks encoded and written to one staging file
 
@@ -72,17 +75,14 @@ def adapted_models(folder: Path) -> list[Path]:
     return sorted((p for p in found if (p / RECORD_FILE).is_file()), key=lambda p: int(p.name.removeprefix(ADAPTED_PREFIX)))
 
 
-def read_record(model: Path) -> dict:
-    return json.loads((model / RECORD_FILE).read_text(encoding="utf-8"))
-
-
-def _write_record(model: Path, record: dict) -> None:
-    atomic_write(model / RECORD_FILE, lambda temp: temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+def weights_sha256(model: Path) -> str:
+    """What an adapted model's record names its base by: a model folder's path can be reused, its weights' digest not."""
+    return checksums.record(model / WEIGHTS_FILE).sha256
 
 
 def pending_model(folder: Path, current: Path) -> Path | None:
     """The newest adapted model trained from `current` (the instance's model) and not yet switched to."""
-    digest = checksums.record(current / WEIGHTS_FILE).sha256 if (current / WEIGHTS_FILE).is_file() else None
+    digest = weights_sha256(current) if (current / WEIGHTS_FILE).is_file() else None
     for model in reversed(adapted_models(folder)):
         record = read_record(model)
         if model.resolve() != current.resolve() and record["base_sha256"] == digest and record.get("check", {}).get("switched", True):
@@ -90,33 +90,63 @@ def pending_model(folder: Path, current: Path) -> Path | None:
     return None
 
 
+@contextmanager
+def _next_adapted(folder: Path) -> Iterator[Path]:
+    """A work folder for the instance's next adapted model, which the caller fills with a checkpoint and
+    its record (in `checkpoint/`); that becomes `models/adapted-N` when the block ends well, removed when it does not (a
+    refusal, an interruption: nothing half-made stays behind, nor a run killed before, which left it)."""
+    existing = adapted_models(folder)
+    number = int(existing[-1].name.removeprefix(ADAPTED_PREFIX)) + 1 if existing else 1
+    final = folder.resolve() / MODELS_FOLDER / f"{ADAPTED_PREFIX}{number}"
+    work = final.with_name(final.name + ".training")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield work
+        (work / "checkpoint").rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -> Path:
     """Train an adapted model from the instance's, on its documents and passages; returns its folder."""
     base = index.model
     documents = [(title, text) for _, title, text in index.store.titled_texts(documents=True)]
     passages = (passage_text(title, text) for _, title, text in index.store.titled_texts())  # read only for MLM
-    models = index.folder.resolve() / MODELS_FOLDER
-    existing = adapted_models(index.folder)
-    number = int(existing[-1].name.removeprefix(ADAPTED_PREFIX)) + 1 if existing else 1
-    work = models / f"{ADAPTED_PREFIX}{number}.training"
-    shutil.rmtree(work, ignore_errors=True)  # left by a run killed while training
-    try:
+    with _next_adapted(index.folder) as work:
         result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress)
-    except BaseException:  # a refusal (too little text), an interruption: nothing half-made stays behind
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    record = {"base_model": str(base), "base_sha256": checksums.record(base / WEIGHTS_FILE).sha256,
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "budget_s": config.time_budget_s,
-              "steps": result.steps, "passes": result.passes, "seconds": result.seconds, "documents": result.documents,
-              "collection_documents": result.collection_documents, "passages": result.passages,
-              "pairs": result.pairs, "final_contrastive_loss": result.final_contrastive_loss, "final_mlm_loss": result.final_mlm_loss,
-              "config": {k: v for k, v in asdict(config).items() if k not in ("init_checkpoint", "output_dir")}}
-    _write_record(result.checkpoint, record)
-    (work / "adapt_log.jsonl").replace(result.checkpoint / "adapt_log.jsonl")
-    final = models / f"{ADAPTED_PREFIX}{number}"
-    result.checkpoint.rename(final)
-    shutil.rmtree(work)
-    return final
+        keep_record(result, replace(config, output_dir=str(work)), str(base), weights_sha256(base))
+    return work.with_suffix("")
+
+
+def export_for_adaptation(index: SearchIndex, folder: Path, max_documents: int, seed: int) -> Export:
+    """The folder a run on another machine trains from (encoder/training/adapt_export.py): a sample of
+    the instance's documents and a copy of its model."""
+    documents = ((title, text) for _, title, text in index.store.titled_texts(documents=True))
+    return write_export(folder, documents, index.model, weights_sha256(index.model), max_documents, seed)
+
+
+def take_adapted(index_folder: Path, current: Path, source: Path) -> Path:
+    """A model adapted on another machine from `export_for_adaptation`'s folder, as the instance's newest
+    adapted model, so pending: `source` is its checkpoint folder, or the parts a GPU call brought back.
+    Refused unless its record says it was trained from `current`'s weights as they are now."""
+    parts = sorted(source.glob(f"{WEIGHTS_FILE}.part*"))
+    if not (source / RECORD_FILE).is_file() and not parts:
+        raise FileNotFoundError(f"{source}: neither an adapted model (no {RECORD_FILE}) nor the parts of one "
+                                f"(`python3 -m encoder.training adapt --parts`)")
+    with _next_adapted(index_folder) as work:
+        checkpoint = work / "checkpoint"
+        if parts:
+            assemble(source, checkpoint)
+        else:
+            load_checkpoint(source)  # refuses a folder that is not a whole checkpoint, naming the file at fault
+            shutil.copytree(source, checkpoint)
+        record = read_record(checkpoint)
+        if record["base_sha256"] != weights_sha256(current):
+            raise ValueError(f"{source} was trained from weights with SHA-256 {record['base_sha256'][:12]}… ({record['base_model']}), "
+                             f"not from the instance's model {current} ({weights_sha256(current)[:12]}…): export the instance again "
+                             f"and train from that folder")
+        write_record(checkpoint, record | {"taken_from": str(source.resolve())})
+    return work.with_suffix("")
 
 
 def switch_to(folder: str | Path, model: Path, database_url: str | None = None, default_model: Path | None = None,
@@ -151,7 +181,7 @@ def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Label
     model's record and returned; KeptModel, with the staged vectors dropped, if the new figure is the lower."""
     staged.model = model
     before, after = dense_ndcg(index, index.vectors, labelled), dense_ndcg(index, staged, labelled)
-    _write_record(model, read_record(model) | {"check": {"set": labelled.name, "queries": len(labelled.qrels), "before": round(before, 2),
+    write_record(model, read_record(model) | {"check": {"set": labelled.name, "queries": len(labelled.qrels), "before": round(before, 2),
                                                          "after": round(after, 2), "switched": after >= before}})
     if after < before:
         staging.remove()

@@ -2,7 +2,11 @@
 instance to it (indexer/adaptation.py). A run that finds an adapted model not yet switched to (one
 killed while encoding) finishes that one instead of training again. `--check SET` switches only if the
 new model ranks a labelled set of the instance's (`manage.py quality add`) at least as well in dense search;
-otherwise the command says what it measured and exits with status 1."""
+otherwise the command says what it measured and exits with status 1.
+
+Training can run on another machine (a GPU one, which needs only the encoder package): `--export DIR`
+writes a sample of the documents and the model there, `python3 -m encoder.training adapt --data DIR`
+trains on it, and `--from` takes the result back and switches to it as a run here would."""
 
 from __future__ import annotations
 
@@ -15,17 +19,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from encoder.flags import add_flags, from_flags
-from encoder.training.adapt import USEFUL_PASSES, AdaptConfig
-from indexer.adaptation import KeptModel, pending_model, read_record, switch_to, train
+from encoder.training.adapt import TRAINING_FLAGS, USEFUL_PASSES, AdaptConfig
+from indexer.adaptation import KeptModel, export_for_adaptation, pending_model, read_record, switch_to, take_adapted, train
 from indexer.manifest import VERSION_FILE
+from indexer.search_index import SearchIndex
 
 from .instance import InstanceSettings
 from .quality_cli import labelled_named
 
 Settings = Callable[[argparse.Namespace], InstanceSettings]
 ADAPT = AdaptConfig(init_checkpoint="", output_dir="")
-ADAPT_FLAGS = ("time_budget_s", "max_steps", "max_passes", "batch_size", "lr", "temperature", "mlm_weight", "pair_rounds", "max_documents", "span_words",
-               "positive_words", "max_length", "positive_length", "device", "precision", "seed")
+ADAPT_FLAGS = (*TRAINING_FLAGS, "mlm_weight", "max_documents")
 
 
 def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> None:
@@ -34,6 +38,12 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
     add_flags(command, ADAPT, names=ADAPT_FLAGS)
     command.add_argument("--check", metavar="SET", help="switch only if dense search ranks this labelled set of the instance's "
                                                         "(manage.py quality) at least as well with the adapted model")
+    elsewhere = command.add_mutually_exclusive_group()
+    elsewhere.add_argument("--export", metavar="DIR", type=Path, help="do not train: write a sample of the documents (--max-documents, "
+                                                                      "--seed) and the model to this new folder, for "
+                                                                      "`python3 -m encoder.training adapt --data DIR` on another machine")
+    elsewhere.add_argument("--from", dest="trained", metavar="DIR", type=Path,
+                           help="do not train: switch to the model that run made (its checkpoint folder, or the --parts it wrote)")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
     command.set_defaults(run=lambda args: run_adapt(args, settings(args)))
 
@@ -43,8 +53,14 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
         raise FileNotFoundError(f"{where.folder} holds no index to adapt to: build one with `manage.py --instance {where.folder} index PATH...`")
     with closing(where.open_index()) as index:
         check = None if args.check is None else labelled_named(index.store, args.check)
-        model = pending_model(index.folder, index.model)
-        if model is not None:
+        if args.export is not None:
+            return export(index, args)
+        if args.trained is not None:
+            model = take_adapted(index.folder, index.model, args.trained)
+            record = read_record(model)
+            print(f"took {model} from {args.trained}: trained on {record['device']}, {record['steps']} steps in {record['seconds']:.0f}s "
+                  f"on {record['documents']} documents")
+        elif (model := pending_model(index.folder, index.model)) is not None:
             print(f"{model} was trained from the instance's model but not switched to: encoding with it, without training again")
         else:
             model = train(index, from_flags(ADAPT, args), show_progress=not args.quiet)
@@ -68,6 +84,16 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
     resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
     checked = "" if switched.checked is None else f"; dense nDCG@10 on {check.name!r}: {switched.checked[0]:.2f} -> {switched.checked[1]:.2f}"
     print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}{checked}")
+    return 0
+
+
+def export(index: SearchIndex, args: argparse.Namespace) -> int:
+    made = export_for_adaptation(index, args.export, args.max_documents, args.seed)
+    drawn = f" (drawn at random from {made.collection_documents})" if made.collection_documents > made.documents else ""
+    mib = sum(path.stat().st_size for path in args.export.rglob("*") if path.is_file()) / 2**20
+    print(f"wrote {args.export}: {made.documents} documents{drawn} and the model, {mib:.1f} MiB; train on it with "
+          f"`python3 -m encoder.training adapt --data {args.export} --out RUN --parts PARTS`, then take the model back "
+          f"with `manage.py adapt --from PARTS`")
     return 0
 
 

@@ -91,3 +91,34 @@ def test_a_checked_adapt_switches_only_if_the_labelled_set_ranks_no_worse(tmp_pa
 def test_adapt_refuses_an_instance_without_an_index(tmp_path, capsys):
     assert run(tmp_path / "nowhere", "adapt", *FLAGS) == 2
     assert "holds no index to adapt" in capsys.readouterr().err
+
+
+def test_a_model_adapted_on_another_machine_is_taken_back_and_switched_to(tmp_path, tiny_checkpoint, capsys):
+    """--export, the encoder-only command (as the GPU machine runs it, parts and all), --from: the instance
+    switches as after a run of its own; the same parts are refused once the instance serves another model."""
+    from encoder.training.__main__ import main as device_main
+
+    instance = build_instance(tmp_path / "instance", tiny_checkpoint)
+    assert run(instance, "adapt", "--export", str(tmp_path / "export"), "--max-documents", "6") == 0
+    assert "6 documents (drawn at random from 11) and the model" in capsys.readouterr().out
+    assert device_main(["adapt", "--data", str(tmp_path / "export"), "--out", str(tmp_path / "run"), "--parts", str(tmp_path / "parts"),
+                        *FLAGS]) == 0
+    capsys.readouterr()
+    assert run(instance, "adapt", "--from", str(tmp_path / "parts"), "--quiet") == 0
+    out = capsys.readouterr().out
+    assert "took " in out and "adapted-1" in out and "trained on cpu, 2 steps" in out and "switched to " in out
+    record = adaptation.read_record(instance / "models" / "adapted-1")
+    assert (record["documents"], record["collection_documents"], record["taken_from"]) == (6, 11, str((tmp_path / "parts").resolve()))
+    assert run(instance, "check") == 0
+
+    assert run(instance, "adapt", "--from", str(tmp_path / "parts"), "--quiet") == 2
+    assert "not from the instance's model" in capsys.readouterr().err
+    assert [model.name for model in adaptation.adapted_models(instance)] == ["adapted-1"]  # the refused one left nothing behind
+
+
+def test_adapt_from_a_folder_that_holds_no_model_and_export_to_a_folder_in_use_are_refused(tmp_path, tiny_checkpoint, capsys):
+    instance = build_instance(tmp_path / "instance", tiny_checkpoint)
+    assert run(instance, "adapt", "--from", str(tmp_path)) == 2
+    assert "neither an adapted model (no adaptation.json) nor the parts of one" in capsys.readouterr().err
+    assert run(instance, "adapt", "--export", str(instance)) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err

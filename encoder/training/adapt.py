@@ -25,17 +25,20 @@ of the indexer's store) and gets back the checkpoint and a record of the run.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..flags import setting
 from ..model import BertForPreTraining
@@ -48,6 +51,12 @@ from .pair_tensors import token_table, tokenize_pairs
 from .wikipedia_pairs import PASSAGE_LIKE_SPAN_WORDS, QUERY_LIKE_SPAN_WORDS, span_pair_rounds
 
 ADAPT_SOURCE = "collection"  # the source of the pairs cut from the collection's documents
+RECORD_FILE = "adaptation.json"  # beside an adapted checkpoint's weights: how it was made (`keep_record`)
+LOG_FILE = "adapt_log.jsonl"
+# The flags of a run wherever it trains; `manage.py adapt` adds the sampling and the masked-language
+# loss, which need the store (`--export` samples there for a run on another machine).
+TRAINING_FLAGS = ("time_budget_s", "max_steps", "max_passes", "batch_size", "lr", "temperature", "pair_rounds", "span_words",
+                  "positive_words", "max_length", "positive_length", "device", "precision", "seed")
 USEFUL_PASSES = 1.5  # passes over the span pairs past which dense nDCG@10 rose little or not at all (docs/benchmarks.md)
 
 
@@ -95,6 +104,7 @@ class AdaptResult:
     final_contrastive_loss: float | None
     final_mlm_loss: float | None
     collection_documents: int  # of which `documents` is a sample when there were over `max_documents`
+    device: str
 
 
 Item = TypeVar("Item")
@@ -152,7 +162,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     positive_width = min(config.positive_length, model.bert.config.max_position_embeddings)
     data = tokenize_pairs(tokenizer, pairs, width, positive_width, hard_negatives=False).to(device)
     mlm_table = token_table(tokenizer, texts, width).to(device) if config.mlm_weight else None
-    log = MetricsLog(out / "adapt_log.jsonl")
+    log = MetricsLog(out / LOG_FILE)
     log.write({"event": "start", "documents": len(docs), "pairs": len(pairs), "passages": len(texts), "device": str(device),
                "dtype": str(dtype), "tokenize_s": round(time.perf_counter() - started, 2), "config": asdict(config)})
 
@@ -193,7 +203,30 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length,
                             extra=checkpoint.extra)
     return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), steps.passes, *last,
-                       collection_documents)
+                       collection_documents, str(device))
+
+
+def keep_record(result: AdaptResult, config: AdaptConfig, base_model: str, base_sha256: str) -> Path:
+    """Write the adapted checkpoint's record (`RECORD_FILE`) and move the run's log in beside it, so that
+    the checkpoint folder says how it was made wherever it goes; the same fields whether the run was
+    part of `manage.py adapt` or ran on another machine. Returns the checkpoint folder."""
+    record = {"base_model": base_model, "base_sha256": base_sha256, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "budget_s": config.time_budget_s, "steps": result.steps, "passes": result.passes, "seconds": result.seconds,
+              "device": result.device, "documents": result.documents, "collection_documents": result.collection_documents,
+              "passages": result.passages, "pairs": result.pairs, "final_contrastive_loss": result.final_contrastive_loss,
+              "final_mlm_loss": result.final_mlm_loss,
+              "config": {k: v for k, v in asdict(config).items() if k not in ("init_checkpoint", "output_dir")}}
+    write_record(result.checkpoint, record)
+    (Path(config.output_dir) / LOG_FILE).replace(result.checkpoint / LOG_FILE)
+    return result.checkpoint
+
+
+def read_record(model: Path) -> dict:
+    return json.loads((model / RECORD_FILE).read_text(encoding="utf-8"))
+
+
+def write_record(model: Path, record: dict) -> None:
+    atomic_write(model / RECORD_FILE, lambda temp: temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
 
 
 def step_limit(config: AdaptConfig, pairs: int) -> int | None:
