@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder.training.adapt import AdaptConfig, adapt  # noqa: E402
+from indexer.adaptation import documents_of  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
 
 
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     index = SearchIndex.open(args.instance)
     started = time.perf_counter()
-    documents = ((title, text) for _, title, text in index.store.titled_texts(documents=True))
+    documents = documents_of(index)  # as `manage.py adapt` reads them
     config = AdaptConfig(init_checkpoint=str(index.model), output_dir=str(args.out), max_steps=1, max_documents=args.max_documents)
     result = adapt(config, documents, iter(()), show_progress=False)
     print(f"{result.documents} of {result.collection_documents} documents, {result.pairs} pairs, "

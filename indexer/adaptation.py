@@ -110,7 +110,7 @@ def _next_adapted(folder: Path) -> Iterator[Path]:
 def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -> Path:
     """Train an adapted model from the instance's, on its documents and passages; returns its folder."""
     base = index.model
-    documents = [(title, text) for _, title, text in index.store.titled_texts(documents=True)]
+    documents = documents_of(index)
     passages = (passage_text(title, text) for _, title, text in index.store.titled_texts())  # read only for MLM
     with _next_adapted(index.folder) as work:
         result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress)
@@ -121,8 +121,13 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
 def export_for_adaptation(index: SearchIndex, folder: Path, max_documents: int, seed: int) -> Export:
     """The folder a run on another machine trains from (encoder/training/adapt_export.py): a sample of
     the instance's documents and a copy of its model."""
-    documents = ((title, text) for _, title, text in index.store.titled_texts(documents=True))
-    return write_export(folder, documents, index.model, weights_sha256(index.model), max_documents, seed)
+    return write_export(folder, documents_of(index), index.model, weights_sha256(index.model), max_documents, seed)
+
+
+def documents_of(index: SearchIndex) -> Iterator[tuple[str, str]]:
+    """(title, text) of every document, streamed: `adapt` keeps only its sample of them (a list of ten
+    million documents' texts would not fit in memory)."""
+    return ((title, text) for _, title, text in index.store.titled_texts(documents=True))
 
 
 def take_adapted(index_folder: Path, current: Path, source: Path) -> Path:

@@ -45,6 +45,21 @@ def check_ok(instance: Path, database_url: str) -> bool:
         return index.check().ok
 
 
+def test_training_reads_the_documents_as_a_stream_not_a_list(instance, database_url, monkeypatch):
+    """A collection of millions of documents must not be held whole before `adapt` samples it."""
+    seen = {}
+
+    def taking(config, documents, passages, show_progress):
+        seen["documents"] = documents
+        raise Crash
+
+    monkeypatch.setattr(adaptation, "adapt", taking)
+    with pytest.raises(Crash):
+        trained(instance, database_url)
+    assert not isinstance(seen["documents"], (list, tuple)) and iter(seen["documents"]) is seen["documents"]
+    assert len(list(seen["documents"])) == 11  # every document of the test instance, streamed from the store
+
+
 def test_adapt_records_the_base_switches_everything_and_keeps_check_clean(instance, tiny_checkpoint, database_url):
     before = stored_vectors(instance, database_url)
     model = trained(instance, database_url)
