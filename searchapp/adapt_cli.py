@@ -51,10 +51,12 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
 def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
     if not (Path(where.folder) / VERSION_FILE).is_file():
         raise FileNotFoundError(f"{where.folder} holds no index to adapt to: build one with `manage.py --instance {where.folder} index PATH...`")
+    if args.export is not None and args.check is not None:
+        raise ValueError("--check measures the adapted model before the switch: give it to `adapt --from`, not to --export")
     with closing(where.open_index()) as index:
-        check = None if args.check is None else labelled_named(index.store, args.check)
         if args.export is not None:
             return export(index, args)
+        check = None if args.check is None else labelled_named(index.store, args.check)
         if args.trained is not None:
             model = take_adapted(index.folder, index.model, args.trained)
             record = read_record(model)

@@ -122,3 +122,5 @@ def test_adapt_from_a_folder_that_holds_no_model_and_export_to_a_folder_in_use_a
     assert "neither an adapted model (no adaptation.json) nor the parts of one" in capsys.readouterr().err
     assert run(instance, "adapt", "--export", str(instance)) == 2
     assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert run(instance, "adapt", "--export", str(tmp_path / "new"), "--check", "rivers") == 2
+    assert "give it to `adapt --from`" in capsys.readouterr().err and not (tmp_path / "new").exists()
