@@ -93,8 +93,9 @@ def pending_model(folder: Path, current: Path) -> Path | None:
 @contextmanager
 def _next_adapted(folder: Path) -> Iterator[Path]:
     """A work folder for the instance's next adapted model, which the caller fills with a checkpoint and
-    its record (in `checkpoint/`); that becomes `models/adapted-N` when the block ends well, removed when it does not (a
-    refusal, an interruption: nothing half-made stays behind, nor a run killed before, which left it)."""
+    its record (in `checkpoint/`): that becomes `models/adapted-N` when the block ends well. The work
+    folder goes either way, so nothing half-made stays behind a refusal or an interruption (nor behind
+    a run killed before, which left one)."""
     existing = adapted_models(folder)
     number = int(existing[-1].name.removeprefix(ADAPTED_PREFIX)) + 1 if existing else 1
     final = folder.resolve() / MODELS_FOLDER / f"{ADAPTED_PREFIX}{number}"
@@ -110,11 +111,11 @@ def _next_adapted(folder: Path) -> Iterator[Path]:
 def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -> Path:
     """Train an adapted model from the instance's, on its documents and passages; returns its folder."""
     base = index.model
-    documents = documents_of(index)
+    documents = documents_of(index)  # streamed, as the passages
     passages = (passage_text(title, text) for _, title, text in index.store.titled_texts())  # read only for MLM
     with _next_adapted(index.folder) as work:
-        result = adapt(replace(config, init_checkpoint=str(base), output_dir=str(work)), documents, passages, show_progress)
-        keep_record(result, replace(config, output_dir=str(work)), str(base), weights_sha256(base))
+        run = replace(config, init_checkpoint=str(base), output_dir=str(work))
+        keep_record(adapt(run, documents, passages, show_progress), run, str(base), weights_sha256(base))
     return work.with_suffix("")
 
 
