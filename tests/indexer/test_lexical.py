@@ -17,6 +17,14 @@ def test_analyzer_lowercases_drops_stop_words_and_stems():
     assert [(text[s:e], t) for s, e, t in term_spans(text)] == [("Running", "run"), ("runners", "runner"), ("run", "run")]
 
 
+@pytest.mark.parametrize("text", ["Running runners run.", "İstanbul's naïve CAFÉ, Straße and ǅemal", "x_y __init__ 3D 42 a I",
+                                  "ⅫⅫ tea-time ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ", "", "the and of"])
+def test_terms_are_the_terms_of_the_spans(text):
+    """`terms` takes a shorter road than `term_spans`: the two must give the same terms, or a highlighted
+    word would not be what BM25 matched."""
+    assert terms(text) == [term for _, _, term in term_spans(text)]
+
+
 def test_matching_spans_are_the_words_whose_term_matches():
     text = "Vaccination trains the immune system; vaccines are trained, not the vacuum."
     spans = matching_spans(text, set(terms("vaccine training")))
