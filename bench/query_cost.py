@@ -1,6 +1,7 @@
 """Where one query's time goes, in-process on one thread (as in a server worker): encoding in
-float32 and in bf16 autocast, the vector search, BM25, the SQL for the candidates' documents (each
-step through the retrievers the service uses, indexer/retrieval.py), and the whole
+float32, in bf16 autocast and with bf16 weights (encoder/precision.py), each with its least cosine to
+float32 over the queries; the vector search, BM25, the SQL for the candidates' documents (each step
+through the retrievers the service uses, indexer/retrieval.py), and the whole
 `SearchService.search` per mode, BM25 expanded and not (indexer/expansion.py). Run it on an instance built by bench/serving.py.
 
     .venv/bin/python bench/query_cost.py /tmp/bench-http/wikipedia-100000 [--queries 200]
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from encoder import Encoder, set_threads  # noqa: E402
+from encoder.precision import WEIGHTS_IN_BF16  # noqa: E402
 from indexer.expansion import DEFAULT_EXPANSION  # noqa: E402
 from indexer.ranking import DocumentScope, Filters  # noqa: E402
 from indexer.retrieval import MODES, DenseRetriever, LexicalRetriever  # noqa: E402
@@ -47,15 +49,18 @@ def main() -> None:
     queries = [json.loads(line)["text"] for line in SCIFACT_QUERIES.open(encoding="utf-8")][: args.queries]
     service = SearchService.open(args.instance)
     index = service.index
-    bf16 = Encoder.load(index.model, precision="bfloat16")
+    encoders = {precision: Encoder.load(index.model, precision=precision) for precision in ("float32", "bfloat16", WEIGHTS_IN_BF16)}
+    reference = encoders["float32"].encode(queries)
+    agreement = {precision: float((encoder.encode(queries) * reference).sum(axis=1).min()) for precision, encoder in encoders.items()}
     scope = DocumentScope(index.store, Filters())
     dense = DenseRetriever(index, scope)
     lexical, expanded = LexicalRetriever(index, scope, expansion=None), LexicalRetriever(index, scope, expansion=DEFAULT_EXPANSION)
     vector = index.encoder.encode([queries[0]])
     chunk_ids = dense.chunks_near(vector, MIN_CANDIDATES).ids
     rows = {
-        "encode one query, float32 (what the app does)": mean_ms(lambda q: index.encoder.encode([q]), queries),
-        "encode one query, bf16 autocast": mean_ms(lambda q: bf16.encode([q]), queries),
+        **{f"encode one query, {precision}{' (what the app does here)' if precision == index.encoder.precision else ''}, "
+           f"least cosine to float32 {agreement[precision]:.6f}": mean_ms(lambda q, e=encoder: e.encode([q]), queries)
+           for precision, encoder in encoders.items()},
         f"vector search, top {MIN_CANDIDATES} ({index.vectors.index_type}, {len(index.vectors):,} vectors)":
             mean_ms(lambda q: dense.chunks_near(vector, MIN_CANDIDATES), queries),
         f"BM25, top {MIN_CANDIDATES}": mean_ms(lambda q: lexical.chunks(q, MIN_CANDIDATES), queries),

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from encoder import query_precision
+
 from .expansion import DEFAULT_EXPANSION, DEFAULT_QUERY_EXPANSION, expands
 from .lexical import terms
 from .ranking import DocumentScope, Filters, Ranking
@@ -110,10 +112,11 @@ class SearchService:
     def open(cls, folder: str | Path, database_url: str | None = None, default_model: str | Path | None = None,
              reranker: Reranker | None = None) -> "SearchService":
         """The instance's indexes memory-mapped, and the model loaded now, so the first query pays nothing
-        extra. Queries are encoded in float32: for one short text, bf16 autocast spends more on
-        casting the weights than it saves (3.4 vs 4.3 ms a query, bench/query_cost.py), and the
-        vectors agree to a cosine of 0.99997 or more with the bf16 ones indexed (bench/encode.py)."""
-        index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision="float32")
+        extra. Queries are encoded with the linear layers' weights in bf16 where the CPU multiplies bf16
+        natively, in float32 elsewhere (`query_precision`): for one short text, bf16 autocast spends
+        most of its time casting the weights again, which bf16 weights kept once do not. Either way a
+        query's vector agrees with float32's to a cosine of 0.99998 or more (bench/query_cost.py)."""
+        index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision=query_precision())
         index.encoder.encode(["warm up"])
         dense_weight(index.encoder.settings, index.model)  # a bad hybrid share stops the server now, not each hybrid search
         service = cls(index, reranker)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from encoder import Encoder
-from encoder.precision import resolve_precision
+from encoder.precision import WEIGHTS_IN_BF16, query_precision, resolve_precision
 from encoder.text_encoder import as_text
 
 
@@ -87,6 +87,32 @@ def test_bfloat16_is_close_to_float32(tiny_checkpoint):
     exact = Encoder.load(tiny_checkpoint, precision="float32").encode(TEXTS)
     fast = Encoder.load(tiny_checkpoint, precision="bfloat16").encode(TEXTS)
     assert (exact * fast).sum(1).min() > 0.99
+
+
+def test_bf16_weights_are_kept_once_and_give_float32_vectors_close_to_float32s(tiny_checkpoint, tmp_path):
+    exact = Encoder.load(tiny_checkpoint, precision="float32").encode(TEXTS)
+    weights = Encoder.load(tiny_checkpoint, precision=WEIGHTS_IN_BF16)
+    linear = [m for m in weights.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
+    assert weights.model.embeddings.word.weight.dtype == torch.float32  # only the linear layers change
+    vectors = weights.encode(TEXTS)
+    assert vectors.dtype == np.float32 and (exact * vectors).sum(1).min() > 0.99
+    assert weights.token_vectors(TEXTS[0]).sentence == pytest.approx(vectors[0], abs=1e-5)  # the explanation's pass is the same
+    saved = Encoder.load(weights.save(tmp_path / "saved"), precision="float32")  # saved as any model is, in float32
+    assert (saved.encode(TEXTS) * exact).sum(1).min() > 0.99
+
+
+def test_queries_are_encoded_with_bf16_weights_only_where_the_cpu_multiplies_bf16(monkeypatch):
+    from encoder.precision import NO_BF16_VARIABLE, cpu_has_native_bf16
+
+    assert query_precision() == (WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32")
+    monkeypatch.setenv(NO_BF16_VARIABLE, "0")
+    cpu_has_native_bf16.cache_clear()
+    try:
+        assert query_precision() == "float32"
+    finally:
+        monkeypatch.delenv(NO_BF16_VARIABLE)
+        cpu_has_native_bf16.cache_clear()
 
 
 def test_precision_names():
