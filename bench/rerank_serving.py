@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from serving import get, queries, serve  # noqa: E402
 
-from encoder import BertConfig, BertForPairScoring, CrossEncoder, load_checkpoint  # noqa: E402
+from encoder import BertConfig, BertForPairScoring, CrossEncoder, load_checkpoint, serving_precision  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--reranker", nargs="+", help="reranker folders (default: two untrained sizes, made in --work)")
     parser.add_argument("--depths", type=int, nargs="+", default=[10, 20, 30, 50])
     parser.add_argument("--max-lengths", type=int, nargs="+", default=[256, 128])
-    parser.add_argument("--int8", nargs="+", choices=("no", "yes"), default=["no", "yes"], help="float32, int8 linear layers, or both")
+    parser.add_argument("--int8", nargs="+", choices=("no", "yes"), default=["no", "yes"], help="the server's precision (bf16 weights on a CPU with native bf16, else float32), int8 linear layers, or both")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--queries", type=int, default=100, help="sequential queries per depth")
     parser.add_argument("--work", default="/tmp/rerank-bench")
@@ -87,7 +87,7 @@ def main() -> None:
                 get(port, search_path(text, args.depths[0]))
             for depth in [0, *args.depths]:
                 p50, p99, errors = latency(port, texts[10:], depth, args.queries)
-                rows.append((size_of(folder), max_length, "int8" if int8 == "yes" else "float32", depth, p50, p99, errors))
+                rows.append((size_of(folder), max_length, "int8" if int8 == "yes" else serving_precision(), depth, p50, p99, errors))
                 print(rows[-1], flush=True)
         finally:
             process.terminate()

@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import CheckpointError, fraction_setting, load_checkpoint, save_checkpoint
 from .model import BertForPairScoring
-from .precision import autocast, resolve_precision
+from .precision import autocast, compute_dtype
 from .text_encoder import as_text, batches_by_length
 from .tokenizer import TextTokenizer
 
@@ -61,7 +61,7 @@ class CrossEncoder:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.precision = precision
-        self.compute_dtype = resolve_precision(precision, self.device)
+        self.compute_dtype = compute_dtype(self.model, precision, self.device)
         self.first_stage_weight = first_stage_weight  # how much of the first stage's order a reranking keeps (`blended`)
 
     @classmethod

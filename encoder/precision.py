@@ -4,8 +4,8 @@ bf16 doubles CPU throughput where the processor multiplies bf16 natively and cos
 1e-5 against float32 (docs/benchmarks.md); autocast keeps LayerNorm, softmax and losses in float32.
 
 Autocast casts every weight to bf16 again at every forward pass. Over a batch of passages that is
-nothing; for one short query it is most of the pass, so a search service encodes its queries with the
-linear layers' weights kept in bf16 once (`WEIGHTS_IN_BF16`, chosen by `query_precision`).
+nothing; for one short query it is most of the pass, so a search service runs its models with the
+linear layers' weights kept in bf16 once (`WEIGHTS_IN_BF16`, chosen by `serving_precision`).
 """
 
 from __future__ import annotations
@@ -61,11 +61,20 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def query_precision() -> str:
-    """The precision a search service encodes queries in: bf16 weights where the CPU multiplies bf16
-    natively (one query in 1.71 ms against 3.14 in float32 and 2.08 with autocast, on a 2-core AMD EPYC:
-    docs/benchmarks.md), float32 elsewhere."""
+def serving_precision() -> str:
+    """The precision a search service runs its models in (the query encoder, the reranker): bf16
+    weights where the CPU multiplies bf16 natively (one query encoded in 1.72 ms against 3.07 in float32
+    and 2.63 with autocast, on a 2-core AMD EPYC: docs/benchmarks.md), float32 elsewhere."""
     return WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32"
+
+
+def compute_dtype(model: nn.Module, precision: str, device: torch.device) -> torch.dtype:
+    """What `autocast` runs `model` in at `precision` on `device`; for WEIGHTS_IN_BF16, float32, once
+    its linear layers keep their weights in bf16 (`keep_linear_weights_in_bf16`, done here)."""
+    if precision == WEIGHTS_IN_BF16:
+        keep_linear_weights_in_bf16(model)
+        return torch.float32
+    return resolve_precision(precision, device)
 
 
 def keep_linear_weights_in_bf16(model: nn.Module) -> nn.Module:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import POOLING_MODES
 from .model import BertModel
-from .precision import WEIGHTS_IN_BF16, autocast, keep_linear_weights_in_bf16, resolve_precision
+from .precision import autocast, compute_dtype
 from .tokenizer import TextTokenizer
 
 # Tokenising a whole book to keep its first 256 tokens wastes seconds, so texts are first cut, at a
@@ -110,11 +110,7 @@ class Encoder:
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.precision = precision
-        if precision == WEIGHTS_IN_BF16:  # for one text at a time: see encoder/precision.py
-            keep_linear_weights_in_bf16(self.model)
-            self.compute_dtype = torch.float32
-        else:
-            self.compute_dtype = resolve_precision(precision, self.device)
+        self.compute_dtype = compute_dtype(self.model, precision, self.device)
         # What the checkpoint's config.json says beyond the network (Checkpoint.extra): settings tuned
         # for this model by what uses it, such as hybrid search's dense share (indexer/retrieval.py).
         # The encoder does not read them; it keeps them, and saves them with the model.

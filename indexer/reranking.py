@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import CrossEncoder, passage_text
+from encoder import CrossEncoder, passage_text, serving_precision
 from encoder.checkpoint import CONFIG_FILE, CheckpointError
 from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
@@ -119,7 +119,9 @@ class Reranker:
                 if self._model is None:
                     if problem := self.problem:
                         raise RerankUnavailable(problem)
-                    model = CrossEncoder.load(self.folder, precision="float32", max_length=self.max_length)
+                    # int8 quantizes float32 linear layers; otherwise what the query encoder runs in (encoder/precision.py)
+                    precision = "float32" if self.int8 else serving_precision()
+                    model = CrossEncoder.load(self.folder, precision=precision, max_length=self.max_length)
                     self._model = model.quantized() if self.int8 else model
         return self._model
 

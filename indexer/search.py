@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import query_precision
+from encoder import serving_precision
 
 from .expansion import DEFAULT_EXPANSION, DEFAULT_QUERY_EXPANSION, expands
 from .lexical import terms
@@ -113,10 +113,10 @@ class SearchService:
              reranker: Reranker | None = None) -> "SearchService":
         """The instance's indexes memory-mapped, and the model loaded now, so the first query pays nothing
         extra. Queries are encoded with the linear layers' weights in bf16 where the CPU multiplies bf16
-        natively, in float32 elsewhere (`query_precision`): for one short text, bf16 autocast spends
+        natively, in float32 elsewhere (`serving_precision`): for one short text, bf16 autocast spends
         most of its time casting the weights again, which bf16 weights kept once do not. Either way a
         query's vector agrees with float32's to a cosine of 0.99998 or more (bench/query_cost.py)."""
-        index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision=query_precision())
+        index = SearchIndex.open(folder, database_url=database_url, default_model=default_model, mmap=True, precision=serving_precision())
         index.encoder.encode(["warm up"])
         dense_weight(index.encoder.settings, index.model)  # a bad hybrid share stops the server now, not each hybrid search
         service = cls(index, reranker)

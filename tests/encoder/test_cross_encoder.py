@@ -8,6 +8,7 @@ from samples import SENTENCES
 from encoder import BertForPairScoring, BertForPreTraining, CheckpointError, CrossEncoder, load_checkpoint, save_checkpoint
 from encoder.checkpoint import save_settings
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
+from encoder.precision import WEIGHTS_IN_BF16
 
 
 @pytest.fixture
@@ -41,6 +42,15 @@ def test_scores_do_not_depend_on_batching_or_order(reranker_folder):
     # each process, differs between processes, and so do the scores).
     assert np.ptp(together) > 10 * np.abs(together - alone).max() + 1e-6
     assert scorer.score("anything", []).shape == (0,)
+
+
+def test_a_reranker_with_bf16_weights_scores_as_float32_does_within_bf16s_rounding(reranker_folder):
+    exact = CrossEncoder.load(reranker_folder, precision="float32").score(SENTENCES[0], SENTENCES)
+    fast = CrossEncoder.load(reranker_folder, precision=WEIGHTS_IN_BF16)
+    assert all(m.weight.dtype == torch.bfloat16 for m in fast.model.modules() if isinstance(m, torch.nn.Linear))
+    scores = fast.score(SENTENCES[0], SENTENCES)
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, exact, atol=0.05 * np.abs(exact).max() + 1e-3)
 
 
 def test_a_long_passage_is_cut_and_the_query_read_whole(reranker_folder):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from encoder import Encoder
-from encoder.precision import WEIGHTS_IN_BF16, query_precision, resolve_precision
+from encoder.precision import WEIGHTS_IN_BF16, serving_precision, resolve_precision
 from encoder.text_encoder import as_text
 
 
@@ -102,14 +102,14 @@ def test_bf16_weights_are_kept_once_and_give_float32_vectors_close_to_float32s(t
     assert (saved.encode(TEXTS) * exact).sum(1).min() > 0.99
 
 
-def test_queries_are_encoded_with_bf16_weights_only_where_the_cpu_multiplies_bf16(monkeypatch):
+def test_a_server_computes_with_bf16_weights_only_where_the_cpu_multiplies_bf16(monkeypatch):
     from encoder.precision import NO_BF16_VARIABLE, cpu_has_native_bf16
 
-    assert query_precision() == (WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32")
+    assert serving_precision() == (WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32")
     monkeypatch.setenv(NO_BF16_VARIABLE, "0")
     cpu_has_native_bf16.cache_clear()
     try:
-        assert query_precision() == "float32"
+        assert serving_precision() == "float32"
     finally:
         monkeypatch.delenv(NO_BF16_VARIABLE)
         cpu_has_native_bf16.cache_clear()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from encoder import CheckpointError, query_precision
+from encoder import CheckpointError, serving_precision
 from indexer.ingest import IndexConfig, index_records
 from indexer.ranking import Filters
 from indexer.readers import Record
@@ -33,7 +33,7 @@ def test_dense_finds_a_document_by_its_own_text(service):
     assert found.hits[0].id == "n1" and found.hits[0].collection == "notes"
     assert found.hits[0].score == pytest.approx(max(h.score for h in found.hits))
     assert found.mode == "dense" and found.took_ms > 0
-    assert service.index.encoder.precision == query_precision()  # bf16 weights on a CPU that multiplies bf16, else float32
+    assert service.index.encoder.precision == serving_precision()  # bf16 weights on a CPU that multiplies bf16, else float32
 
 
 def test_lexical_matches_words_and_highlights_them(service):
