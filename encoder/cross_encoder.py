@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import CheckpointError, fraction_setting, load_checkpoint, save_checkpoint
 from .model import BertForPairScoring
-from .precision import autocast, compute_dtype
+from .precision import WEIGHTS_IN_BF16, autocast, compute_dtype
 from .text_encoder import as_text, batches_by_length
 from .tokenizer import TextTokenizer
 
@@ -82,6 +82,8 @@ class CrossEncoder:
         batch (PyTorch's dynamic quantization, CPU only): about 2.5x faster on an AVX2 CPU, scores
         within about 0.01 of float32's (docs/benchmarks.md, "Reranking"). Embeddings, LayerNorms and
         softmax stay float32."""
+        if self.precision == WEIGHTS_IN_BF16:
+            raise ValueError(f"int8 quantizes float32 linear layers; load the reranker at another precision than {WEIGHTS_IN_BF16!r}")
         with warnings.catch_warnings():  # torch.ao's eager quantization says it will move to torchao; it still works
             warnings.simplefilter("ignore")
             model = torch.ao.quantization.quantize_dynamic(self.model.cpu(), {torch.nn.Linear}, dtype=torch.qint8)

@@ -76,13 +76,15 @@ def matching_spans(text: str, query_terms: set[str]) -> list[tuple[int, int]]:
 
 
 def _stemmed(words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """(start, end, stem) of the lower-cased `words` that are not stop words: the one place both the
-    index and the highlighting turn a word into its term, so that they cannot disagree."""
+    """(start, end, stem) of the lower-cased `words` that are not stop words: the highlighting's terms,
+    which `terms` gives without offsets through the same stop words and stemmer (`_stems`), so that the
+    two cannot disagree (tests/indexer/test_lexical.py holds them equal)."""
     words = [w for w in words if w[2] not in STOPWORDS_EN]
     return [(start, end, stem) for (start, end, _), stem in zip(words, _stems([w[2] for w in words]))]
 
 
 def _stems(words: list[str]) -> list[str]:
+    """The stems of lower-cased words, for the index, the queries and the highlighting alike."""
     return _stemmer().stemWords(words)
 
 

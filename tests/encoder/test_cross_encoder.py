@@ -51,6 +51,8 @@ def test_a_reranker_with_bf16_weights_scores_as_float32_does_within_bf16s_roundi
     scores = fast.score(SENTENCES[0], SENTENCES)
     assert scores.dtype == np.float32
     np.testing.assert_allclose(scores, exact, atol=0.05 * np.abs(exact).max() + 1e-3)
+    with pytest.raises(ValueError, match="int8 quantizes float32 linear layers"):
+        fast.quantized()
 
 
 def test_a_long_passage_is_cut_and_the_query_read_whole(reranker_folder):
