@@ -6,8 +6,8 @@ the weights it serves.
 
 The folder holds a copy of the instance's model (the run must start from exactly the weights the
 instance serves), the sample of the collection's documents that `adapt` would draw itself, as gzipped
-JSON lines (so the folder stays small whatever the collection's size), and `export.json`, written
-last, which says what the sample is of. The masked-language loss is not offered here: it reads the
+JSON lines (so the folder stays small whatever the collection's size), and `export.json`, which says
+what the sample is of. The masked-language loss is not offered here: it reads the
 index's passages, which the folder does not carry, and it is off by default anyway.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..atomic import atomic_write
+from ..atomic import atomic_folder
 from ..checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint
 from ..flags import add_flags, from_flags
 from .adapt import LOG_FILE, RECORD_FILE, TRAINING_FLAGS, AdaptConfig, adapt, keep_record, read_record, sample
@@ -48,7 +48,8 @@ class Export:
 def write_export(folder: str | Path, documents: Iterable[tuple[str, str]], base: Path, base_sha256: str, max_documents: int,
                  seed: int) -> Export:
     """Sample `documents` ((title, text)) as `adapt` would and write them, with a copy of the model
-    `base`, into `folder`, which must be new or empty."""
+    `base`, into `folder`, which must be new or empty. The folder appears whole or not at all: an
+    export killed half-way leaves nothing under its name, and the same command can be run again."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValueError(f"{folder} exists and is not an empty folder: give a new one")
@@ -56,18 +57,21 @@ def write_export(folder: str | Path, documents: Iterable[tuple[str, str]], base:
     drawn, collection = sample(documents, max_documents, seed)
     if not drawn:
         raise ValueError("the instance holds no documents to adapt to")
-    (folder / BASE_FOLDER).mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE):
-        shutil.copyfile(base / name, folder / BASE_FOLDER / name)
+    export = Export(str(base), base_sha256, len(drawn), collection, max_documents, seed)
 
-    def write_documents(temp: Path) -> None:
-        with gzip.open(temp, "wt", encoding="utf-8") as out:
+    def write(temp: Path) -> None:
+        (temp / BASE_FOLDER).mkdir()
+        for name in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE):
+            shutil.copyfile(base / name, temp / BASE_FOLDER / name)
+        with gzip.open(temp / DOCUMENTS_FILE, "wt", encoding="utf-8") as out:
             for title, text in drawn:
                 out.write(json.dumps([title, text], ensure_ascii=False) + "\n")
+        (temp / EXPORT_FILE).write_text(json.dumps(asdict(export), indent=2) + "\n", encoding="utf-8")
 
-    atomic_write(folder / DOCUMENTS_FILE, write_documents)
-    export = Export(str(base), base_sha256, len(drawn), collection, max_documents, seed)
-    atomic_write(folder / EXPORT_FILE, lambda temp: temp.write_text(json.dumps(asdict(export), indent=2) + "\n", encoding="utf-8"))
+    if folder.exists():
+        folder.rmdir()  # empty: checked above
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    atomic_folder(folder, write)
     return export
 
 

@@ -45,6 +45,18 @@ def test_an_export_refuses_a_folder_in_use_and_an_empty_collection(tiny_checkpoi
         write_export(tmp_path / "empty", [], tiny_checkpoint, "ab" * 32, 5, 0)
 
 
+def test_an_export_killed_half_way_leaves_nothing_under_its_name(tiny_checkpoint, tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("encoder.training.adapt_export.gzip.open", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_export(tmp_path / "export", DOCUMENTS, tiny_checkpoint, "ab" * 32, 0, 0)
+    assert list(tmp_path.iterdir()) == [tmp_path / "tiny"]  # no export folder, and no temporary one
+    monkeypatch.undo()
+    assert write_export(tmp_path / "export", DOCUMENTS, tiny_checkpoint, "ab" * 32, 0, 0).documents == len(DOCUMENTS)
+
+
 def test_a_bad_documents_line_names_the_file_and_line(tiny_checkpoint, tmp_path):
     write_export(tmp_path / "export", DOCUMENTS[:3], tiny_checkpoint, "ab" * 32, 0, 0)
     with gzip.open(tmp_path / "export" / DOCUMENTS_FILE, "wt") as out:
