@@ -36,16 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import Encoder, atomic_write, load_checkpoint, passage_text
+from encoder import Encoder, load_checkpoint, passage_text
 from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import RECORD_FILE, AdaptConfig, adapt, keep_record, read_record, write_record
-from encoder.training.adapt_export import Export, write_export
+from encoder.training.adapt_export import VECTORS_GLOB, Export, text_digest, write_export
 from encoder.training.transfer import assemble
 
 from . import checksums
 from .quality import dense_ndcg
 from .quality_store import Labelled
 from .search_index import SearchIndex, open_for_writing
+from .staging import Staging
 from .vector_index import VectorIndex
 
 MODELS_FOLDER = "models"
@@ -119,10 +120,12 @@ def train(index: SearchIndex, config: AdaptConfig, show_progress: bool = True) -
     return work.with_suffix("")
 
 
-def export_for_adaptation(index: SearchIndex, folder: Path, max_documents: int, seed: int) -> Export:
+def export_for_adaptation(index: SearchIndex, folder: Path, max_documents: int, seed: int, passages: bool = False) -> Export:
     """The folder a run on another machine trains from (encoder/training/adapt_export.py): a sample of
-    the instance's documents and a copy of its model."""
-    return write_export(folder, documents_of(index), index.model, weights_sha256(index.model), max_documents, seed)
+    the instance's documents, a copy of its model and, with `passages`, every passage titled as indexing
+    encodes it, for the run to encode."""
+    titled = ((chunk, passage_text(title, text)) for chunk, title, text in index.store.titled_texts()) if passages else ()
+    return write_export(folder, documents_of(index), index.model, weights_sha256(index.model), max_documents, seed, titled)
 
 
 def documents_of(index: SearchIndex) -> Iterator[tuple[str, str]]:
@@ -131,47 +134,55 @@ def documents_of(index: SearchIndex) -> Iterator[tuple[str, str]]:
     return ((title, text) for _, title, text in index.store.titled_texts(documents=True))
 
 
-def take_adapted(index_folder: Path, current: Path, source: Path) -> Path:
+def take_adapted(index: SearchIndex, source: Path) -> Path:
     """A model adapted on another machine from `export_for_adaptation`'s folder, as the instance's newest
     adapted model, so pending: `source` is its checkpoint folder, or the parts a GPU call brought back.
-    Refused unless its record says it was trained from `current`'s weights as they are now."""
+    Refused unless its record says it was trained from the instance's weights as they are now. The
+    passages' vectors it encoded, if any, are staged for `switch_to`, which keeps those of passages
+    whose text is still the one encoded."""
     parts = sorted(source.glob(f"{WEIGHTS_FILE}.part*"))
     if not (source / RECORD_FILE).is_file() and not parts:
         raise FileNotFoundError(f"{source}: neither an adapted model (no {RECORD_FILE}) nor the parts of one "
                                 f"(`python3 -m encoder.training adapt --parts`)")
-    with _next_adapted(index_folder) as work:
+    current = index.model
+    with _next_adapted(index.folder) as work:
         checkpoint = work / "checkpoint"
         if parts:
             assemble(source, checkpoint)
         else:
             load_checkpoint(source)  # refuses a folder that is not a whole checkpoint, naming the file at fault
-            shutil.copytree(source, checkpoint)
+            shutil.copytree(source, checkpoint, ignore=shutil.ignore_patterns(VECTORS_GLOB))
         record = read_record(checkpoint)
         if record["base_sha256"] != weights_sha256(current):
             raise ValueError(f"{source} was trained from weights with SHA-256 {record['base_sha256'][:12]}… ({record['base_model']}), "
                              f"not from the instance's model {current} ({weights_sha256(current)[:12]}…): export the instance again "
                              f"and train from that folder")
         write_record(checkpoint, record | {"taken_from": str(source.resolve())})
-    return work.with_suffix("")
+    model = work.with_suffix("")
+    staging = Staging(index.folder / STAGING_FOLDER, model)
+    for shard in sorted(source.glob(VECTORS_GLOB)):
+        with np.load(shard) as carried:
+            staging.add(carried["ids"], carried["vectors"], carried["digests"])
+    return model
 
 
 def switch_to(folder: str | Path, model: Path, database_url: str | None = None, default_model: Path | None = None,
               on_encoded: Callable[[int, int], None] = lambda done, total: None, check: Labelled | None = None) -> Switched:
-    """Encode every chunk with `model` (continuing an interrupted run), then switch the instance to it
-    (see the module docstring), unless `check` says the served model ranks its queries better
-    (`KeptModel`); inside the writer lock throughout."""
+    """Encode every chunk with `model` (but those whose staged vector is of their current text: from an
+    interrupted run, or carried back from another machine), then switch the instance to it (see the
+    module docstring), unless `check` says the served model ranks its queries better (`KeptModel`);
+    inside the writer lock throughout."""
     with open_for_writing(folder, database_url, default_model=default_model) as index:
         staging = Staging(index.folder / STAGING_FOLDER, model)
-        staged = staging.ids()
-        wanted = index.store.chunk_ids()
+        wanted, digests = _digests(index)
         if not len(wanted):
             raise ValueError(f"{folder} holds no passages to encode")
-        todo = np.setdiff1d(wanted, staged)
-        resumed = len(wanted) - len(todo)
+        current = staging.current(wanted, digests)
+        resumed = int(current.sum())
         on_encoded(resumed, len(wanted))
         encoder = Encoder.load(model)
-        for ids, texts in _titled_batches(index, set(todo.tolist())):
-            staging.add(ids, encoder.encode(texts))
+        for ids, texts in _titled_batches(index, set(wanted[~current].tolist())):
+            staging.add(ids, encoder.encode(texts), np.array([text_digest(text) for text in texts], np.int64))
             on_encoded(resumed + staging.added, len(wanted))
         ids, vectors = staging.vectors(wanted)
         checked = None if check is None else _check(index, model, VectorIndex.build(ids, vectors, "flat"), check, staging)
@@ -180,6 +191,12 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
         index.repair()  # the vector index rebuilt from the store's (new) vectors, saved as a version naming `model`
         staging.remove()
         return Switched(model, len(wanted), resumed, index.version, checked)
+
+
+def _digests(index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Every chunk's id, ascending, and the digest of its titled text (what a staged vector must be of)."""
+    rows = [(chunk, text_digest(passage_text(title, text))) for chunk, title, text in index.store.titled_texts()]
+    return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
 
 
 def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: Staging) -> tuple[float, float]:
@@ -209,46 +226,3 @@ def _titled_batches(index: SearchIndex, todo: set[int]) -> Iterator[tuple[np.nda
                 ids, texts = [], []
     if ids:
         yield np.array(ids, np.int64), texts
-
-
-class Staging:
-    """New vectors not yet switched to: one `.npz` file per batch, each written whole or not at all,
-    and a file naming the model they are of (a folder left by another model's run is cleared)."""
-
-    MODEL_FILE = "model.txt"
-
-    def __init__(self, path: Path, model: Path) -> None:
-        self.path = path
-        if (path / self.MODEL_FILE).is_file() and (path / self.MODEL_FILE).read_text(encoding="utf-8") != str(model):
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path / self.MODEL_FILE, lambda temp: temp.write_text(str(model), encoding="utf-8"))
-        self.added = 0
-
-    def _parts(self) -> list[Path]:
-        return sorted(self.path.glob("part-*.npz"))
-
-    def ids(self) -> np.ndarray:
-        parts = [np.load(part)["ids"] for part in self._parts()]
-        return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        name = self.path / f"part-{len(self._parts()):06d}.npz"
-        atomic_write(name, lambda temp: _write_part(temp, ids, vectors))
-        self.added += len(ids)
-
-    def vectors(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) of the `wanted` chunks (a chunk deleted since its batch was written is left out)."""
-        loaded = [np.load(part) for part in self._parts()]
-        ids = np.concatenate([part["ids"] for part in loaded])
-        vectors = np.concatenate([part["vectors"] for part in loaded])
-        keep = np.isin(ids, wanted)
-        return ids[keep], vectors[keep]
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _write_part(path: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
-    with path.open("wb") as handle:  # a file, not a name: np.savez would add ".npz" to the temporary name
-        np.savez(handle, ids=ids, vectors=vectors.astype(np.float32))

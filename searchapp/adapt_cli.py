@@ -42,6 +42,8 @@ def add_commands(commands: argparse._SubParsersAction, settings: Settings) -> No
     elsewhere.add_argument("--export", metavar="DIR", type=Path, help="do not train: write a sample of the documents (--max-documents, "
                                                                       "--seed) and the model to this new folder, for "
                                                                       "`python3 -m encoder.training adapt --data DIR` on another machine")
+    command.add_argument("--passages", action="store_true", help="with --export: every passage too, for that run to encode "
+                                                                 "with the adapted model, so that --from encodes none but those written since")
     elsewhere.add_argument("--from", dest="trained", metavar="DIR", type=Path,
                            help="do not train: switch to the model that run made (its checkpoint folder, or the --parts it wrote)")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -58,7 +60,7 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
             return export(index, args)
         check = None if args.check is None else labelled_named(index.store, args.check)
         if args.trained is not None:
-            model = take_adapted(index.folder, index.model, args.trained)
+            model = take_adapted(index, args.trained)
             record = read_record(model)
             print(f"took {model} from {args.trained}: trained on {record['device']}, {record['steps']} steps in {record['seconds']:.0f}s "
                   f"on {record['documents']} documents")
@@ -83,17 +85,19 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
         except KeptModel as kept:
             print(kept, file=sys.stderr)
             return 1
-    resumed = f" ({switched.resumed} encoded by an interrupted run)" if switched.resumed else ""
+    resumed = f" ({switched.resumed} of them before this command: by the run that trained the model, or an interrupted one)" \
+        if switched.resumed else ""
     checked = "" if switched.checked is None else f"; dense nDCG@10 on {check.name!r}: {switched.checked[0]:.2f} -> {switched.checked[1]:.2f}"
     print(f"switched to {switched.model}: {switched.chunks} passages encoded{resumed}, index version {switched.version}{checked}")
     return 0
 
 
 def export(index: SearchIndex, args: argparse.Namespace) -> int:
-    made = export_for_adaptation(index, args.export, args.max_documents, args.seed)
+    made = export_for_adaptation(index, args.export, args.max_documents, args.seed, passages=args.passages)
     drawn = f" (drawn at random from {made.collection_documents})" if made.collection_documents > made.documents else ""
     mib = sum(path.stat().st_size for path in args.export.rglob("*") if path.is_file()) / 2**20
-    print(f"wrote {args.export}: {made.documents} documents{drawn} and the model, {mib:.1f} MiB; train on it with "
+    carried = f", {made.passages} passages to encode" if made.passages else ""
+    print(f"wrote {args.export}: {made.documents} documents{drawn}{carried} and the model, {mib:.1f} MiB; train on it with "
           f"`python3 -m encoder.training adapt --data {args.export} --out RUN --parts PARTS`, then take the model back "
           f"with `manage.py adapt --from PARTS`")
     return 0

@@ -3,6 +3,8 @@ model not yet switched to finishes it without training again; an instance with n
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 
 import manage
@@ -10,6 +12,7 @@ from encoder.training.adapt import USEFUL_PASSES
 from indexer import adaptation
 from searchapp.adapt_cli import short_budget_warning
 from indexer.quality import add_labelled
+from indexer.search_index import SearchIndex
 from indexer.store import open_store
 from search_instance import build_instance
 
@@ -124,3 +127,30 @@ def test_adapt_from_a_folder_that_holds_no_model_and_export_to_a_folder_in_use_a
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert run(instance, "adapt", "--export", str(tmp_path / "new"), "--check", "rivers") == 2
     assert "give it to `adapt --from`" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
+def test_passages_encoded_on_the_other_machine_are_taken_and_only_changed_ones_encoded_here(tmp_path, tiny_checkpoint, capsys):
+    from encoder.training.__main__ import main as device_main
+
+    instance = build_instance(tmp_path / "instance", tiny_checkpoint)
+    assert run(instance, "adapt", "--export", str(tmp_path / "export"), "--passages") == 0
+    with closing(SearchIndex.open(instance)) as index:
+        chunks = len(index.store.chunk_ids())
+    assert f"{chunks} passages to encode" in capsys.readouterr().out
+    assert device_main(["adapt", "--data", str(tmp_path / "export"), "--out", str(tmp_path / "run"), "--parts", str(tmp_path / "parts"),
+                        *FLAGS]) == 0
+    assert run(instance, "index", str(write_note(tmp_path / "changed.jsonl")), "--collection", "notes", "--quiet") == 0  # n1 rewritten
+    capsys.readouterr()
+    assert run(instance, "adapt", "--from", str(tmp_path / "parts"), "--quiet") == 0
+    out = capsys.readouterr().out
+    with closing(SearchIndex.open(instance)) as index:
+        titles = [title for _, title, _ in index.store.titled_texts()]
+    rewritten = titles.count("Note 1")  # the new text's chunks: the only ones without a vector from the other machine
+    assert "switched to " in out and f"{len(titles)} passages encoded ({len(titles) - rewritten} of them before this command" in out
+    assert run(instance, "check") == 0
+    assert run(instance, "search", "volcanoes erupting", "--mode", "dense") == 0 and "Note 1" in capsys.readouterr().out
+
+
+def write_note(path):
+    path.write_text('{"id": "n1", "title": "Note 1", "text": "Volcanoes erupting under the sea make new islands."}\n')
+    return path

@@ -88,6 +88,8 @@ class AdaptConfig:
     device: str = setting("auto", "cpu, cuda, cuda:N, or auto (CUDA when there is one)")
     precision: str = setting("auto", "number format of the matrix products", choices=PRECISIONS)
     seed: int = setting(0, "seed of the spans, the order, the masks and the MLM head")
+    save_dtype: str = setting("float32", "float16 halves the checkpoint (a run on another machine saves so: the weights that "
+                                         "travel, and that its passages are encoded with)", choices=("float32", "float16"))
 
 
 @dataclass
@@ -201,7 +203,7 @@ def adapt(config: AdaptConfig, documents: Iterable[tuple[str, str]], passages: I
     # The settings tuned for the parent (hybrid's dense share) come along: without labels there is
     # nothing to tune them again on, and the parent's are the best guess.
     saved = save_checkpoint(out / "checkpoint", model.bert.cpu(), tokenizer, pooling=checkpoint.pooling, max_length=checkpoint.max_length,
-                            extra=checkpoint.extra)
+                            dtype=getattr(torch, config.save_dtype), extra=checkpoint.extra)
     return AdaptResult(saved, steps.steps, round(steps.budget.elapsed, 2), len(pairs), len(texts), len(docs), steps.passes, *last,
                        collection_documents, str(device))
 

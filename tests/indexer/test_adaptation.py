@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import update
 
-from encoder import Encoder
+from encoder import Encoder, passage_text
 from encoder.checkpoint import WEIGHTS_FILE
 from encoder.training.adapt import AdaptConfig
 from indexer import adaptation
@@ -18,6 +19,7 @@ from indexer.adaptation import STAGING_FOLDER, Staging, pending_model, read_reco
 from indexer.checksums import record
 from indexer.retrieval import DenseRetriever
 from indexer.ranking import DocumentScope, Filters
+from indexer.schema import Chunk
 from indexer.search import SearchService
 from indexer.search_index import SearchIndex, open_for_writing
 
@@ -84,11 +86,11 @@ def test_a_crash_while_encoding_loses_nothing_and_the_next_run_continues(instanc
     monkeypatch.setattr(adaptation, "STAGING_BATCH", 3)
     real_add, calls = Staging.add, []
 
-    def crash_on_second(self, ids, vectors):
+    def crash_on_second(self, ids, vectors, digests):
         calls.append(len(ids))
         if len(calls) == 2:
             raise Crash
-        real_add(self, ids, vectors)
+        real_add(self, ids, vectors, digests)
 
     monkeypatch.setattr(Staging, "add", crash_on_second)
     with pytest.raises(Crash):
@@ -100,6 +102,35 @@ def test_a_crash_while_encoding_loses_nothing_and_the_next_run_continues(instanc
     switched = switch_to(instance, model, database_url)
     assert switched.resumed == 3 and switched.chunks == len(before)
     assert check_ok(instance, database_url)
+
+
+def test_a_staged_vector_of_a_text_changed_since_is_encoded_again(instance, database_url, monkeypatch):
+    """A run resumed after writes: a chunk whose text changed after its vector was staged (SQLite can give a
+    rewritten document's new chunk a deleted one's id) gets a vector of its new text, not the stale one."""
+    model = trained(instance, database_url)
+    monkeypatch.setattr(adaptation, "STAGING_BATCH", 3)
+    real_add = Staging.add
+
+    def crash_after_first(self, ids, vectors, digests):
+        if self.added:
+            raise Crash
+        real_add(self, ids, vectors, digests)
+
+    monkeypatch.setattr(Staging, "add", crash_after_first)
+    with pytest.raises(Crash):
+        switch_to(instance, model, database_url)
+    monkeypatch.setattr(Staging, "add", real_add)
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        staged = index.store.chunk_ids()[:3]
+        with index.store.session.begin() as session:
+            session.execute(update(Chunk).where(Chunk.id == int(staged[1])).values(text="An entirely different text about volcanoes."))
+    switched = switch_to(instance, model, database_url)
+    assert switched.resumed == 2
+    with closing(SearchIndex.open(instance, database_url)) as index:
+        (_, title, text), = [row for row in index.store.titled_texts() if row[0] == staged[1]]
+        (_, stored), = list(index.store.stored_vectors(np.array([staged[1]])))
+        fresh = Encoder.load(model).encode([passage_text(title, text)])
+        assert float(stored[0] @ fresh[0]) > 0.999
 
 
 def test_a_crash_at_the_switch_serves_old_with_old_and_the_next_writer_repairs(instance, tiny_checkpoint, database_url, monkeypatch):

@@ -8,12 +8,14 @@ import gzip
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
+from encoder import Encoder
 from encoder.checkpoint import WEIGHTS_FILE, load_checkpoint
 from encoder.training.__main__ import main
 from encoder.training.adapt import read_record
-from encoder.training.adapt_export import BASE_FOLDER, DOCUMENTS_FILE, read_export, write_export
+from encoder.training.adapt_export import BASE_FOLDER, DOCUMENTS_FILE, read_export, text_digest, write_export
 from encoder.training.transfer import SMALL_FILES_ARCHIVE, assemble
 from samples import SENTENCES
 from test_pipeline import ROOT, _python_env
@@ -93,3 +95,22 @@ def test_the_gpu_script_brings_back_parts_the_instance_can_take(tiny_checkpoint,
     model = assemble(out, tmp_path / "model")
     assert read_record(model)["base_sha256"] == "cd" * 32 and (model / "adapt_log.jsonl").is_file()
     assert json.loads((model / "config.json").read_text())["dtype"] == "float16"
+
+
+def test_passages_carried_in_the_export_come_back_encoded_with_their_texts_digests(tiny_checkpoint, tmp_path, capsys):
+    passages = [(10 + i, f"Note {i}\n{text}") for i, (_, text) in enumerate(DOCUMENTS)]
+    made = write_export(tmp_path / "export", DOCUMENTS, tiny_checkpoint, "cd" * 32, 0, 0, passages=iter(passages))
+    assert made.passages == len(passages)
+    assert main(["adapt", "--data", str(tmp_path / "export"), "--out", str(tmp_path / "run"), "--parts", str(tmp_path / "parts"), *TRAINING]) == 0
+    assert f"encoded {len(passages)} passages" in capsys.readouterr().out
+    (shard,) = sorted((tmp_path / "parts").glob("vectors-*.npz"))
+    with np.load(shard) as carried:
+        assert carried["ids"].tolist() == [chunk for chunk, _ in passages] and carried["vectors"].dtype == np.float16
+        assert carried["digests"].tolist() == [text_digest(text) for _, text in passages]
+        model = tmp_path / "run" / "checkpoint"  # saved in float16: the weights that travel are those that encoded
+        assert json.loads((model / "config.json").read_text())["dtype"] == "float16"
+        again = Encoder.load(model).encode([text for _, text in passages])
+        assert (again * carried["vectors"].astype(np.float32)).sum(axis=1).min() > 0.999
+    assert read_record(model)["encoded_passages"] == len(passages)
+    assert write_export(tmp_path / "bare", DOCUMENTS, tiny_checkpoint, "cd" * 32, 0, 0).passages == 0  # none asked for, none carried
+    assert not (tmp_path / "bare" / "passages.jsonl.gz").exists()
