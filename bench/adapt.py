@@ -8,7 +8,7 @@ The unadapted instance is indexed once with the shipped model into WORK/base-<co
 run copies it to WORK/<tag>-<collection>, runs `manage.py --instance THAT adapt --quiet ARGS` (timed
 whole: tokenising, training, re-encoding every passage, the switch) and measures it again. With
 `--elsewhere` the training takes the road of a run on another machine instead, each step timed:
-`adapt --export`, `python3 -m encoder.training adapt --data … --parts … ARGS` here, `adapt --from`. The name
+`adapt --export [--passages]`, `python3 -m encoder.training adapt --data … --parts … ARGS` here, `adapt --from`. The name
 `nfcorpus-dev` stands for NFCorpus's dev split as a BEIR folder (written into WORK from
 `../shared/data/nfcorpus/original` by scripts/prepare_gpu_data.py's `write_nfcorpus_dev`): adaptation's
 settings are chosen on it, and the test collections are measured with the chosen ones once.
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="keeps the unadapted instance and each adapted one")
     parser.add_argument("--tag", required=True, help="names this run's instance")
     parser.add_argument("--elsewhere", action="store_true", help="export, train with the encoder-only command, take the model back")
+    parser.add_argument("--passages", action="store_true", help="with --elsewhere: the passages are encoded there too (adapt --export --passages)")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     args, adapt_args = parser.parse_args(argv[:cut]), argv[cut + 1:]  # after --: `manage.py adapt`'s flags
@@ -72,7 +73,7 @@ def main() -> None:
         moved = {part: args.work / f"{args.tag}-{name}-{part}" for part in ("export", "run", "parts")}
         for folder_path in moved.values():
             shutil.rmtree(folder_path, ignore_errors=True)
-        commands = {"export": [*manage, "--export", str(moved["export"])],
+        commands = {"export": [*manage, "--export", str(moved["export"]), *(["--passages"] if args.passages else [])],
                     "train": [sys.executable, "-m", "encoder.training", "adapt", "--data", str(moved["export"]), "--out", str(moved["run"]),
                               "--parts", str(moved["parts"]), "--quiet", *adapt_args],
                     "take_and_encode": [*manage, "--from", str(moved["parts"])]}
