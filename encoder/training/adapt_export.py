@@ -122,7 +122,7 @@ def _read_lines(path: Path, shape: str) -> Iterator[tuple]:
         for number, line in enumerate(lines, start=1):
             try:
                 first, second = json.loads(line)
-            except ValueError:
+            except (ValueError, TypeError):  # not JSON, or not a pair
                 raise ValueError(f"{path}:{number}: not a {shape} line") from None
             yield first, second
 

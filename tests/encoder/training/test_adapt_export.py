@@ -65,6 +65,10 @@ def test_a_bad_documents_line_names_the_file_and_line(tiny_checkpoint, tmp_path)
         out.write(json.dumps(["T", "text"]) + "\n{broken\n")
     with pytest.raises(ValueError, match=rf"{DOCUMENTS_FILE}:2: not a \[title, text\] line"):
         list(read_export(tmp_path / "export")[1])
+    with gzip.open(tmp_path / "export" / DOCUMENTS_FILE, "wt") as out:
+        out.write(json.dumps(["T", "text"]) + "\n7\n")  # JSON, but not a pair
+    with pytest.raises(ValueError, match=rf"{DOCUMENTS_FILE}:2: not a \[title, text\] line"):
+        list(read_export(tmp_path / "export")[1])
 
 
 def test_the_device_command_trains_on_the_export_and_writes_parts_to_bring_back(tiny_checkpoint, tmp_path, capsys):
