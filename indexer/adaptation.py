@@ -11,9 +11,11 @@ Three steps, each resumable:
    Training can also happen on another machine (a GPU one): `export_for_adaptation` writes the folder
    it trains from, `take_adapted` puts the model it made here as the newest adapted one, pending,
    once its record shows it was trained from the weights the instance serves.
-2. Encoding, inside the writer lock: the new vectors go to `reencoding/` (one file per batch, written
-   atomically), never to the store, so searches keep the old model and the old vectors meanwhile, and
-   a run killed mid-way continues from the batches it finished.
+2. Encoding, inside the writer lock: the new vectors go to `reencoding/` (indexer/staging.py: one file
+   per batch, written atomically, each vector with its text's digest), never to the store, so searches
+   keep the old model and the old vectors meanwhile; a run killed mid-way continues from the batches it
+   finished, and vectors the other machine encoded (`--export --passages`) are staged there too. Only
+   chunks whose text has changed since their vector was made are encoded again.
 3. The switch: one store transaction puts the new vectors and the new model; then a new saved version,
    whose version file names the model (readers encode queries with the model of the vectors they
    search, so they see old and old, or new and new). A crash between the two leaves the old version
