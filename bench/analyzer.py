@@ -10,26 +10,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from encoder import passage_text  # noqa: E402
 from indexer.lexical import LexicalIndex, terms  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
-
-
-def median_seconds(work, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+from integrity import timed  # noqa: E402  (bench/integrity.py: the median of a few runs)
 
 
 def main() -> None:
@@ -41,13 +31,13 @@ def main() -> None:
     args = parser.parse_args()
     with args.texts.open(encoding="utf-8") as lines:
         texts = [json.loads(line)["text"] for line in itertools.islice(lines, args.limit)]
-    analysing = median_seconds(lambda: [terms(text) for text in texts], args.rounds)
+    analysing = timed(lambda: [terms(text) for text in texts], args.rounds)
     print(f"terms(): {analysing / len(texts) * 1e6:.1f} µs a text over {len(texts)} texts of {args.texts}")
     if args.instance:
         index = SearchIndex.open(args.instance)
         passages = [(chunk, passage_text(title, text)) for chunk, title, text in index.store.titled_texts()]
         index.close()
-        building = median_seconds(lambda: LexicalIndex.build(iter(passages)), args.rounds)
+        building = timed(lambda: LexicalIndex.build(iter(passages)), args.rounds)
         print(f"LexicalIndex.build: {building:.2f} s over {len(passages)} passages of {args.instance}")
 
 
