@@ -183,8 +183,8 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
         resumed = int(current.sum())
         on_encoded(resumed, len(wanted))
         encoder = Encoder.load(model)
-        for ids, texts in _titled_batches(index, set(wanted[~current].tolist())):
-            staging.add(ids, encoder.encode(texts), np.array([text_digest(text) for text in texts], np.int64))
+        for ids, texts in _titled_batches(index, set(wanted[~current].tolist())):  # texts unchanged since `_digests`: the lock is held
+            staging.add(ids, encoder.encode(texts), digests[np.searchsorted(wanted, ids)])
             on_encoded(resumed + staging.added, len(wanted))
         ids, vectors = staging.vectors(wanted)
         checked = None if check is None else _check(index, model, VectorIndex.build(ids, vectors, "flat"), check, staging)
@@ -197,8 +197,9 @@ def switch_to(folder: str | Path, model: Path, database_url: str | None = None, 
 
 def _digests(index: SearchIndex) -> tuple[np.ndarray, np.ndarray]:
     """Every chunk's id, ascending, and the digest of its titled text (what a staged vector must be of)."""
-    rows = [(chunk, text_digest(passage_text(title, text))) for chunk, title, text in index.store.titled_texts()]
-    return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
+    rows = np.fromiter(((chunk, text_digest(passage_text(title, text))) for chunk, title, text in index.store.titled_texts()),
+                       dtype=[("id", np.int64), ("digest", np.int64)])  # 16 bytes a chunk, however many there are
+    return rows["id"], rows["digest"]
 
 
 def _check(index: SearchIndex, model: Path, staged: VectorIndex, labelled: Labelled, staging: Staging) -> tuple[float, float]:

@@ -43,8 +43,10 @@ class Staging:
     def current(self, ids: np.ndarray, digests: np.ndarray) -> np.ndarray:
         """Which of the chunks `ids` (ascending), whose texts now have `digests`, have a staged vector of that text."""
         staged_ids, staged_digests = self._latest(("ids", "digests"))
-        at = np.minimum(np.searchsorted(staged_ids, ids), max(len(staged_ids) - 1, 0))
-        return (staged_ids[at] == ids) & (staged_digests[at] == digests) if len(staged_ids) else np.zeros(len(ids), bool)
+        if not len(staged_ids):
+            return np.zeros(len(ids), bool)
+        at = np.minimum(np.searchsorted(staged_ids, ids), len(staged_ids) - 1)
+        return (staged_ids[at] == ids) & (staged_digests[at] == digests)
 
     def vectors(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the `wanted` chunks, ascending (a chunk deleted since its batch was written is left out)."""
@@ -58,7 +60,7 @@ class Staging:
         loaded = [np.load(part) for part in self._parts()]
         loaded = [part for part in loaded if "digests" in part.files]
         if not loaded:
-            return tuple(np.empty((0, 0) if field == "vectors" else 0, np.float32 if field == "vectors" else np.int64) for field in fields)
+            return tuple(np.empty(0, np.int64) for _ in fields)
         columns = [np.concatenate([part[field] for part in loaded]) for field in fields]
         ids = columns[0]
         _, last = np.unique(ids[::-1], return_index=True)  # each id's last occurrence, counted from the end

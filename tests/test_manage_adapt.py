@@ -8,6 +8,7 @@ from contextlib import closing
 import pytest
 
 import manage
+from encoder.training.__main__ import main as device_main
 from encoder.training.adapt import USEFUL_PASSES
 from indexer import adaptation
 from searchapp.adapt_cli import short_budget_warning
@@ -99,8 +100,6 @@ def test_adapt_refuses_an_instance_without_an_index(tmp_path, capsys):
 def test_a_model_adapted_on_another_machine_is_taken_back_and_switched_to(tmp_path, tiny_checkpoint, capsys):
     """--export, the encoder-only command (as the GPU machine runs it, parts and all), --from: the instance
     switches as after a run of its own; the same parts are refused once the instance serves another model."""
-    from encoder.training.__main__ import main as device_main
-
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
     assert run(instance, "adapt", "--export", str(tmp_path / "export"), "--max-documents", "6") == 0
     assert "6 documents (drawn at random from 11) and the model" in capsys.readouterr().out
@@ -130,8 +129,6 @@ def test_adapt_from_a_folder_that_holds_no_model_and_export_to_a_folder_in_use_a
 
 
 def test_passages_encoded_on_the_other_machine_are_taken_and_only_changed_ones_encoded_here(tmp_path, tiny_checkpoint, capsys):
-    from encoder.training.__main__ import main as device_main
-
     instance = build_instance(tmp_path / "instance", tiny_checkpoint)
     assert run(instance, "adapt", "--export", str(tmp_path / "export"), "--passages") == 0
     with closing(SearchIndex.open(instance)) as index:
