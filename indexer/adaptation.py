@@ -47,6 +47,7 @@ from encoder.training.transfer import assemble
 from . import checksums
 from .quality import dense_ndcg
 from .quality_store import Labelled
+from .instance import write_lock
 from .search_index import SearchIndex, open_for_writing
 from .staging import Staging
 from .vector_index import VectorIndex
@@ -161,10 +162,11 @@ def take_adapted(index: SearchIndex, source: Path) -> Path:
                              f"and train from that folder")
         write_record(checkpoint, record | {"taken_from": str(source.resolve())})
     model = work.with_suffix("")
-    staging = Staging(index.folder / STAGING_FOLDER, model)
-    for shard in sorted(source.glob(VECTORS_GLOB)):
-        with np.load(shard) as carried:
-            staging.add(carried["ids"], carried["vectors"], carried["digests"])
+    with write_lock(index.folder):  # the staging folder is a writer's: a switch running meanwhile keeps its own
+        staging = Staging(index.folder / STAGING_FOLDER, model)
+        for shard in sorted(source.glob(VECTORS_GLOB)):
+            with np.load(shard) as carried:
+                staging.add(carried["ids"], carried["vectors"], carried["digests"])
     return model
 
 
