@@ -6,8 +6,8 @@ bf16 doubles CPU throughput where the processor multiplies bf16 natively and cos
 Autocast casts every weight to bf16 again at every forward pass. Over a batch of passages that is
 nothing; for one short query it is most of the pass, so a search service runs its models with the
 linear layers' weights kept in bf16 once (`WEIGHTS_IN_BF16`, chosen by `serving_precision`). Bulk
-encoding keeps autocast, which carries a batch's activations in bf16 throughout: 403 documents a second
-against 274 with bf16 weights (docs/benchmarks.md).
+encoding keeps autocast, which carries a batch's activations in bf16 throughout: 66.5 abstracts a second
+against 46.5 with bf16 weights (bench/encode.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
