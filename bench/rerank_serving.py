@@ -9,7 +9,8 @@ reranker's cost does not depend on its weights): the shipped encoder's backbone 
 same vocabulary; or give trained ones with --reranker. Prints a markdown table for docs/benchmarks.md.
 
     .venv/bin/python bench/rerank_serving.py --instance /tmp/bench-http/wikipedia-100000 [--depths 10 20 30 50]
-        [--max-lengths 256 128] [--queries 100] [--reranker FOLDER ...] [--work /tmp/rerank-bench]
+        [--max-lengths 256 128] [--precisions auto int8 bfloat16 float32] [--queries 100] [--reranker FOLDER ...]
+        [--work /tmp/rerank-bench]
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from serving import get, queries, serve  # noqa: E402
 
-from encoder import BertConfig, BertForPairScoring, CrossEncoder, load_checkpoint, serving_precision  # noqa: E402
+from encoder import BertConfig, BertForPairScoring, CrossEncoder, load_checkpoint, reranking_precision  # noqa: E402
+from indexer.reranking import RERANK_PRECISIONS  # noqa: E402
 from encoder.paths import DEFAULT_MODEL  # noqa: E402
 
 
@@ -70,7 +72,8 @@ def main() -> None:
     parser.add_argument("--reranker", nargs="+", help="reranker folders (default: two untrained sizes, made in --work)")
     parser.add_argument("--depths", type=int, nargs="+", default=[10, 20, 30, 50])
     parser.add_argument("--max-lengths", type=int, nargs="+", default=[256, 128])
-    parser.add_argument("--int8", nargs="+", choices=("no", "yes"), default=["no", "yes"], help="the server's precision (bf16 weights on a CPU with native bf16, else float32), int8 linear layers, or both")
+    parser.add_argument("--precisions", nargs="+", choices=RERANK_PRECISIONS, default=["auto"],
+                        help="the server's RERANK_PRECISION, one run each (auto: the fastest on this CPU)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--queries", type=int, default=100, help="sequential queries per depth")
     parser.add_argument("--work", default="/tmp/rerank-bench")
@@ -78,25 +81,25 @@ def main() -> None:
     rerankers = [Path(folder) for folder in args.reranker] if args.reranker else untrained_rerankers(Path(args.work))
     texts = queries()
     rows = []
-    for folder, max_length, int8 in itertools.product(rerankers, args.max_lengths, args.int8):
+    for folder, max_length, precision in itertools.product(rerankers, args.max_lengths, args.precisions):
         settings = {"SEARCHAPP_RERANKER": str(folder), "SEARCHAPP_RERANK_MAX_LENGTH": str(max_length),
-                    "SEARCHAPP_RERANK_INT8": "1" if int8 == "yes" else "0"}
+                    "SEARCHAPP_RERANK_PRECISION": precision}
         process, port = serve(Path(args.instance), args.workers, settings)
         try:
             for text in texts[:10]:  # warm-up: loads the reranker in both workers, page cache
                 get(port, search_path(text, args.depths[0]))
             for depth in [0, *args.depths]:
                 p50, p99, errors = latency(port, texts[10:], depth, args.queries)
-                rows.append((size_of(folder), max_length, "int8" if int8 == "yes" else serving_precision(), depth, p50, p99, errors))
+                rows.append((size_of(folder), max_length, reranking_precision() if precision == "auto" else precision, depth, p50, p99, errors))
                 print(rows[-1], flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)
     print(f"\ngunicorn -w {args.workers}, hybrid, k=10, {args.queries} sequential queries per row, one client\n")
-    print("| reranker | max length | weights | depth | p50 ms | p99 ms | errors |")
+    print("| reranker | max length | precision | depth | p50 ms | p99 ms | errors |")
     print("|---|---:|---|---:|---:|---:|---:|")
-    for size, max_length, weights, depth, p50, p99, errors in rows:
-        print(f"| {size if depth else 'none'} | {max_length if depth else ''} | {weights if depth else ''} | {depth or ''} | {p50:.0f} | {p99:.0f} | {errors} |")
+    for size, max_length, precision, depth, p50, p99, errors in rows:
+        print(f"| {size if depth else 'none'} | {max_length if depth else ''} | {precision if depth else ''} | {depth or ''} | {p50:.0f} | {p99:.0f} | {errors} |")
 
 
 if __name__ == "__main__":

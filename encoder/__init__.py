@@ -11,7 +11,7 @@ from .cross_encoder import CrossEncoder
 from .hf_export import export_hf
 from .hf_import import import_hf
 from .model import BertForPairScoring, BertForPreTraining, BertModel
-from .precision import serving_precision
+from .precision import reranking_precision, serving_precision
 from .sentences import sentence_starts
 from .text_encoder import Encoder, TokenVectors, passage_text, set_threads
 from .tokenizer import TextTokenizer, train_wordpiece, wordpiece_from_vocab
@@ -33,6 +33,7 @@ __all__ = [
     "import_hf",
     "load_checkpoint",
     "passage_text",
+    "reranking_precision",
     "serving_precision",
     "save_checkpoint",
     "sentence_starts",

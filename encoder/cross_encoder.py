@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import CheckpointError, fraction_setting, load_checkpoint, save_checkpoint
 from .model import BertForPairScoring
-from .precision import WEIGHTS_IN_BF16, autocast, compute_dtype
+from .precision import INT8, WEIGHTS_IN_BF16, autocast, compute_dtype
 from .text_encoder import as_text, batches_by_length
 from .tokenizer import TextTokenizer
 
@@ -67,15 +67,17 @@ class CrossEncoder:
     @classmethod
     def load(cls, path: str | Path, precision: str = "auto", device: str | torch.device | None = None,
              max_length: int | None = None) -> "CrossEncoder":
-        """Load a reranker folder; `max_length` (at most the saved one) trades accuracy for speed."""
+        """Load a reranker folder; `max_length` (at most the saved one) trades accuracy for speed.
+        `precision` is an `Encoder`'s, or INT8 (`quantized`)."""
         checkpoint = load_checkpoint(path)
         if checkpoint.extra.get("task") != TASK:
             raise CheckpointError(f"{path}: not a reranker (its config.json has no \"task\": \"{TASK}\"); "
                                   f"train one with `manage.py train-reranker`")
         if max_length:
             checkpoint.tokenizer.set_max_length(min(max_length, checkpoint.max_length))
-        return cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, precision, device,
-                   first_stage_weight(checkpoint.extra, path))
+        loaded = cls(checkpoint.build(BertForPairScoring), checkpoint.tokenizer, "float32" if precision == INT8 else precision,
+                     device, first_stage_weight(checkpoint.extra, path))
+        return loaded.quantized() if precision == INT8 else loaded
 
     def quantized(self) -> "CrossEncoder":
         """This reranker with its linear layers' weights in int8 and their activations quantized per

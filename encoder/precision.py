@@ -7,14 +7,15 @@ Autocast casts every weight to bf16 again at every forward pass. Over a batch of
 nothing; for one short query it is most of the pass, so a search service runs its models with the
 linear layers' weights kept in bf16 once (`WEIGHTS_IN_BF16`, chosen by `serving_precision`). Bulk
 encoding keeps autocast, which carries a batch's activations in bf16 throughout: 66.5 abstracts a second
-against 46.5 with bf16 weights (bench/encode.py, docs/benchmarks.md).
+against 46.5 with bf16 weights (bench/encode.py, docs/benchmarks.md). A reranker scores a batch of
+candidates per search, so it is a bulk job too: autocast where the CPU has AMX, int8 elsewhere
+(`reranking_precision`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,18 @@ NO_BF16_VARIABLE = "BERTSEARCH_CPU_BF16"
 # An `Encoder`'s precision beside PRECISIONS: linear layers hold their weights in bf16 and multiply there,
 # everything between them stays float32 (`keep_linear_weights_in_bf16`).
 WEIGHTS_IN_BF16 = "bfloat16-weights"
+# A reranker's precision beside those: its linear layers quantized to int8 (`CrossEncoder.quantized`, CPU only).
+INT8 = "int8"
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags, as /proc/cpuinfo names them (none where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    return frozenset(flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split())
 
 
 @lru_cache(maxsize=1)
@@ -34,13 +47,18 @@ def cpu_has_native_bf16() -> bool:
     and slower than float32, so "auto" precision must not pick it. `BERTSEARCH_CPU_BF16=0` says no
     whatever the CPU: an operator who wants float32 everywhere, and the test run that plays an
     AVX2-only machine (`make test-avx2`), use it."""
-    if os.environ.get(NO_BF16_VARIABLE, "").strip() == "0":
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+    return _bf16_allowed() and bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def cpu_has_amx() -> bool:
+    """True where the CPU has AMX's bf16 tile multiplier (Intel Sapphire Rapids and later), which
+    multiplies a batch's bf16 matrices about twice as fast as int8 does (docs/benchmarks.md); never
+    with `BERTSEARCH_CPU_BF16=0`."""
+    return _bf16_allowed() and "amx_bf16" in _cpu_flags()
+
+
+def _bf16_allowed() -> bool:
+    return os.environ.get(NO_BF16_VARIABLE, "").strip() != "0"
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
@@ -68,6 +86,15 @@ def serving_precision() -> str:
     weights where the CPU multiplies bf16 natively (one query encoded in 1.72 ms against 3.07 in float32
     and 2.63 with autocast, on a 2-core AMD EPYC: docs/benchmarks.md), float32 elsewhere."""
     return WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32"
+
+
+def reranking_precision() -> str:
+    """The precision a search service scores its reranked candidates in: a batch of (query, passage)
+    pairs, where autocast pays its weight casts once per batch. bf16 autocast where the CPU has AMX
+    (30 pairs of 128 tokens in 83 ms on one thread of an Intel Xeon, against 138 in int8 and 134 with
+    bf16 weights); int8 elsewhere, fastest measured on an AMD EPYC with AVX512-BF16 and on AVX2
+    (2.5x float32's speed there: docs/benchmarks.md, "Reranking")."""
+    return "bfloat16" if cpu_has_amx() else INT8
 
 
 def compute_dtype(model: nn.Module, precision: str, device: torch.device) -> torch.dtype:

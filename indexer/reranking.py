@@ -13,10 +13,10 @@ the mode's order: its scores are then the blend (`encoder.cross_encoder.blended`
 [0, 1] over the reranked head.
 
 The model is loaded once per process, on the first reranked search (a server that never reranks
-never pays for it), computing in float32 as queries are encoded (on a CPU without bf16 instructions
-autocast only adds casts), its linear layers in int8 where asked (`RERANK_INT8`, the app's default):
-with 128 tokens a pair, what makes depth 30 fit the latency bar on a 2-core AVX2 machine
-(docs/benchmarks.md, "Reranking").
+never pays for it), at the precision the server names (`RERANK_PRECISION`). Its default, "auto", is the
+fastest measured on this kind of CPU (`encoder.reranking_precision`): bf16 autocast where the CPU has AMX,
+int8 linear layers elsewhere. With 128 tokens a pair, that is what makes depth 30 fit the latency bar on
+a 2-core machine (docs/benchmarks.md, "Reranking").
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder import CrossEncoder, passage_text, serving_precision
+from encoder import CrossEncoder, passage_text, reranking_precision
+from encoder.precision import INT8
 from encoder.checkpoint import CONFIG_FILE, CheckpointError
 from encoder.cross_encoder import TASK, blended, first_stage_weight
 from encoder.paths import REPOSITORY
@@ -40,6 +41,9 @@ from .store_reads import Passage
 DEFAULT_RERANKER = REPOSITORY / "models" / "reranker"  # the shipped reranker, once trained (`manage.py train-reranker`)
 DEFAULT_RERANK_DEPTH = 30  # documents rescored: docs/benchmarks.md, "Reranking"
 MAX_RERANK_DEPTH = 100  # what one request may ask for: the cost grows with it, one pair per document
+# What a server may score its reranked candidates in: "auto" (the fastest on this CPU: `reranking_precision`),
+# int8 linear layers, bf16 autocast, or float32.
+RERANK_PRECISIONS = ("auto", INT8, "bfloat16", "float32")
 SCORE_KIND = "reranker score"  # what a reranked hit's score is (a logit margin: only differences mean anything)
 # A document without a title is titled, for the reranker, by this many of its opening words when the
 # passage read is not its start: on NFCorpus dev (title-less abstracts) that lifted reranking the top 30
@@ -82,10 +86,12 @@ class RerankUnavailable(ValueError):
 class Reranker:
     """The reranker folder a server was given, loaded on first use; safe to share between threads."""
 
-    def __init__(self, folder: str | Path | None, max_length: int | None = None, int8: bool = False) -> None:
+    def __init__(self, folder: str | Path | None, max_length: int | None = None, precision: str = "auto") -> None:
+        if precision not in RERANK_PRECISIONS:
+            raise ValueError(f"a reranker's precision is one of {', '.join(RERANK_PRECISIONS)}, not {precision!r}")
         self.folder = Path(folder) if folder else None
         self.max_length = max_length or None  # None: the model's own
-        self.int8 = int8  # dynamically quantized linear layers (`CrossEncoder.quantized`)
+        self.precision = reranking_precision() if precision == "auto" else precision
         self._model: CrossEncoder | None = None
         self._lock = threading.Lock()
 
@@ -119,10 +125,7 @@ class Reranker:
                 if self._model is None:
                     if problem := self.problem:
                         raise RerankUnavailable(problem)
-                    # int8 quantizes float32 linear layers; otherwise what the query encoder runs in (encoder/precision.py)
-                    precision = "float32" if self.int8 else serving_precision()
-                    model = CrossEncoder.load(self.folder, precision=precision, max_length=self.max_length)
-                    self._model = model.quantized() if self.int8 else model
+                    self._model = CrossEncoder.load(self.folder, precision=self.precision, max_length=self.max_length)
         return self._model
 
     def rerank(self, query: str, ranked: Ranking, passages: dict[int, Passage], depth: int, store: Store) -> tuple[Ranking, int]:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 
 from encoder.paths import DEFAULT_MODEL
-from indexer.reranking import DEFAULT_RERANK_DEPTH, DEFAULT_RERANKER, MAX_RERANK_DEPTH, Reranker
+from indexer.reranking import DEFAULT_RERANK_DEPTH, DEFAULT_RERANKER, MAX_RERANK_DEPTH, RERANK_PRECISIONS, Reranker
 from indexer.expansion import DEFAULT_QUERY_EXPANSION, EXPANSION_SETTINGS
 from indexer.retrieval import BM25_UNITS, DEFAULT_BM25_UNIT, DEFAULT_MODE, MODES
 
@@ -41,12 +41,15 @@ DEFAULTS: dict[str, object] = {
     "RERANK_DEPTH": DEFAULT_RERANK_DEPTH,  # documents the reranker rescores unless the request says (`rerank_depth=`)
     # The two below are what lets depth 30 meet the latency bar on 2 AVX2 cores (docs/benchmarks.md, "Reranking").
     "RERANK_MAX_LENGTH": 128,  # tokens of a (query, passage) pair the reranker reads (at most its own); 0: its own
-    "RERANK_INT8": True,  # the reranker's linear layers in int8 (CPU): 2.3-3.3x faster, scores within about 0.01
+    # auto: bf16 autocast where the CPU has AMX, else int8 linear layers (2.3-3.3x float32's speed, scores within about 0.01)
+    "RERANK_PRECISION": "auto",  # or int8, bfloat16, float32
     "THREADS": 1,  # torch and FAISS threads per process: one query is small, processes give the parallelism
 }
 ENV_PREFIX = "SEARCHAPP_"
 SWITCH_VALUES = {"true": True, "1": True, "false": False, "0": False}  # what a switch may be written as
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
+# Settings that were replaced: naming one stops the start, rather than being silently ignored.
+REPLACED = {"RERANK_INT8": "RERANK_PRECISION (auto, int8, bfloat16 or float32)"}
 
 
 class ConfigError(ValueError):
@@ -61,6 +64,9 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         settings.update(file_settings(path))
     settings.update(environment_settings(environ))
     settings.update(overrides or {})
+    for name, replacement in REPLACED.items():
+        if name in settings or ENV_PREFIX + name in environ:
+            raise ConfigError(f"{name} is no longer a setting: use {replacement}")
     token = settings["API_TOKEN"]
     if token is not None:
         token = settings["API_TOKEN"] = str(token)  # a JSON number in the settings file
@@ -76,6 +82,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         raise ConfigError(f"RERANK_DEPTH={depth!r}: expected a whole number from 1 to {MAX_RERANK_DEPTH}")
     if settings["QUERY_EXPANSION"] not in EXPANSION_SETTINGS:
         raise ConfigError(f"QUERY_EXPANSION={settings['QUERY_EXPANSION']!r}: expected one of {', '.join(EXPANSION_SETTINGS)}")
+    if settings["RERANK_PRECISION"] not in RERANK_PRECISIONS:
+        raise ConfigError(f"RERANK_PRECISION={settings['RERANK_PRECISION']!r}: expected one of {', '.join(RERANK_PRECISIONS)}")
     if not isinstance(settings["RERANK"], bool):
         raise ConfigError(f"RERANK={settings['RERANK']!r}: expected true or false")
     if settings["RERANK"] and (problem := Reranker(settings["RERANKER"]).problem):

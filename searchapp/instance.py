@@ -32,7 +32,7 @@ class InstanceSettings:
     rerank_depth: int = DEFAULTS["RERANK_DEPTH"]
     rerank: bool = DEFAULTS["RERANK"]  # whether searches are reranked unless the command says
     rerank_max_length: int = DEFAULTS["RERANK_MAX_LENGTH"]
-    rerank_int8: bool = DEFAULTS["RERANK_INT8"]
+    rerank_precision: str = DEFAULTS["RERANK_PRECISION"]
     search_mode: str = DEFAULTS["SEARCH_MODE"]  # the mode of the command's searches unless it says (`SEARCH_MODE`)
 
     @property
@@ -49,7 +49,7 @@ class InstanceSettings:
 
     def reranker(self) -> Reranker:
         """The reranker the settings name, to be loaded when a search first reranks."""
-        return Reranker(self.reranker_folder, self.rerank_max_length, self.rerank_int8)
+        return Reranker(self.reranker_folder, self.rerank_max_length, self.rerank_precision)
 
     def open_for_writing(self, model: Path | None = None, sync: bool = True) -> AbstractContextManager[SearchIndex]:
         """The same (with `model` if given), inside the instance's writer lock (and synced, see `open_for_writing`)."""
@@ -65,5 +65,5 @@ def instance_settings(instance: str | None = None, database_url: str | None = No
     database = settings["DATABASE_URL"]
     return InstanceSettings(str(settings["INSTANCE"]), None if database is None else str(database), Path(str(settings["MODEL"])),
                             str(settings["BM25_UNIT"]), str(settings["QUERY_EXPANSION"]), settings["RERANKER"] or None, settings["RERANK_DEPTH"],
-                            settings["RERANK"], settings["RERANK_MAX_LENGTH"], settings["RERANK_INT8"],
+                            settings["RERANK"], settings["RERANK_MAX_LENGTH"], str(settings["RERANK_PRECISION"]),
                             str(settings["SEARCH_MODE"]))

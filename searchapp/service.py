@@ -43,7 +43,7 @@ def search_service() -> SearchService:
 
 def configured_reranker(config: Mapping) -> Reranker:
     """The reranker the settings name, loaded by the first reranked search (a process that never reranks never loads it)."""
-    return Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"], config["RERANK_INT8"])
+    return Reranker(config["RERANKER"], config["RERANK_MAX_LENGTH"], config["RERANK_PRECISION"])
 
 
 def open_now(app: Flask) -> SearchService:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import manage
-from encoder import CrossEncoder, serving_precision
+from encoder import CrossEncoder, reranking_precision
 from encoder.training import retrieval_metrics
 from indexer.evaluation import RANKING_DEPTH, evaluate_beir
 from indexer.reranking import Reranker, reranked_text
@@ -53,7 +53,7 @@ def test_eval_retrieval_rerank_figures_equal_a_direct_computation(tmp_path, tiny
     results = evaluate_beir(beir, tiny_checkpoint, modes=["dense"], work=tmp_path / "work", rerank=depth, reranker=Reranker(tiny_reranker))
     assert set(results) == {"dense + rerank@4"}
     service = SearchService.open(tmp_path / "work")
-    scorer = CrossEncoder.load(tiny_reranker, precision=serving_precision())
+    scorer = CrossEncoder.load(tiny_reranker, precision=reranking_precision())
     rankings, plain = {}, {}
     for query_id, text in QUERIES.items():
         hits = service.search(text, mode="dense", k=RANKING_DEPTH).hits

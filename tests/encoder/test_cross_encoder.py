@@ -8,7 +8,7 @@ from samples import SENTENCES
 from encoder import BertForPairScoring, BertForPreTraining, CheckpointError, CrossEncoder, load_checkpoint, save_checkpoint
 from encoder.checkpoint import save_settings
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
-from encoder.precision import WEIGHTS_IN_BF16
+from encoder.precision import INT8, WEIGHTS_IN_BF16
 
 
 @pytest.fixture
@@ -53,6 +53,14 @@ def test_a_reranker_with_bf16_weights_scores_as_float32_does_within_bf16s_roundi
     np.testing.assert_allclose(scores, exact, atol=0.05 * np.abs(exact).max() + 1e-3)
     with pytest.raises(ValueError, match="int8 quantizes float32 linear layers"):
         fast.quantized()
+
+
+def test_a_reranker_loaded_in_int8_has_quantized_linear_layers_and_scores_close_to_float32(reranker_folder):
+    exact = CrossEncoder.load(reranker_folder, precision="float32").score(SENTENCES[0], SENTENCES)
+    quantized = CrossEncoder.load(reranker_folder, precision=INT8)
+    assert not any(type(m) is torch.nn.Linear for m in quantized.model.modules())  # each replaced by its dynamic int8 twin
+    assert quantized.device.type == "cpu" and quantized.first_stage_weight == 0.0
+    np.testing.assert_allclose(quantized.score(SENTENCES[0], SENTENCES), exact, atol=0.05 * np.abs(exact).max() + 1e-3)
 
 
 def test_a_long_passage_is_cut_and_the_query_read_whole(reranker_folder):

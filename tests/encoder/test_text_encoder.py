@@ -115,6 +115,15 @@ def test_a_server_computes_with_bf16_weights_only_where_the_cpu_multiplies_bf16(
         cpu_has_native_bf16.cache_clear()
 
 
+def test_a_reranker_runs_bf16_autocast_only_where_the_cpu_has_amx_and_int8_elsewhere(monkeypatch):
+    from encoder.precision import INT8, NO_BF16_VARIABLE, cpu_has_amx, cpu_has_native_bf16, reranking_precision
+
+    assert reranking_precision() == ("bfloat16" if cpu_has_amx() else INT8)
+    assert not cpu_has_amx() or cpu_has_native_bf16()  # AMX multiplies bf16 natively
+    monkeypatch.setenv(NO_BF16_VARIABLE, "0")
+    assert not cpu_has_amx() and reranking_precision() == INT8
+
+
 def test_precision_names():
     cpu = torch.device("cpu")
     assert resolve_precision("float32", cpu) == torch.float32

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from encoder import CrossEncoder, serving_precision
+from encoder import CrossEncoder, reranking_precision
 from encoder.checkpoint import save_settings
 from encoder.cross_encoder import FIRST_STAGE_WEIGHT_KEY, blended
 from indexer import quality_store
@@ -39,7 +39,7 @@ def direct_scores(service: SearchService, folder, hits) -> np.ndarray:
     for hit in hits:
         document = service.document(hit.id, hit.collection)
         texts.append(passage_text(hit.title, document.text[hit.passage[0]:hit.passage[1]]))
-    return CrossEncoder.load(folder, precision=serving_precision()).score(QUERY, texts)  # as the service runs it
+    return CrossEncoder.load(folder, precision=reranking_precision()).score(QUERY, texts)  # as the service runs it
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
@@ -196,7 +196,7 @@ def test_a_document_without_a_title_is_read_titled_by_its_opening_words(tmp_path
         shown = {key: text[slice(*hit.passage)] for key, hit in hits.items()}
         expected = {"u": " ".join(opening.split()[:OPENING_WORDS]) + "\n" + shown["u"], "t": "Titled\n" + shown["t"]}  # a title stays
         assert reranked_text("", shown["u"], opening) == expected["u"] != shown["u"]
-        scorer = CrossEncoder.load(tiny_reranker, precision=serving_precision())
+        scorer = CrossEncoder.load(tiny_reranker, precision=reranking_precision())
         scores = scorer.score(QUERY, [expected[h.id] for h in reranked.hits]).tolist()
         # The tiny reranker's scores differ by about 2% between the texts, far above float noise (1e-6 or so).
         assert [h.score for h in reranked.hits] == pytest.approx(scores, rel=1e-3)

@@ -10,6 +10,7 @@ from conftest import TOKEN
 from samples import SENTENCES
 from test_quality_pages import BASIC, run_in_background, upload
 
+from encoder import reranking_precision
 from indexer.reranking import Reranker
 from searchapp import create_app
 from searchapp.config import ConfigError, load_settings
@@ -101,6 +102,16 @@ def test_switch_settings_from_the_environment(tiny_reranker, tmp_path):
         load_settings({"RERANK": True, "RERANKER": str(tmp_path / "nowhere")}, environ={})
     with pytest.raises(ConfigError, match="RERANK_DEPTH=0: expected a whole number from 1 to 100"):
         load_settings({"RERANK_DEPTH": 0}, environ={})
+    assert load_settings(environ={"SEARCHAPP_RERANK_PRECISION": "int8"})["RERANK_PRECISION"] == "int8"
+    with pytest.raises(ConfigError, match="RERANK_PRECISION='int4': expected one of auto, int8, bfloat16, float32"):
+        load_settings(environ={"SEARCHAPP_RERANK_PRECISION": "int4"})
+    # The switch it replaced is refused by name, from the environment or a settings file, rather than ignored.
+    with pytest.raises(ConfigError, match=r"RERANK_INT8 is no longer a setting: use RERANK_PRECISION \(auto, int8"):
+        load_settings(environ={"SEARCHAPP_RERANK_INT8": "false"})
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text('{"RERANK_INT8": true}')
+    with pytest.raises(ConfigError, match="RERANK_INT8 is no longer a setting"):
+        load_settings(environ={"SEARCHAPP_CONFIG": str(settings_file)})
 
 
 def test_quality_runs_can_be_reranked_from_the_set_page(instance, tiny_checkpoint, database_url, tiny_reranker, tmp_path):
@@ -121,8 +132,13 @@ def test_quality_runs_can_be_reranked_from_the_set_page(instance, tiny_checkpoin
     assert refused.status_code == 400 and "reranking is not available" in refused.get_data(as_text=True)
 
 
-def test_int8_scores_stay_close_to_float32(tiny_reranker):
-    exact = Reranker(tiny_reranker).model.score(SENTENCES[0], SENTENCES)
-    quantized = Reranker(tiny_reranker, int8=True).model.score(SENTENCES[0], SENTENCES)
-    assert quantized.dtype == exact.dtype and quantized.shape == exact.shape
-    assert abs(quantized - exact).max() < 0.05 and abs(quantized - exact).max() > 0  # int8 arithmetic, close to float32's
+@pytest.mark.parametrize("precision", ["auto", "int8", "bfloat16"])
+def test_each_rerank_precision_scores_close_to_float32(tiny_reranker, precision):
+    exact = Reranker(tiny_reranker, precision="float32").model.score(SENTENCES[0], SENTENCES)
+    reranker = Reranker(tiny_reranker, precision=precision)
+    assert reranker.precision == (reranking_precision() if precision == "auto" else precision)
+    fast = reranker.model.score(SENTENCES[0], SENTENCES)
+    assert fast.dtype == exact.dtype and fast.shape == exact.shape
+    assert abs(fast - exact).max() < 0.05 and abs(fast - exact).max() > 0  # int8 or bf16 arithmetic, close to float32's
+    with pytest.raises(ValueError, match="a reranker's precision is one of auto, int8, bfloat16, float32, not 'int4'"):
+        Reranker(tiny_reranker, precision="int4")
