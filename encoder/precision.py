@@ -92,8 +92,8 @@ def reranking_precision() -> str:
     """The precision a search service scores its reranked candidates in: a batch of (query, passage)
     pairs, where autocast pays its weight casts once per batch. bf16 autocast where the CPU has AMX
     (30 pairs of 128 tokens in 83 ms on one thread of an Intel Xeon, against 138 in int8 and 134 with
-    bf16 weights); int8 elsewhere, fastest measured on an AMD EPYC with AVX512-BF16 and on AVX2
-    (2.5x float32's speed there: docs/benchmarks.md, "Reranking")."""
+    bf16 weights); int8 elsewhere: ahead of bf16 weights on an AMD EPYC with AVX512-BF16 (autocast is
+    not measured there) and 2.5x float32's speed on AVX2 (docs/benchmarks.md, "Reranking")."""
     return "bfloat16" if cpu_has_amx() else INT8
 
 
