@@ -31,13 +31,15 @@ class Staging:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / self.MODEL_FILE, lambda temp: temp.write_text(str(model), encoding="utf-8"))
         self.added = 0
+        self._next_part = len(self._parts())  # counted once: a run over ten million chunks writes thousands of parts
 
     def _parts(self) -> list[Path]:
         return sorted(self.path.glob("part-*.npz"))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, digests: np.ndarray) -> None:
-        name = self.path / f"part-{len(self._parts()):06d}.npz"
+        name = self.path / f"part-{self._next_part:06d}.npz"
         atomic_write(name, lambda temp: _write_part(temp, ids, vectors, digests))
+        self._next_part += 1
         self.added += len(ids)
 
     def current(self, ids: np.ndarray, digests: np.ndarray) -> np.ndarray:
@@ -57,11 +59,15 @@ class Staging:
     def _latest(self, fields: tuple[str, ...]) -> tuple[np.ndarray, ...]:
         """`fields` of every staged chunk, by ascending id, the later part's where one was staged twice; parts
         written before digests were kept are left out (their chunks are encoded again)."""
-        loaded = [np.load(part) for part in self._parts()]
-        loaded = [part for part in loaded if "digests" in part.files]
-        if not loaded:
+        read: list[list[np.ndarray]] = [[] for _ in fields]
+        for part in self._parts():
+            with np.load(part) as arrays:  # closed at once: thousands of parts would run out of file handles
+                if "digests" in arrays.files:
+                    for column, field in zip(read, fields):
+                        column.append(arrays[field])
+        if not read[0]:
             return tuple(np.empty(0, np.int64) for _ in fields)
-        columns = [np.concatenate([part[field] for part in loaded]) for field in fields]
+        columns = [np.concatenate(column) for column in read]
         ids = columns[0]
         _, last = np.unique(ids[::-1], return_index=True)  # each id's last occurrence, counted from the end
         chosen = len(ids) - 1 - last

@@ -4,6 +4,7 @@ serving consistently and the next run completes; a reader open across the switch
 
 from __future__ import annotations
 
+import resource
 from contextlib import closing
 from pathlib import Path
 
@@ -187,3 +188,21 @@ def test_a_reader_open_across_the_switch_encodes_queries_with_the_model_of_the_v
     assert encoders == [reader.index.encoders.get(tiny_checkpoint)]
     old_query = Encoder.load(tiny_checkpoint, precision="float32").encode([query])[0]
     assert ranking.scores[0] == pytest.approx(float(old_stored[int(ranking.ids[0])] @ old_query), abs=1e-3)
+
+
+def test_staging_reads_more_parts_than_the_process_may_open_files(tmp_path):
+    """A run over millions of chunks stages thousands of parts: each is closed once read, not left open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    staging = Staging(tmp_path / STAGING_FOLDER, tmp_path / "model")
+    parts = 300
+    for chunk in range(parts):
+        staging.add(np.array([chunk]), np.full((1, 4), chunk, np.float32), np.array([10 * chunk]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))  # fewer than the parts
+    try:
+        ids = np.arange(parts)
+        assert staging.current(ids, 10 * ids).all()
+        staged, vectors = staging.vectors(ids)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert staged.tolist() == ids.tolist() and vectors[:, 0].tolist() == ids.tolist()
+    assert len(list((tmp_path / STAGING_FOLDER).glob("part-*.npz"))) == parts
