@@ -82,9 +82,10 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
 
 
 def serving_precision() -> str:
-    """The precision a search service runs its models in (the query encoder, the reranker): bf16
-    weights where the CPU multiplies bf16 natively (one query encoded in 1.72 ms against 3.07 in float32
-    and 2.63 with autocast, on a 2-core AMD EPYC: docs/benchmarks.md), float32 elsewhere."""
+    """The precision a search service encodes queries in, one short text at a time (a reranker's batch
+    runs at `reranking_precision`): bf16 weights where the CPU multiplies bf16 natively (one query in
+    1.72 ms against 3.07 in float32 and 2.63 with autocast on a 2-core AMD EPYC, 2.7-2.85 against 3.2
+    and 3.9-4.3 on an Intel Xeon with AMX: docs/benchmarks.md), float32 elsewhere."""
     return WEIGHTS_IN_BF16 if cpu_has_native_bf16() else "float32"
 
 

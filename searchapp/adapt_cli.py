@@ -55,6 +55,8 @@ def run_adapt(args: argparse.Namespace, where: InstanceSettings) -> int:
         raise FileNotFoundError(f"{where.folder} holds no index to adapt to: build one with `manage.py --instance {where.folder} index PATH...`")
     if args.export is not None and args.check is not None:
         raise ValueError("--check measures the adapted model before the switch: give it to `adapt --from`, not to --export")
+    if args.passages and args.export is None:
+        raise ValueError("--passages says what --export writes: give both, or neither")
     with closing(where.open_index()) as index:
         if args.export is not None:
             return export(index, args)

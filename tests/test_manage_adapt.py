@@ -126,6 +126,8 @@ def test_adapt_from_a_folder_that_holds_no_model_and_export_to_a_folder_in_use_a
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert run(instance, "adapt", "--export", str(tmp_path / "new"), "--check", "rivers") == 2
     assert "give it to `adapt --from`" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    assert run(instance, "adapt", "--passages", "--max-steps", "1") == 2  # would otherwise train here, ignoring it
+    assert "--passages says what --export writes" in capsys.readouterr().err and not adaptation.adapted_models(instance)
 
 
 def test_passages_encoded_on_the_other_machine_are_taken_and_only_changed_ones_encoded_here(tmp_path, tiny_checkpoint, capsys):
