@@ -52,7 +52,7 @@ def cpu_has_native_bf16() -> bool:
 
 def cpu_has_amx() -> bool:
     """True where the CPU has AMX's bf16 tile multiplier (Intel Sapphire Rapids and later), which
-    multiplies a batch's bf16 matrices about twice as fast as int8 does (docs/benchmarks.md); never
+    scores a reranker's batch at 1.6 to 1.95x int8's speed (docs/benchmarks.md); never
     with `BERTSEARCH_CPU_BF16=0`."""
     return _bf16_allowed() and "amx_bf16" in _cpu_flags()
 
@@ -92,8 +92,8 @@ def serving_precision() -> str:
 def reranking_precision() -> str:
     """The precision a search service scores its reranked candidates in: a batch of (query, passage)
     pairs, where autocast pays its weight casts once per batch. bf16 autocast where the CPU has AMX
-    (30 pairs of 128 tokens in 83 ms on one thread of an Intel Xeon, against 138 in int8 and 134 with
-    bf16 weights); int8 elsewhere: ahead of bf16 weights on an AMD EPYC with AVX512-BF16 (autocast is
+    (30 pairs of 128 tokens in 90-98 ms on one thread of an Intel Xeon, against 168-180 in int8 and 144-163
+    with bf16 weights: bench/rerank_cost.py); int8 elsewhere: ahead of bf16 weights on an AMD EPYC with AVX512-BF16 (autocast is
     not measured there) and 2.5x float32's speed on AVX2 (docs/benchmarks.md, "Reranking")."""
     return "bfloat16" if cpu_has_amx() else INT8
 
